@@ -1,0 +1,43 @@
+"""Device choice and mixed precision, so every other module stays device-agnostic."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` → cuda, then mps, then cpu; anything else is checked and returned."""
+    if isinstance(device, torch.device):
+        dev = device
+    elif device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    else:
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as e:
+            raise ValueError(f"unknown device {device!r}: {e}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(dev)!r} requested but CUDA is not available; use device='auto'")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"device {str(dev)!r} requested but MPS is not available; use device='auto'")
+    return dev
+
+
+def autocast(device: torch.device, enabled: bool = True):
+    """bfloat16/float16 autocast on CUDA, a no-op elsewhere (CPU numerics stay float32)."""
+    if enabled and device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast(device_type="cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def needs_grad_scaler(device: torch.device) -> bool:
+    """float16 autocast needs loss scaling; bfloat16 and float32 do not."""
+    return device.type == "cuda" and not torch.cuda.is_bf16_supported()

@@ -1,0 +1,627 @@
+"""Engine: the one hub that holds the data, every model version and every cached result."""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..audit.projection import TSNEMap
+from ..audit.report import BiasAudit, bias_audit
+from ..datasets.imageset import ImageSet
+from ..models.cnn import build_model, default_model
+from ..models.layers import capture, get_layer, last_conv
+from ..models.version import ModelVersion
+from ..train.loop import TrainConfig, fit
+from .device import resolve_device
+from .evaluation import EvalResult, run_inference
+from .jobs import Cancelled, Job
+from .workspace import Workspace, WorkspaceError, WorkspaceWarning, atomic_write_json
+
+_MODEL_CACHE = 4
+_GPU_RESIDENT_BYTES = 2 << 30  # datasets smaller than this live on the GPU as uint8
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _progress_bar(total: float, desc: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False)
+
+
+class Engine:
+    """Holds one ImageSet, one model architecture and every trained version of it.
+
+    Parameters
+    ----------
+    dataset : ImageSet
+        The images to audit (see :mod:`dashwidgets.datasets`).
+    model : nn.Module, optional
+        Any classifier mapping ``[N, 3, H, W]`` float inputs to ``[N, C]`` logits, with
+        ``C == dataset.num_classes``. Default: :class:`~dashwidgets.models.SmallCNN`. Its current
+        weights are the starting point of every training run without a parent.
+    device : str
+        ``"auto"`` (cuda, then mps, then cpu), or any torch device string.
+    workspace : path, optional
+        Folder that keeps every finished version; an existing workspace made for the same
+        dataset is resumed. See :meth:`open` to restore one after a kernel restart.
+    embedding_layer : str, optional
+        Layer whose globally average-pooled output is the embedding (default: the last conv).
+    normalize : "dataset", None or (mean, std)
+        Input normalisation after scaling to [0, 1]: per-channel statistics of the train split,
+        none, or given values (e.g. ImageNet's).
+    seed : int
+        Seed of the default model's initial weights.
+    """
+
+    def __init__(
+        self,
+        dataset: ImageSet,
+        model: nn.Module | None = None,
+        device: str | torch.device = "auto",
+        workspace: str | Path | None = None,
+        embedding_layer: str | None = None,
+        normalize: str | tuple | None = "dataset",
+        eval_batch_size: int = 512,
+        seed: int = 0,
+    ):
+        if not isinstance(dataset, ImageSet):
+            raise TypeError(
+                f"dataset must be a dashwidgets ImageSet, got {type(dataset).__name__}; "
+                "use dw.datasets.load, from_tensors, from_folder or from_torchvision"
+            )
+        if model is not None and not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.dataset = dataset
+        self.device = resolve_device(device)
+        self.eval_batch_size = int(eval_batch_size)
+        self.seed = int(seed)
+        self._lock = threading.RLock()
+        self._versions: OrderedDict[str, ModelVersion] = OrderedDict()
+        self._weights: dict[str, dict[str, torch.Tensor]] = {}
+        self._modules: OrderedDict[str, nn.Module] = OrderedDict()
+        self._eval_cache: dict[tuple, EvalResult] = {}
+        self._coords: dict[str, np.ndarray] = {}
+        self._map: TSNEMap | None = None
+        self._map_version: str | None = None
+        self._history: list[dict] = []
+        self._next_id = 1
+        self.workspace_errors: list[str] = []
+
+        if model is None:
+            model = default_model(dataset.num_classes, seed=self.seed)
+            self._model_spec = model.spec()
+        else:
+            spec = getattr(model, "spec", None)
+            self._model_spec = spec() if callable(spec) else {
+                "kind": "custom",
+                "class": f"{type(model).__module__}.{type(model).__qualname__}",
+            }
+        self._template = model.to(self.device).eval()
+        self.embedding_layer = embedding_layer or last_conv(self._template)
+        get_layer(self._template, self.embedding_layer)  # unknown names fail here, clearly
+        self._init_state = {k: v.detach().cpu().clone() for k, v in self._template.state_dict().items()}
+
+        self._mean, self._std = self._normalisation(normalize)
+        self._setup_tensors()
+        self._check_model()
+
+        self._workspace = Workspace(workspace) if workspace is not None else None
+        if self._workspace is not None:
+            self._attach_workspace()
+
+    # ================================================================== construction
+    @classmethod
+    def open(
+        cls,
+        workspace: str | Path,
+        model: nn.Module | None = None,
+        device: str | torch.device = "auto",
+        **kwargs: Any,
+    ) -> Engine:
+        """Restore an Engine (dataset, every finished version, the projection map) from a folder.
+
+        A version whose files are corrupted is reported by name (a :class:`WorkspaceWarning` and
+        ``engine.workspace_errors``); the other versions still load. ``model`` is needed only
+        when the workspace was made with a custom architecture.
+        """
+        ws = Workspace(workspace)
+        header = ws.read_header()
+        dataset = ws.read_dataset(meta=header.get("dataset", {}).get("meta", {}))
+        spec = header.get("model", {})
+        if model is None:
+            if spec.get("kind") != "SmallCNN":
+                raise WorkspaceError(
+                    f"workspace {ws.root} was made with a custom model ({spec.get('class', '?')}); "
+                    "pass model=... with the same architecture to Engine.open"
+                )
+            model = build_model(spec)
+        norm = header.get("normalize")
+        return cls(
+            dataset,
+            model=model,
+            device=device,
+            workspace=workspace,
+            embedding_layer=kwargs.pop("embedding_layer", header.get("embedding_layer")),
+            normalize=(tuple(norm[0]), tuple(norm[1])) if norm else None,
+            seed=kwargs.pop("seed", header.get("seed", 0)),
+            **kwargs,
+        )
+
+    def _normalisation(self, normalize) -> tuple[torch.Tensor, torch.Tensor]:
+        if normalize is None:
+            mean, std = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+        elif isinstance(normalize, str):
+            if normalize != "dataset":
+                raise ValueError(f"normalize must be 'dataset', None or (mean, std), got {normalize!r}")
+            idx = self.dataset.indices("train")
+            idx = idx if len(idx) else self.dataset.indices()
+            sample = self.dataset.images[idx[:: max(1, len(idx) // 5000)]].astype(np.float32) / 255.0
+            mean = sample.mean(axis=(0, 2, 3)).tolist()
+            std = np.maximum(sample.std(axis=(0, 2, 3)), 1e-3).tolist()
+        else:
+            try:
+                mean, std = (list(map(float, normalize[0])), list(map(float, normalize[1])))
+            except (TypeError, ValueError, IndexError):
+                raise ValueError(f"normalize must be 'dataset', None or (mean, std), got {normalize!r}") from None
+            if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+                raise ValueError(f"normalize needs 3 means and 3 positive stds, got {normalize!r}")
+        self._normalize_json = [list(mean), list(std)]
+        m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+        s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+        return m, s
+
+    def _setup_tensors(self) -> None:
+        images = torch.from_numpy(self.dataset.images)
+        if self.device.type != "cpu" and images.numel() <= _GPU_RESIDENT_BYTES:
+            images = images.to(self.device)
+        elif self.device.type == "cuda":
+            images = images.pin_memory()
+        self._images = images
+        self._targets = torch.from_numpy(self.dataset.labels).to(self.device)
+        # x_normalised = uint8 * scale + shift, one fused multiply-add per batch
+        self._scale = (1.0 / (255.0 * self._std)).to(self.device)
+        self._shift = (-self._mean / self._std).to(self.device)
+
+    def _check_model(self) -> None:
+        idx = torch.arange(min(2, len(self.dataset)))
+        try:
+            with torch.inference_mode(), capture(self._template, self.embedding_layer) as store:
+                out = self._template(self._inputs(idx))
+        except Exception as e:  # noqa: BLE001 - any failure here is a model/data mismatch
+            h, w = self.dataset.image_size
+            raise ValueError(
+                f"the model failed on a [{len(idx)}, 3, {h}, {w}] input batch: {type(e).__name__}: {e}"
+            ) from e
+        if not isinstance(out, torch.Tensor) or out.dim() != 2:
+            raise ValueError(f"the model must return [batch, classes] logits, got {getattr(out, 'shape', type(out))}")
+        if out.shape[1] != self.dataset.num_classes:
+            raise ValueError(
+                f"the model outputs {out.shape[1]} classes but the dataset has {self.dataset.num_classes} "
+                f"({self.dataset.classes[:5]}...); replace the model's last layer"
+            )
+        if not store:
+            raise ValueError(f"embedding layer {self.embedding_layer!r} is not used in the model's forward pass")
+
+    # ================================================================== workspace
+    def _header(self) -> dict:
+        return {
+            "dataset": {
+                "name": self.dataset.name,
+                "fingerprint": self.dataset.fingerprint(),
+                "meta": self.dataset.meta,
+                "size": len(self.dataset),
+            },
+            "model": self._model_spec,
+            "embedding_layer": self.embedding_layer,
+            "normalize": self._normalize_json,
+            "seed": self.seed,
+            "created": _now(),
+        }
+
+    def _attach_workspace(self) -> None:
+        ws = self._workspace
+        if not ws.exists():
+            ws.create(self._header(), self.dataset)
+            ws.save_state(ws.root / "init.pt", self._init_state)
+            return
+        header = ws.read_header()
+        fp = header.get("dataset", {}).get("fingerprint")
+        if fp != self.dataset.fingerprint():
+            raise WorkspaceError(
+                f"workspace {ws.root} was made for another dataset ({header['dataset'].get('name')!r}, "
+                f"fingerprint {fp}); this one is {self.dataset.name!r} ({self.dataset.fingerprint()}). "
+                "Choose another folder or open it with dw.Engine.open"
+            )
+        init = ws.root / "init.pt"
+        if init.exists():
+            try:
+                state = torch.load(init, map_location="cpu", weights_only=True)
+                self._template.load_state_dict(state)
+                self._init_state = {k: v.clone() for k, v in state.items()}
+            except Exception as e:  # noqa: BLE001
+                self.workspace_errors.append(f"corrupted initial weights {init}: {e}")
+        loaded, errors = ws.load_versions()
+        for version, state in loaded:
+            try:
+                scratch = copy.deepcopy(self._template)
+                scratch.load_state_dict(state)
+            except Exception as e:  # noqa: BLE001 - architecture mismatch, bad tensors
+                errors.append(f"weights of {version.id} do not fit this model: {type(e).__name__}: {e}")
+                continue
+            self._versions[version.id] = version
+            self._weights[version.id] = state
+        self._history = ws.read_history()
+        used = ws.used_ids() | {int(v[1:]) for v in self._versions}
+        used |= {int(h["version"][1:]) for h in self._history if str(h.get("version", "")).startswith("v")
+                 and str(h["version"])[1:].isdigit()}
+        self._next_id = max(used, default=0) + 1
+        self._restore_projection()
+        self.workspace_errors += errors
+        for msg in self.workspace_errors:
+            warnings.warn(msg, WorkspaceWarning, stacklevel=3)
+
+    def _restore_projection(self) -> None:
+        ws = self._workspace
+        path = ws.root / "projection" / "map.json"
+        if not path.exists():
+            return
+        try:
+            import json
+
+            info = json.loads(path.read_text())
+            feats, coords = ws.load_array("reference_features"), ws.load_array("reference_coords")
+            if feats is None or coords is None:
+                raise ValueError("reference arrays missing")
+            self._map = TSNEMap.restore(feats, coords, perplexity=info.get("perplexity", 30.0), seed=info.get("seed", 0))
+            self._map_version = info.get("reference")
+            for vid in self._versions:
+                arr = ws.load_array(f"coords_{vid}")
+                if arr is not None and arr.shape == (len(self.dataset), 2):
+                    self._coords[vid] = arr
+        except Exception as e:  # noqa: BLE001 - a broken map is recomputed, not fatal
+            self.workspace_errors.append(f"corrupted projection in {path.parent}: {e}; it will be recomputed")
+            self._map, self._map_version, self._coords = None, None, {}
+
+    def _record(self, event: dict) -> None:
+        with self._lock:
+            self._history.append({"time": _now(), **event})
+            if self._workspace is not None:
+                self._workspace.write_history(self._history)
+
+    @property
+    def workspace(self) -> Path | None:
+        """The workspace folder, or None when versions live in memory only."""
+        return self._workspace.root if self._workspace is not None else None
+
+    # ================================================================== data
+    @property
+    def classes(self) -> list[str]:
+        return self.dataset.classes
+
+    def _inputs(self, idx: torch.Tensor) -> torch.Tensor:
+        x = self._images[idx.to(self._images.device)]
+        x = x.to(self.device, non_blocking=True)
+        return x.float().mul_(self._scale).add_(self._shift)
+
+    def inputs(self, idx: Sequence[int] | np.ndarray) -> torch.Tensor:
+        """``[N, 3, H, W] float32`` on the engine's device: exactly what the model sees."""
+        idx = self.dataset.check_indices(idx)
+        return self._inputs(torch.from_numpy(idx))
+
+    # ================================================================== versions
+    @property
+    def versions(self) -> list[ModelVersion]:
+        """Every finished version, oldest first."""
+        with self._lock:
+            return list(self._versions.values())
+
+    @property
+    def history(self) -> list[dict]:
+        """Training, discard and augmentation events, oldest first."""
+        with self._lock:
+            return [dict(h) for h in self._history]
+
+    def version(self, v: ModelVersion | str) -> ModelVersion:
+        """Look up a version by record or id; ValueError names unknown ones."""
+        vid = v.id if isinstance(v, ModelVersion) else v
+        if not isinstance(vid, str):
+            raise TypeError(f"expected a ModelVersion or a version id string, got {type(v).__name__}")
+        with self._lock:
+            if vid not in self._versions:
+                known = list(self._versions) or "none yet; call train() first"
+                raise ValueError(f"unknown version {vid!r}; versions are {known}")
+            return self._versions[vid]
+
+    def model(self, v: ModelVersion | str) -> nn.Module:
+        """The version's ``nn.Module`` in eval mode on the engine's device (cached; do not train it)."""
+        vid = self.version(v).id
+        with self._lock:
+            if vid in self._modules:
+                self._modules.move_to_end(vid)
+                return self._modules[vid]
+            m = copy.deepcopy(self._template)
+            m.load_state_dict(self._weights[vid])
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad_(False)
+            self._modules[vid] = m
+            while len(self._modules) > _MODEL_CACHE:
+                self._modules.popitem(last=False)
+            return m
+
+    def discard(self, v: ModelVersion | str) -> None:
+        """Forget a version: its weights, cached results and workspace files."""
+        vid = self.version(v).id
+        with self._lock:
+            del self._versions[vid]
+            self._weights.pop(vid, None)
+            self._modules.pop(vid, None)
+            self._coords.pop(vid, None)
+            for key in [k for k in self._eval_cache if k[0] == vid]:
+                del self._eval_cache[key]
+            if self._workspace is not None:
+                self._workspace.delete_version(vid)
+                self._workspace.delete_arrays(f"coords_{vid}")
+        self._record({"event": "discard", "version": vid})
+
+    # ================================================================== training
+    def train(
+        self,
+        epochs: int = 6,
+        lr: float = 3e-3,
+        batch_size: int = 128,
+        optimizer: str = "adam",
+        weight_decay: float = 0.0,
+        seed: int = 0,
+        parent: ModelVersion | str | None = None,
+        name: str | None = None,
+        progress: bool = True,
+    ) -> ModelVersion:
+        """Train a new version (blocking, with a progress bar) and return it.
+
+        Starts from ``parent``'s weights, or from the engine's initial weights. Training runs on
+        the ``train`` split; after each epoch the ``val`` split is evaluated. Interrupting
+        (Ctrl-C) leaves no partial version.
+        """
+        cfg = TrainConfig(epochs, lr, batch_size, optimizer, weight_decay, seed)
+        parent_id = self.version(parent).id if parent is not None else None
+        bar = _progress_bar(1.0, f"train {self.dataset.name}", progress)
+
+        def emit(ev: dict) -> None:
+            if bar is None:
+                return
+            if "progress" in ev:
+                bar.n = round(ev["progress"], 4)
+            if ev["type"] == "batch" and "loss" in ev:
+                bar.set_postfix(epoch=ev["epoch"], loss=f"{ev['loss']:.3f}", refresh=False)
+            if ev["type"] == "epoch" and ev.get("val_accuracy") is not None:
+                bar.set_postfix(epoch=ev["epoch"], val_acc=f"{ev['val_accuracy']:.3f}", refresh=False)
+            bar.refresh()
+
+        try:
+            return self._train(cfg, parent_id, name, emit, None)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def train_async(
+        self,
+        epochs: int = 6,
+        lr: float = 3e-3,
+        batch_size: int = 128,
+        optimizer: str = "adam",
+        weight_decay: float = 0.0,
+        seed: int = 0,
+        parent: ModelVersion | str | None = None,
+        name: str | None = None,
+    ) -> Job:
+        """Train in a background thread; returns a :class:`Job` at once.
+
+        The job emits ``start``, ``batch`` (``epoch``, ``batch``, ``loss``, ``progress``) and
+        ``epoch`` (``train_loss``, ``val_loss``, ``val_accuracy``) events; ``job.result()`` gives
+        the new ModelVersion or re-raises the training error; ``job.cancel()`` stops it and no
+        version is created.
+        """
+        cfg = TrainConfig(epochs, lr, batch_size, optimizer, weight_decay, seed)  # errors raise here
+        parent_id = self.version(parent).id if parent is not None else None
+        return Job(lambda emit, stop: self._train(cfg, parent_id, name, emit, stop), name="train")
+
+    def retrain(self, version: ModelVersion | str, epochs: int = 3, **kwargs: Any) -> ModelVersion:
+        """Continue training from ``version``'s weights into a new version (see :meth:`train`)."""
+        return self.train(epochs=epochs, parent=version, **kwargs)
+
+    def _train(
+        self,
+        cfg: TrainConfig,
+        parent_id: str | None,
+        name: str | None,
+        emit: Callable[[dict], None],
+        stop: threading.Event | None,
+    ) -> ModelVersion:
+        model = copy.deepcopy(self._template)
+        with self._lock:
+            state = self._weights[parent_id] if parent_id else self._init_state
+        model.load_state_dict(state)
+        for p in model.parameters():
+            p.requires_grad_(True)
+        train_idx = self.dataset.indices("train")
+        val_idx = self.dataset.indices("val")
+
+        def validate(m: nn.Module) -> tuple[float | None, float | None]:
+            if len(val_idx) == 0:
+                return None, None
+            out = run_inference(m, self._inputs, self._targets, val_idx, self.device, self.eval_batch_size)
+            return float(out["loss"].mean()), float((out["pred"] == self.dataset.labels[val_idx]).mean())
+
+        started = _dt.datetime.now(_dt.timezone.utc)
+        history = fit(model, self._inputs, self._targets, train_idx, cfg, self.device, validate, emit, stop)
+        if stop is not None and stop.is_set():
+            raise Cancelled()
+        metrics = {}
+        for split in ("val", "test"):
+            idx = self.dataset.indices(split)
+            if len(idx):
+                out = run_inference(model, self._inputs, self._targets, idx, self.device, self.eval_batch_size)
+                metrics[f"{split}_accuracy"] = float((out["pred"] == self.dataset.labels[idx]).mean())
+        weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        with self._lock:
+            vid = f"v{self._next_id}"
+            self._next_id += 1
+            version = ModelVersion(
+                id=vid,
+                parent=parent_id,
+                hparams=cfg.to_dict(),
+                history=tuple(history),
+                lineage={
+                    "dataset": self.dataset.fingerprint(),
+                    "dataset_name": self.dataset.name,
+                    "split": "train",
+                    "augmentations": [],
+                    "parent": parent_id,
+                },
+                metrics=metrics,
+                created=started.isoformat(timespec="seconds"),
+                name=name or vid,
+            )
+            if self._workspace is not None:
+                self._workspace.save_version(version, weights)
+            self._versions[vid] = version
+            self._weights[vid] = weights
+        self._record({"event": "train", "version": vid, "parent": parent_id, "hparams": cfg.to_dict()})
+        return version
+
+    # ================================================================== inference
+    def evaluate(
+        self, version: ModelVersion | str, split: str | None = None, layer: str | None = None
+    ) -> EvalResult:
+        """One batched pass of ``version`` over ``split`` (all images when None).
+
+        Returns an :class:`EvalResult` with ``pred``, ``probs``, ``loss``, ``correct``,
+        ``embedding`` (pooled output of ``layer``, default the engine's embedding layer) and
+        ``accuracy``. Cached per (version, split, layer); a split is sliced from a cached
+        all-images pass when there is one.
+        """
+        vid = self.version(version).id
+        layer = layer or self.embedding_layer
+        idx = self.dataset.indices(split)
+        key = (vid, split, layer)
+        with self._lock:
+            hit = self._eval_cache.get(key)
+            full = self._eval_cache.get((vid, None, layer))
+        if hit is not None:
+            return hit
+        if full is not None:
+            result = full.take(idx, split)
+        else:
+            model = self.model(vid)
+            get_layer(model, layer)
+            out = run_inference(model, self._inputs, self._targets, idx, self.device, self.eval_batch_size, layer)
+            labels = self.dataset.labels[idx]
+            result = EvalResult(
+                version=vid,
+                split=split,
+                layer=layer,
+                indices=idx,
+                labels=labels,
+                pred=out["pred"],
+                probs=out["probs"],
+                loss=out["loss"],
+                correct=out["pred"] == labels,
+                embedding=out["embedding"],
+            )
+        with self._lock:
+            if vid in self._versions:  # not discarded meanwhile
+                self._eval_cache[key] = result
+        return result
+
+    def audit(self, version: ModelVersion | str) -> BiasAudit:
+        """Validation vs unbiased-test accuracy, per class, and bias-aligned vs -conflicting."""
+        v = self.version(version)
+        results = {s: self.evaluate(v, s) for s in ("val", "test") if len(self.dataset.indices(s))}
+        return bias_audit(v.id, results, self.dataset)
+
+    # ================================================================== projection
+    def project(
+        self, version: ModelVersion | str, split: str | None = None, progress: bool = True
+    ) -> np.ndarray:
+        """t-SNE coordinates ``[M, 2] float32`` of ``version``'s embeddings, rows in dataset order
+        of ``split`` (all images when None).
+
+        The first version projected fits the map on all images; later versions are placed into
+        the same map (openTSNE ``transform``) so versions compare in one frame. Cached, and kept in
+        the workspace.
+        """
+        vid = self.version(version).id
+        idx = self.dataset.indices(split)
+        with self._lock:
+            coords = self._coords.get(vid)
+        if coords is None:
+            coords = self._compute_projection(vid, progress)
+        return coords[idx]
+
+    def _compute_projection(self, vid: str, progress: bool) -> np.ndarray:
+        features = self.evaluate(vid).embedding
+        bar = _progress_bar(1.0, f"t-SNE {vid}", progress)
+
+        def report(stage: str, frac: float) -> None:
+            if bar is not None:
+                bar.set_description(f"t-SNE {vid} ({stage})", refresh=False)
+                bar.n = round(frac, 4)
+                bar.refresh()
+
+        try:
+            with self._lock:
+                tsne = self._map
+            if tsne is None:
+                tsne = TSNEMap(seed=self.seed)
+                coords = tsne.fit(features, report)
+                with self._lock:
+                    self._map, self._map_version = tsne, vid
+                if self._workspace is not None:
+                    self._workspace.delete_arrays("")
+                    self._workspace.save_array("reference_features", tsne.reference_features)
+                    self._workspace.save_array("reference_coords", tsne.reference_coords)
+                    atomic_write_json(
+                        self._workspace.root / "projection" / "map.json",
+                        {"reference": vid, "perplexity": tsne.perplexity, "seed": tsne.seed},
+                    )
+            else:
+                coords = tsne.transform(features, report)
+        finally:
+            if bar is not None:
+                bar.close()
+        coords = coords.astype(np.float32)
+        with self._lock:
+            if vid in self._versions:
+                self._coords[vid] = coords
+                if self._workspace is not None:
+                    self._workspace.save_array(f"coords_{vid}", coords)
+        return coords
+
+    @property
+    def projection_reference(self) -> str | None:
+        """Id of the version whose embeddings defined the t-SNE map (None before the first)."""
+        return self._map_version
+
+    # ================================================================== misc
+    def __repr__(self) -> str:
+        ws = f", workspace={str(self.workspace)!r}" if self._workspace is not None else ""
+        return (
+            f"Engine({self.dataset.name!r}, {len(self.dataset)} images, device={str(self.device)!r}, "
+            f"versions={list(self._versions)}{ws})"
+        )

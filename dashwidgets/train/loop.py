@@ -1,0 +1,146 @@
+"""The training loop shared by blocking and background training."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..engine.device import autocast, needs_grad_scaler
+from ..engine.jobs import Cancelled
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one training run (recorded in the version's ``hparams``)."""
+
+    epochs: int = 6
+    lr: float = 3e-3
+    batch_size: int = 128
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, np.integer)) or self.epochs < 1:
+            raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
+        if not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) or self.lr <= 0:
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}")
+        if not isinstance(self.weight_decay, (int, float)) or self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be a non-negative number, got {self.weight_decay!r}")
+        if not isinstance(self.seed, (int, np.integer)):
+            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def fit(
+    model: nn.Module,
+    inputs: Callable[[torch.Tensor], torch.Tensor],
+    targets: torch.Tensor,
+    train_idx: np.ndarray,
+    cfg: TrainConfig,
+    device: torch.device,
+    validate: Callable[[nn.Module], tuple[float, float]] | None = None,
+    emit: Callable[[dict], None] | None = None,
+    stop: threading.Event | None = None,
+) -> list[dict]:
+    """Train ``model`` in place on ``train_idx``; return the per-epoch history.
+
+    Parameters
+    ----------
+    inputs : callable
+        ``inputs(idx) -> [B, 3, H, W] float`` on ``device`` for an index tensor ``idx``.
+    targets : torch.Tensor
+        ``[N] int64`` labels of every image, on ``device``.
+    validate : callable, optional
+        ``validate(model) -> (val_loss, val_accuracy)``, called after every epoch.
+    emit : callable, optional
+        Receives progress events: ``start``, ``batch`` (with ``loss`` and ``progress``) and
+        ``epoch`` (with ``train_loss``, ``val_loss``, ``val_accuracy``, ``seconds``).
+    stop : threading.Event, optional
+        Checked before every batch; when set, raises :class:`Cancelled`.
+    """
+    if len(train_idx) == 0:
+        raise ValueError("no training images: the dataset's 'train' split is empty")
+    emit = emit or (lambda ev: None)
+    gen = torch.Generator().manual_seed(int(cfg.seed))
+    torch.manual_seed(int(cfg.seed))  # dropout and other stochastic layers
+    opt = make_optimizer(model, cfg)
+    scaler = torch.amp.GradScaler("cuda") if needs_grad_scaler(device) else None
+    idx_all = torch.as_tensor(train_idx, dtype=torch.int64)
+    n = len(idx_all)
+    per_epoch = math.ceil(n / cfg.batch_size)
+    total = per_epoch * cfg.epochs
+    # Reading a loss value forces a device sync; on accelerators read it every few batches only.
+    loss_every = 1 if device.type == "cpu" else 10
+    emit({"type": "start", "epochs": cfg.epochs, "batches_per_epoch": per_epoch, "progress": 0.0})
+    history: list[dict] = []
+    step = 0
+    for epoch in range(1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        order = idx_all[torch.randperm(n, generator=gen)]
+        running = torch.zeros((), device=device)
+        for b in range(per_epoch):
+            if stop is not None and stop.is_set():
+                raise Cancelled()
+            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            x = inputs(idx)
+            y = targets[idx.to(targets.device)]
+            with autocast(device):
+                loss = F.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
+            running += loss.detach().float() * len(idx)
+            step += 1
+            if not math.isfinite(loss_val := (loss.item() if step % loss_every == 0 else 0.0)):
+                raise FloatingPointError(
+                    f"training diverged: loss is {loss_val} at epoch {epoch}, batch {b + 1}; lower lr (now {cfg.lr})"
+                )
+            ev = {"type": "batch", "epoch": epoch, "batch": b + 1, "progress": step / total}
+            if step % loss_every == 0:
+                ev["loss"] = loss_val
+            emit(ev)
+        train_loss = float(running.item()) / n
+        val_loss, val_acc = validate(model) if validate is not None else (None, None)
+        rec = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "val_accuracy": val_acc,
+            "seconds": time.perf_counter() - t0,
+        }
+        history.append(rec)
+        emit({"type": "epoch", **rec, "progress": step / total})
+    model.eval()
+    return history
