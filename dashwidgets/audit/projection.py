@@ -1,7 +1,8 @@
 """t-SNE maps of model embeddings: fit once, place later versions into the same frame.
 
 Uses openTSNE (Poličar et al., "openTSNE: a modular Python library for t-SNE dimensionality
-reduction and embedding", 2019) with FFT-accelerated gradients on all cores. The first version
+reduction and embedding", 2019) on all cores, with FFT-accelerated gradients from 10,000 points
+(Barnes-Hut below that, where it is faster). The first version
 projected defines the map; later versions are added with openTSNE's ``transform`` (each point is
 initialised at the median of its nearest reference points, then optimised with the reference
 points fixed), so a user sees how points move between versions in one frame.
@@ -67,7 +68,7 @@ class TSNEMap:
             perplexity=perplexity,
             n_jobs=self.n_jobs,
             random_state=self.seed,
-            negative_gradient_method="fft",
+            negative_gradient_method=_gradient_method(n),
             initialization="pca",
             callbacks=on_iter,
             callbacks_every_iters=25,
@@ -163,8 +164,13 @@ class TSNEMap:
             self._embedding = TSNEEmbedding(
                 self.reference_coords.astype(np.float64),
                 aff,
-                negative_gradient_method="fft",
+                negative_gradient_method=_gradient_method(len(x)),
                 n_jobs=self.n_jobs,
                 random_state=self.seed,
             )
         return self._embedding
+
+
+def _gradient_method(n: int) -> str:
+    """FFT interpolation scales linearly and wins from ~10k points; Barnes-Hut is faster below."""
+    return "fft" if n >= 10_000 else "bh"

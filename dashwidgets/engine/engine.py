@@ -400,18 +400,21 @@ class Engine:
         """
         cfg = TrainConfig(epochs, lr, batch_size, optimizer, weight_decay, seed)
         parent_id = self.version(parent).id if parent is not None else None
-        bar = _progress_bar(1.0, f"train {self.dataset.name}", progress)
+        bar = _progress_bar(cfg.epochs, f"train {self.dataset.name}", progress)
 
         def emit(ev: dict) -> None:
             if bar is None:
                 return
-            if "progress" in ev:
-                bar.n = round(ev["progress"], 4)
-            if ev["type"] == "batch" and "loss" in ev:
-                bar.set_postfix(epoch=ev["epoch"], loss=f"{ev['loss']:.3f}", refresh=False)
-            if ev["type"] == "epoch" and ev.get("val_accuracy") is not None:
-                bar.set_postfix(epoch=ev["epoch"], val_acc=f"{ev['val_accuracy']:.3f}", refresh=False)
-            bar.refresh()
+            kind = ev["type"]
+            if kind == "start":
+                bar.reset(total=ev["epochs"] * ev["batches_per_epoch"])
+                bar.unit = "batch"
+            elif kind == "batch":
+                if "loss" in ev:
+                    bar.set_postfix(epoch=ev["epoch"], loss=f"{ev['loss']:.3f}", refresh=False)
+                bar.update(1)
+            elif kind == "epoch" and ev.get("val_accuracy") is not None:
+                bar.set_postfix(epoch=ev["epoch"], val_acc=f"{ev['val_accuracy']:.3f}")
 
         try:
             return self._train(cfg, parent_id, name, emit, None)
@@ -576,13 +579,12 @@ class Engine:
 
     def _compute_projection(self, vid: str, progress: bool) -> np.ndarray:
         features = self.evaluate(vid).embedding
-        bar = _progress_bar(1.0, f"t-SNE {vid}", progress)
+        bar = _progress_bar(100, f"t-SNE {vid}", progress)
 
         def report(stage: str, frac: float) -> None:
             if bar is not None:
                 bar.set_description(f"t-SNE {vid} ({stage})", refresh=False)
-                bar.n = round(frac, 4)
-                bar.refresh()
+                bar.update(round(100 * frac) - bar.n)
 
         try:
             with self._lock:

@@ -174,7 +174,7 @@ class Workspace:
                 errors.append(f"weights missing for version {version.id}: {pt}")
                 continue
             except Exception as e:  # noqa: BLE001 - any unreadable file is reported, not fatal
-                errors.append(f"corrupted weights file {pt}: {type(e).__name__}: {e}")
+                errors.append(f"corrupted weights file {pt}: not a readable state dict ({type(e).__name__})")
                 continue
             loaded.append((version, state))
         for pt in d.glob("v*.pt"):
