@@ -3,9 +3,17 @@
 Uses openTSNE (Poličar et al., "openTSNE: a modular Python library for t-SNE dimensionality
 reduction and embedding", 2019) on all cores, with FFT-accelerated gradients from 10,000 points
 (Barnes-Hut below that, where it is faster). The first version
-projected defines the map; later versions are added with openTSNE's ``transform`` (each point is
-initialised at the median of its nearest reference points, then optimised with the reference
-points fixed), so a user sees how points move between versions in one frame.
+projected defines the map; later versions are added to the same frame in one of two ways:
+
+``transform`` (default, fast)
+    openTSNE's ``transform``: each point starts at the median of its nearest reference points and
+    is optimised with the reference points fixed. Features are standardised per version (each by
+    its own mean and std) first: training changes the scale of a layer's activations, and without
+    this the new points all find the same few reference neighbours and collapse onto a spot.
+``aligned`` (slower, more faithful)
+    A full t-SNE of the version's own features, initialised at the reference coordinates of the
+    same images, so the layout stays put and only changed neighbourhoods move. Use it to compare
+    versions trained from scratch, whose feature spaces share no axes with the reference.
 """
 
 from __future__ import annotations
@@ -112,6 +120,46 @@ class TSNEMap:
         report("optimise", 1.0)
         return np.asarray(part, dtype=np.float32).copy()
 
+    def align(self, features: np.ndarray, callback: Callable[[str, float], None] | None = None) -> np.ndarray:
+        """t-SNE of ``features [N, D]`` (the reference images, another version's embedding)
+        started from the reference coordinates; returns ``[N, 2] float32`` in the same frame."""
+        from openTSNE import TSNE
+
+        if self.reference_coords is None:
+            raise ValueError("the map has not been fitted yet; call fit() first")
+        if len(features) != len(self.reference_coords):
+            raise ValueError(
+                f"aligned projection needs the same {len(self.reference_coords)} images as the reference map, "
+                f"got {len(features)}"
+            )
+        z = self._standardise(features)
+        x = _reduce(z, _fit_pca(z, self.pca_dims))  # its own axes: versions need not share them
+        report = callback or (lambda stage, frac: None)
+        report("neighbours", 0.0)
+        ref = self.reference_coords.astype(np.float64)
+        init = (ref - ref.mean(axis=0)) / ref[:, 0].std() * 1e-4  # openTSNE's recommended init scale
+        total = 250 + 500
+        done = [0]
+
+        def on_iter(iteration, error, embedding):
+            done[0] += 25
+            report("optimise", min(1.0, done[0] / total))
+            return False
+
+        tsne = TSNE(
+            perplexity=self._perplexity(len(x)),
+            n_jobs=self.n_jobs,
+            random_state=self.seed,
+            negative_gradient_method=_gradient_method(len(x)),
+            initialization=init,
+            callbacks=on_iter,
+            callbacks_every_iters=25,
+            verbose=False,
+        )
+        out = np.asarray(tsne.fit(x), dtype=np.float32)
+        report("optimise", 1.0)
+        return out
+
     @classmethod
     def restore(
         cls, reference_features: np.ndarray, reference_coords: np.ndarray, **kwargs
@@ -131,26 +179,25 @@ class TSNEMap:
     def _perplexity(self, n: int) -> float:
         return float(max(2.0, min(self.perplexity, (n - 1) / 3.0)))
 
-    def _prepare(self, features: np.ndarray, fit: bool) -> np.ndarray:
+    def _standardise(self, features: np.ndarray) -> np.ndarray:
         x = np.asarray(features, dtype=np.float32)
         if x.ndim != 2:
             raise ValueError(f"features must be [N, D], got shape {x.shape}")
         if not np.isfinite(x).all():
             raise ValueError("features contain NaN or infinite values")
-        if fit:
-            self._pca = None
-            if x.shape[1] > self.pca_dims and len(x) > self.pca_dims:
-                from sklearn.decomposition import PCA
+        return (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)  # each version by its own statistics
 
-                self._pca = PCA(n_components=self.pca_dims, svd_solver="covariance_eigh").fit(x)
-        elif self.reference_features is not None and x.shape[1] != self.reference_features.shape[1]:
+    def _prepare(self, features: np.ndarray, fit: bool) -> np.ndarray:
+        """Standardise, then reduce with the reference PCA (fitted here when ``fit``)."""
+        if not fit and self.reference_features is not None and np.shape(features)[-1] != self.reference_features.shape[1]:
             raise ValueError(
-                f"features have {x.shape[1]} dimensions but the map was fitted on "
+                f"features have {np.shape(features)[-1]} dimensions but the map was fitted on "
                 f"{self.reference_features.shape[1]}; use the same embedding layer"
             )
-        if self._pca is not None:
-            x = self._pca.transform(x).astype(np.float32)
-        return np.ascontiguousarray(x, dtype=np.float64)
+        z = self._standardise(features)
+        if fit:
+            self._pca = _fit_pca(z, self.pca_dims)
+        return _reduce(z, self._pca)
 
     def _reference_embedding(self):
         if self._embedding is None:
@@ -174,3 +221,18 @@ class TSNEMap:
 def _gradient_method(n: int) -> str:
     """FFT interpolation scales linearly and wins from ~10k points; Barnes-Hut is faster below."""
     return "fft" if n >= 10_000 else "bh"
+
+
+def _fit_pca(z: np.ndarray, dims: int):
+    """A PCA to ``dims`` components when the features are wider than that, else None."""
+    if z.shape[1] <= dims or len(z) <= dims:
+        return None
+    from sklearn.decomposition import PCA
+
+    return PCA(n_components=dims, svd_solver="covariance_eigh").fit(z)
+
+
+def _reduce(z: np.ndarray, pca) -> np.ndarray:
+    if pca is not None:
+        z = pca.transform(z)
+    return np.ascontiguousarray(z, dtype=np.float64)

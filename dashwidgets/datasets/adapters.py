@@ -167,7 +167,7 @@ def from_folder(
         raise ValueError(f"no images found under {root}")
     images = [_read_image(f, size) for f in files]
     imgs = _stack_same_size(images, str(root))
-    h, w = imgs.shape[1:3]
+    h, w = imgs.shape[2:4]  # imgs is [N, 3, H, W]
     mask_arrays = {}
     for mname, mroot in (masks or {}).items():
         mroot = Path(mroot)
@@ -279,14 +279,17 @@ def _read_image(path: Path, size: int | tuple[int, int] | None) -> np.ndarray:
 
 
 def _read_mask(mroot: Path, rel: Path, hw: tuple[int, int]) -> np.ndarray:
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     candidates = [mroot / rel] + [mroot / rel.with_suffix(s) for s in sorted(IMAGE_SUFFIXES)]
     for c in candidates:
         if c.is_file():
-            with Image.open(c) as im:
-                im = im.convert("L").resize((hw[1], hw[0]), Image.NEAREST)
-                return np.asarray(im) > 0
+            try:
+                with Image.open(c) as im:
+                    im = im.convert("L").resize((hw[1], hw[0]), Image.NEAREST)
+                    return np.asarray(im) > 0
+            except (UnidentifiedImageError, OSError) as e:
+                raise ValueError(f"cannot read mask file {c}: {e}") from None
     raise ValueError(f"mask missing for {rel}: looked for {mroot / rel.with_suffix('.*')}")
 
 

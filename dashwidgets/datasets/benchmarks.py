@@ -29,6 +29,7 @@ are written by other hands than training images. Same arguments, same bytes.
 from __future__ import annotations
 
 import math
+import numbers
 from functools import lru_cache
 
 import numpy as np
@@ -92,7 +93,7 @@ def load(
     """
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}; choose one of {BENCHMARKS}")
-    if isinstance(bias, bool) or not isinstance(bias, (int, float)) or not 0.0 <= bias <= 1.0:
+    if isinstance(bias, bool) or not isinstance(bias, numbers.Real) or not 0.0 <= bias <= 1.0:
         raise ValueError(f"bias must be a number in [0, 1], got {bias!r}")
     if not isinstance(size, (int, np.integer)) or not 16 <= size <= 512:
         raise ValueError(f"size must be an integer in [16, 512], got {size!r}")

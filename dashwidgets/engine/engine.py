@@ -35,6 +35,10 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def _coords_key(vid: str, mode: str) -> str:
+    return vid if mode == "transform" else f"{vid}__{mode}"
+
+
 def _progress_bar(total: float, desc: str, enabled: bool):
     if not enabled:
         return None
@@ -114,11 +118,11 @@ class Engine:
         self._template = model.to(self.device).eval()
         self.embedding_layer = embedding_layer or last_conv(self._template)
         get_layer(self._template, self.embedding_layer)  # unknown names fail here, clearly
-        self._init_state = {k: v.detach().cpu().clone() for k, v in self._template.state_dict().items()}
 
         self._mean, self._std = self._normalisation(normalize)
         self._setup_tensors()
-        self._check_model()
+        self._check_model()  # also materialises lazy parameters before the snapshot below
+        self._init_state = {k: v.detach().cpu().clone() for k, v in self._template.state_dict().items()}
 
         self._workspace = Workspace(workspace) if workspace is not None else None
         if self._workspace is not None:
@@ -290,9 +294,11 @@ class Engine:
             self._map = TSNEMap.restore(feats, coords, perplexity=info.get("perplexity", 30.0), seed=info.get("seed", 0))
             self._map_version = info.get("reference")
             for vid in self._versions:
-                arr = ws.load_array(f"coords_{vid}")
-                if arr is not None and arr.shape == (len(self.dataset), 2):
-                    self._coords[vid] = arr
+                for mode in ("transform", "aligned"):
+                    key = _coords_key(vid, mode)
+                    arr = ws.load_array(f"coords_{key}")
+                    if arr is not None and arr.shape == (len(self.dataset), 2):
+                        self._coords[key] = arr
         except Exception as e:  # noqa: BLE001 - a broken map is recomputed, not fatal
             self.workspace_errors.append(f"corrupted projection in {path.parent}: {e}; it will be recomputed")
             self._map, self._map_version, self._coords = None, None, {}
@@ -371,7 +377,8 @@ class Engine:
             del self._versions[vid]
             self._weights.pop(vid, None)
             self._modules.pop(vid, None)
-            self._coords.pop(vid, None)
+            for mode in ("transform", "aligned"):
+                self._coords.pop(_coords_key(vid, mode), None)
             for key in [k for k in self._eval_cache if k[0] == vid]:
                 del self._eval_cache[key]
             if self._workspace is not None:
@@ -560,24 +567,34 @@ class Engine:
 
     # ================================================================== projection
     def project(
-        self, version: ModelVersion | str, split: str | None = None, progress: bool = True
+        self,
+        version: ModelVersion | str,
+        split: str | None = None,
+        progress: bool = True,
+        mode: str = "transform",
     ) -> np.ndarray:
         """t-SNE coordinates ``[M, 2] float32`` of ``version``'s embeddings, rows in dataset order
         of ``split`` (all images when None).
 
-        The first version projected fits the map on all images; later versions are placed into
-        the same map (openTSNE ``transform``) so versions compare in one frame. Cached, and kept in
-        the workspace.
+        The first version projected fits the map on all images. Later versions join the same
+        frame: ``mode="transform"`` places them with openTSNE's ``transform`` (fast);
+        ``mode="aligned"`` runs a full t-SNE of their own features started from the reference
+        layout (slower, faithful also for versions trained from scratch). See
+        :mod:`dashwidgets.audit.projection`. Cached per (version, mode) and kept in the workspace.
         """
+        if mode not in ("transform", "aligned"):
+            raise ValueError(f"unknown projection mode {mode!r}; use 'transform' or 'aligned'")
         vid = self.version(version).id
         idx = self.dataset.indices(split)
         with self._lock:
-            coords = self._coords.get(vid)
+            if vid == self._map_version:
+                mode = "transform"  # the reference map itself
+            coords = self._coords.get(_coords_key(vid, mode))
         if coords is None:
-            coords = self._compute_projection(vid, progress)
+            coords = self._compute_projection(vid, mode, progress)
         return coords[idx]
 
-    def _compute_projection(self, vid: str, progress: bool) -> np.ndarray:
+    def _compute_projection(self, vid: str, mode: str, progress: bool) -> np.ndarray:
         features = self.evaluate(vid).embedding
         bar = _progress_bar(100, f"t-SNE {vid}", progress)
 
@@ -592,6 +609,7 @@ class Engine:
             if tsne is None:
                 tsne = TSNEMap(seed=self.seed)
                 coords = tsne.fit(features, report)
+                mode = "transform"
                 with self._lock:
                     self._map, self._map_version = tsne, vid
                 if self._workspace is not None:
@@ -602,17 +620,20 @@ class Engine:
                         self._workspace.root / "projection" / "map.json",
                         {"reference": vid, "perplexity": tsne.perplexity, "seed": tsne.seed},
                     )
+            elif mode == "aligned":
+                coords = tsne.align(features, report)
             else:
                 coords = tsne.transform(features, report)
         finally:
             if bar is not None:
                 bar.close()
         coords = coords.astype(np.float32)
+        key = _coords_key(vid, mode)
         with self._lock:
             if vid in self._versions:
-                self._coords[vid] = coords
+                self._coords[key] = coords
                 if self._workspace is not None:
-                    self._workspace.save_array(f"coords_{vid}", coords)
+                    self._workspace.save_array(f"coords_{key}", coords)
         return coords
 
     @property

@@ -1,0 +1,30 @@
+"""Shared fixtures: small benchmark sets and a trained engine, built once per session."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import dashwidgets as dw
+
+torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+
+
+@pytest.fixture(scope="session")
+def small_ds() -> dw.datasets.ImageSet:
+    """600 / 150 / 250 images of patch-digits at 32 px (object bias, masks)."""
+    return dw.datasets.load("patch-digits", bias=0.99, seed=0, n_train=600, n_val=150, n_test=250)
+
+
+@pytest.fixture(scope="session")
+def trained(small_ds):
+    """An in-memory engine with one version trained for 2 epochs: (engine, version)."""
+    eng = dw.Engine(small_ds, device="cpu")
+    v = eng.train(epochs=2, progress=False)
+    return eng, v
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
