@@ -172,7 +172,7 @@ def test_default_random_split(fractions):
     a = from_tensors(x, y, seed=5, fractions=fractions)
     fr = np.asarray(fractions, float) / sum(fractions)
     counts = a.counts()
-    for s, f in zip(("train", "val", "test"), fr):
+    for s, f in zip(("train", "val", "test"), fr, strict=False):
         assert abs(counts[s] - round(f * n)) <= 1, (s, counts, fractions)
     assert sum(counts.values()) == n
     b = from_tensors(x, y, seed=5, fractions=fractions)
@@ -210,7 +210,7 @@ COLOURS = {"apple": (200, 10, 10), "banana": (230, 220, 40), "cherry": (120, 0, 
 @pytest.fixture
 def class_tree(tmp_path) -> Path:
     root = tmp_path / "fruit"
-    for ci, (cname, rgb) in enumerate(COLOURS.items()):
+    for _ci, (cname, rgb) in enumerate(COLOURS.items()):
         for k in range(4):
             _png(root / cname / f"img{k}.png", np.array(rgb) + k)
     return root

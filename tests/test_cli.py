@@ -1,0 +1,42 @@
+"""The README's main job: ``dashwidgets audit BENCHMARK``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from dashwidgets.cli import main
+
+
+def test_audit_prints_the_bias_audit(capsys, tmp_path):
+    ws = tmp_path / "ws"
+    rc = main(["audit", "patch-digits", "--epochs", "1", "--workspace", str(ws)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "Audit of version v1" in out
+    for word in ("accuracy", "aligned_accuracy", "conflicting_accuracy", "Per-class accuracy", "val − test"):
+        assert word in out
+    assert (ws / "versions" / "v1.pt").exists()
+    # a second start reuses the trained version from the workspace
+    rc = main(["audit", "patch-digits", "--epochs", "1", "--workspace", str(ws)])
+    assert rc == 0 and "reusing v1" in capsys.readouterr().out
+
+
+def test_audit_rejects_bad_arguments(capsys):
+    assert main(["audit", "colored-digits", "--bias", "1.5"]) == 2
+    assert "bias must be a number in [0, 1]" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["audit", "no-such-benchmark"])
+
+
+def test_module_entry_point_and_version():
+    out = subprocess.run(
+        [sys.executable, "-m", "dashwidgets", "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    import dashwidgets
+
+    assert out.strip() == dashwidgets.__version__
+    res = subprocess.run([sys.executable, "-m", "dashwidgets"], capture_output=True, text=True)
+    assert res.returncode == 2 and "audit" in res.stdout
