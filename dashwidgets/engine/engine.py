@@ -251,6 +251,12 @@ class Engine:
                 f"fingerprint {fp}); this one is {self.dataset.name!r} ({self.dataset.fingerprint()}). "
                 "Choose another folder or open it with dw.Engine.open"
             )
+        made_with = header.get("model", {})
+        if made_with != self._model_spec:
+            raise WorkspaceError(
+                f"workspace {ws.root} was made with model {made_with}, not {self._model_spec}; "
+                "choose another folder or pass the same architecture"
+            )
         init = ws.root / "init.pt"
         if init.exists():
             try:

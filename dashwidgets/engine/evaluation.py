@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -130,31 +131,26 @@ def run_inference(
     model.eval()
     idx_t = torch.as_tensor(idx, dtype=torch.int64)
     probs, losses, embs = [], [], []
-    with torch.inference_mode():
-        hook = capture(model, layer) if layer else None
-        store = hook.__enter__() if hook else None
-        try:
-            for start in range(0, len(idx_t), batch_size):
-                bi = idx_t[start : start + batch_size]
-                x = inputs(bi)
-                y = targets[bi.to(targets.device)]
-                with autocast(device):
-                    logits = model(x)
-                logits = logits.float()
-                if logits.dim() != 2:
-                    raise ValueError(f"model output must be [batch, classes] logits, got shape {tuple(logits.shape)}")
-                probs.append(torch.softmax(logits, 1).cpu())
-                losses.append(F.cross_entropy(logits, y, reduction="none").cpu())
-                if store is not None:
-                    if not store:
-                        raise ValueError(f"layer {layer!r} did not run in the forward pass")
-                    embs.append(pool_features(store[-1].float()).cpu())
-                    store.clear()
-                if progress is not None:
-                    progress(len(bi))
-        finally:
-            if hook is not None:
-                hook.__exit__(None, None, None)
+    with torch.inference_mode(), contextlib.ExitStack() as stack:
+        store = stack.enter_context(capture(model, layer)) if layer else None
+        for start in range(0, len(idx_t), batch_size):
+            bi = idx_t[start : start + batch_size]
+            x = inputs(bi)
+            y = targets[bi.to(targets.device)]
+            with autocast(device):
+                logits = model(x)
+            logits = logits.float()
+            if logits.dim() != 2:
+                raise ValueError(f"model output must be [batch, classes] logits, got shape {tuple(logits.shape)}")
+            probs.append(torch.softmax(logits, 1).cpu())
+            losses.append(F.cross_entropy(logits, y, reduction="none").cpu())
+            if store is not None:
+                if not store:
+                    raise ValueError(f"layer {layer!r} did not run in the forward pass")
+                embs.append(pool_features(store[-1].float()).cpu())
+                store.clear()
+            if progress is not None:
+                progress(len(bi))
     n_classes = probs[0].shape[1] if probs else 0
     p = torch.cat(probs).numpy() if probs else np.zeros((0, n_classes), np.float32)
     out = {

@@ -211,3 +211,9 @@ def test_projection_is_kept_in_the_workspace(small_ds, tmp_path, monkeypatch):
     np.testing.assert_array_equal(again.project("v1", progress=False), xy1)
     np.testing.assert_array_equal(again.project("v2", progress=False), xy2)
     assert again.projection_reference == "v1"
+
+
+def test_workspace_of_another_architecture_is_refused(ws_engine, small_ds):
+    eng, path, *_ = ws_engine
+    with pytest.raises(dw.WorkspaceError, match="made with model"):
+        dw.Engine(small_ds, model=dw.models.SmallCNN(10, widths=(8, 16)), workspace=path)
