@@ -86,9 +86,15 @@ def fit(
     """
     if len(train_idx) == 0:
         raise ValueError("no training images: the dataset's 'train' split is empty")
-    emit = emit or (lambda ev: None)
+    # Seed dropout and other stochastic layers without touching the caller's global RNG state.
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(cfg.seed))
+        return _fit(model, inputs, targets, train_idx, cfg, device, validate, emit or (lambda ev: None), stop)
+
+
+def _fit(model, inputs, targets, train_idx, cfg, device, validate, emit, stop) -> list[dict]:
     gen = torch.Generator().manual_seed(int(cfg.seed))
-    torch.manual_seed(int(cfg.seed))  # dropout and other stochastic layers
     opt = make_optimizer(model, cfg)
     scaler = torch.amp.GradScaler("cuda") if needs_grad_scaler(device) else None
     idx_all = torch.as_tensor(train_idx, dtype=torch.int64)

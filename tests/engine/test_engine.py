@@ -302,3 +302,12 @@ def test_torchvision_resnet18_is_accepted(small_ds):
     eng_named = dw.Engine(sub, model=resnet18(num_classes=10), embedding_layer="layer3")
     v2 = eng_named.train(epochs=1, batch_size=32, progress=False)
     assert eng_named.evaluate(v2, "val").embedding.shape == (40, 256)
+
+
+def test_training_leaves_the_callers_random_state_alone(small_ds):
+    eng = dw.Engine(small_ds)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    eng.train(epochs=1, seed=5, progress=False)
+    torch.testing.assert_close(torch.rand(3), expected)
