@@ -7,21 +7,40 @@
 >>> print(eng.audit(v1))
 """
 
-from . import datasets, models
+from . import audit, datasets, models
 from .engine import Engine, EvalResult, Job, JobCancelled, WorkspaceError, WorkspaceWarning
 from .models import ModelVersion
 
 __version__ = "0.1.0"
+
+_WIDGETS = {"ProjectionView", "ImageGallery", "link"}
+
+
+def __getattr__(name: str):
+    # Views load lazily: the engine works without the front-end bundle or a notebook.
+    if name in _WIDGETS:
+        from . import widgets
+
+        return getattr(widgets, name)
+    if name in ("widgets", "demo"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'dashwidgets' has no attribute {name!r}")
 
 __all__ = [
     "Engine",
     "EvalResult",
     "Job",
     "JobCancelled",
+    "ImageGallery",
     "ModelVersion",
+    "ProjectionView",
     "WorkspaceError",
     "WorkspaceWarning",
     "__version__",
+    "audit",
     "datasets",
+    "link",
     "models",
 ]

@@ -1,4 +1,5 @@
-"""Command line: ``dashwidgets audit BENCHMARK`` trains the default model and prints a bias audit."""
+"""Command line: ``dashwidgets audit BENCHMARK`` trains the default model and prints a bias audit;
+``dashwidgets demo`` opens the quickstart notebook in JupyterLab with a ready-trained model."""
 
 from __future__ import annotations
 
@@ -29,6 +30,16 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--size", type=int, default=32, help="image side in pixels (default 32)")
     a.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, ...")
     a.add_argument("--workspace", default=None, help="folder that keeps trained versions; reused when it exists")
+    d = sub.add_parser(
+        "demo",
+        help="train the demo model (once) and open the quickstart notebook in JupyterLab",
+        description="Generate colored-digits, train the default model on it (only the first time; it "
+        "is kept in DIR/workspace), compute its t-SNE projection, copy the quickstart notebook into "
+        "DIR (an existing, maybe edited, copy is kept) and start JupyterLab on DIR. Ctrl-C stops it.",
+    )
+    d.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
+    d.add_argument("--port", type=int, default=None, help="port of JupyterLab (default 8888, or the next free one)")
+    d.add_argument("--dir", default=None, help="demo folder (default $DASHWIDGETS_DEMO_DIR, else ~/.cache/dashwidgets/demo)")
     return p
 
 
@@ -55,6 +66,125 @@ def _audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _server_ready(url: str, timeout: float = 2.0) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import importlib.util
+    import os
+    import secrets
+    import signal
+    import subprocess
+    from pathlib import Path
+
+    from . import demo
+
+    if importlib.util.find_spec("jupyterlab") is None:
+        print("dashwidgets: error: the demo needs JupyterLab: pip install jupyterlab", file=sys.stderr)
+        return 2
+    directory = (Path(args.dir).expanduser() if args.dir else demo.default_directory()).resolve()
+    if args.port is not None:
+        if not 0 < args.port < 65536:
+            raise ValueError(f"--port must be in 1..65535, got {args.port}")
+        if not _port_free(args.port):
+            raise ValueError(f"port {args.port} is in use; choose another with --port")
+        port = args.port
+    else:
+        port = next((p for p in range(8888, 8938) if _port_free(p)), None)
+        if port is None:
+            raise ValueError("ports 8888 to 8937 are all in use; choose one with --port")
+
+    print(f"dashwidgets demo in {directory}")
+    t0 = time.perf_counter()
+    eng, _ = demo.prepare(directory)
+    del eng
+    nb, copied = demo.copy_notebook(directory)
+    print(f"{'copied' if copied else 'keeping your copy of'} the notebook {nb}")
+    print(f"ready in {time.perf_counter() - t0:.1f} s; starting JupyterLab on port {port}...")
+
+    token = secrets.token_hex(24)
+    base = f"http://127.0.0.1:{port}"
+    url = f"{base}/lab/tree/{demo.NOTEBOOK}?token={token}"
+    cmd = [
+        sys.executable, "-m", "jupyterlab",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        "--ServerApp.ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={directory}",
+        "--ServerApp.open_browser=False",
+        "--ServerApp.log_level=WARN",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--ServerApp.allow_root=True")
+    env = {**os.environ, demo.ENV_DIR: str(directory)}
+    # Its own session: the terminal's Ctrl-C reaches only this process, which then stops the
+    # server cleanly (a server that got SIGINT from a terminal would ask for confirmation).
+    proc = None
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        proc = subprocess.Popen(cmd, cwd=directory, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while not _server_ready(f"{base}/api/status?token={token}"):
+            if proc.poll() is not None:
+                print(f"dashwidgets: error: JupyterLab exited with code {proc.returncode}", file=sys.stderr)
+                return 1
+            if time.monotonic() > deadline:
+                raise TimeoutError("JupyterLab did not start within 120 s")
+            time.sleep(0.25)
+        print()
+        print("The quickstart notebook is open at")
+        print(f"    {url}", flush=True)
+        if not args.no_browser:
+            import webbrowser
+
+            if not webbrowser.open(url):
+                print("(no browser found: open the address above yourself)")
+        print("Press Ctrl-C to stop JupyterLab.", flush=True)
+        rc = proc.wait()
+        print(f"JupyterLab exited with code {rc}")
+        return 0 if rc == 0 else 1
+    except (KeyboardInterrupt, TimeoutError) as e:
+        if isinstance(e, TimeoutError):
+            print(f"dashwidgets: error: {e}", file=sys.stderr)
+        print("\nstopping JupyterLab...", flush=True)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()  # SIGTERM: the server shuts its kernels down and exits
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        print(f"stopped; the trained model stays in {directory / 'workspace'}", flush=True)
+        return 1 if isinstance(e, TimeoutError) else 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -69,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "audit":
             return _audit(args)
+        if args.command == "demo":
+            return _demo(args)
     except KeyboardInterrupt:
         print("\ninterrupted; nothing was saved for the unfinished run", file=sys.stderr)
         return 130

@@ -1,0 +1,181 @@
+"""ProjectionView in headless Chromium: first render, frame time while zooming, lasso-to-Python
+latency, and the widget state size with and without binary transfer, at 10k and 100k points.
+
+    python benchmarks/projection.py [--sizes 10000 100000] [--json OUT]
+
+It starts a real JupyterLab server and Debian's Chromium (software WebGL through SwiftShader, as
+in the browser tests), opens a notebook that builds an engine with N images, and measures:
+
+first render
+    From running the display cell to the view's first drawn frame (``data-ready``): Python state
+    building, transfer through the comm, decoding and the first draw.
+frame time while zooming
+    Per wheel step, the time from dispatching the wheel event to the end of the second animation
+    frame after it (the frame that shows the new zoom), median and 95th percentile of 40 steps.
+lasso-to-Python latency
+    From the browser's pointerup (``Date.now()``) to the kernel's selection observer firing
+    (``time.time()``, same machine clock), median of 5 lassos.
+state size
+    Bytes of the per-point traits as sent (binary buffers) vs the same arrays as JSON lists.
+
+The t-SNE of 100k points would take minutes on a 2-core CI machine and is not what this measures:
+the notebook seeds the engine's projection cache with a 2-D PCA of the real embeddings, so the
+browser gets N real points, labels and predictions in a realistic layout.
+Goals (issue 4): at 100k points, first render <= 2 s, frame <= 33 ms, lasso <= 300 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, JupyterServer, _open_notebook  # noqa: E402
+
+SETUP = """
+import json, time, numpy as np, dashwidgets as dw
+from sklearn.decomposition import PCA
+N = {n}
+ds = dw.datasets.load('colored-digits', bias=0.99, seed=0, size=16, n_train=N - 2000, n_val=1000, n_test=1000)
+eng = dw.Engine(ds)
+v1 = eng.train(epochs=1, batch_size=512, progress=False)
+emb = eng.evaluate(v1).embedding
+eng._coords[v1.id] = (PCA(2).fit_transform(emb) * 10).astype(np.float32)  # stand-in for t-SNE
+eng._map_version = v1.id
+stamps = []
+"""
+
+SHOW = """
+t_show = time.time()
+proj = dw.ProjectionView(eng, v1, height=600)
+proj.observe(lambda c: stamps.append(time.time()), 'selection')
+proj
+"""
+
+STATE_SIZE = """
+import json
+arrays = [proj.xy, proj.label, proj.pred, proj.correct, proj.split_code, proj.aligned, proj.loss, proj.confidence]
+binary = sum(len(a) for a in arrays) + len(proj.density)
+ev = eng.evaluate(v1)
+as_json = sum(len(json.dumps(x)) for x in [
+    proj.coordinates().tolist(), ds.labels.tolist(), ev.pred.tolist(), ev.correct.astype(int).tolist(),
+    ds.split.tolist(), ds.attributes['aligned'].astype(int).tolist(), ev.loss.tolist(), ev.confidence.tolist(),
+    np.frombuffer(proj.density, np.float32).tolist()])
+print(json.dumps([binary, as_json]))
+"""
+
+
+def measure(page, server, n: int) -> dict:
+    nb = _open_notebook(page, server, f"bench_{n}.ipynb", [SETUP.format(n=n)], timeout=900)
+    # display the view in a new cell and time it to the first frame
+    t0 = time.time()
+    page.evaluate(
+        "async (code) => { const app = window.jupyterapp; const nb = app.shell.currentWidget.content;"
+        " await app.commands.execute('notebook:insert-cell-below');"
+        " nb.activeCell.model.sharedModel.setSource(code);"
+        " await app.commands.execute('notebook:run-cell'); }",
+        SHOW,
+    )
+    page.locator(".dw-projection[data-ready='1']").wait_for(timeout=120_000)
+    first_render = time.time() - t0
+    t_show = nb.kernel.eval("t_show")
+    first_render_from_cell = time.time() - t_show
+
+    canvas = page.locator(".dw-projection canvas.dw-overlay")
+    rect = canvas.bounding_box()
+    cx, cy = rect["x"] + rect["width"] / 2, rect["y"] + rect["height"] / 2
+    page.mouse.move(cx, cy)
+    frames = page.evaluate(
+        """async ([cx, cy]) => {
+          const target = document.querySelector('.dw-projection canvas.dw-overlay');
+          const raf = () => new Promise((r) => requestAnimationFrame(() => r()));
+          const out = [];
+          for (let k = 0; k < 40; k++) {
+            const t0 = performance.now();
+            target.dispatchEvent(new WheelEvent('wheel', {deltaY: k < 20 ? -120 : 120, clientX: cx, clientY: cy, bubbles: true, cancelable: true}));
+            await raf(); await raf();
+            out.push(performance.now() - t0);
+          }
+          return out;
+        }""",
+        [cx, cy],
+    )
+    page.wait_for_timeout(300)
+    latencies = []
+    for k in range(5):
+        before = nb.kernel.eval("len(stamps)")
+        r = 0.15 + 0.05 * k
+        pts = [(cx - r * rect["width"], cy - r * rect["height"]), (cx + r * rect["width"], cy - r * rect["height"]),
+               (cx + r * rect["width"], cy + r * rect["height"]), (cx - r * rect["width"], cy + r * rect["height"])]
+        page.mouse.move(*pts[0])
+        page.mouse.down()
+        for p in pts[1:] + [pts[0]]:
+            page.mouse.move(*p, steps=3)
+        page.mouse.up()
+        deadline = time.time() + 30
+        while nb.kernel.eval("len(stamps)") == before and time.time() < deadline:
+            time.sleep(0.02)
+        up = int(page.locator(".dw-projection").get_attribute("data-pointerup-epoch"))
+        latencies.append(nb.kernel.eval("stamps[-1]") - up / 1000.0)
+        page.wait_for_timeout(200)
+    n_selected = nb.kernel.eval("len(proj.selection)")
+    binary, as_json = json.loads(nb.kernel.exec(STATE_SIZE, timeout=300))
+    renderer = page.locator(".dw-projection").get_attribute("data-renderer")
+    nb.close()
+    frames_sorted = sorted(frames)
+    return {
+        "n": n,
+        "renderer": renderer,
+        "first_render_s": first_render,
+        "first_render_from_cell_s": first_render_from_cell,
+        "frame_ms_median": statistics.median(frames),
+        "frame_ms_p95": frames_sorted[int(0.95 * (len(frames_sorted) - 1))],
+        "lasso_to_python_ms_median": 1000 * statistics.median(latencies),
+        "lasso_selected_last": n_selected,
+        "state_binary_mb": binary / 2**20,
+        "state_json_mb": as_json / 2**20,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    server = JupyterServer("lab").start()
+    results = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for n in args.sizes:
+                context = browser.new_context(viewport={"width": 1280, "height": 1000})
+                page = context.new_page()
+                r = measure(page, server, n)
+                context.close()
+                results.append(r)
+                print(
+                    f"{n:>7,} points ({r['renderer']}): first render {r['first_render_s']:.2f} s (goal <= 2 s) | "
+                    f"zoom frame median {r['frame_ms_median']:.1f} ms, p95 {r['frame_ms_p95']:.1f} ms (goal <= 33 ms) | "
+                    f"lasso->Python median {r['lasso_to_python_ms_median']:.0f} ms (goal <= 300 ms) | "
+                    f"state {r['state_binary_mb']:.2f} MB binary vs {r['state_json_mb']:.2f} MB as JSON "
+                    f"({r['state_json_mb'] / r['state_binary_mb']:.1f}x)",
+                    flush=True,
+                )
+            browser.close()
+    finally:
+        server.stop()
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""ImageGallery: the images of the current selection, with label, prediction and confidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import traitlets
+
+from ..engine.engine import Engine
+from ..engine.jobs import Job
+from ..models.version import ModelVersion
+from ._atlas import atlas_png
+from ._base import STATIC, View, bundle
+from .projection import resolve_version
+
+SORT_BY = ("index", "confidence", "loss")
+
+
+class ImageGallery(View):
+    """Pages through the selected images of one version.
+
+    Each item shows the image, its label, the predicted class and the confidence (as text, never
+    HTML). Sort by index, confidence or loss; click an image to set ``focus``.
+
+    Parameters
+    ----------
+    engine : Engine
+    version : ModelVersion, str or Job, optional
+        Default: the latest version.
+    """
+
+    _esm = STATIC / "gallery.js"
+
+    version = traitlets.Unicode("").tag(sync=True)
+    """str: id of the version whose predictions are shown."""
+    selection = traitlets.List(traitlets.Int()).tag(sync=True)
+    """list of int: image indices to show (link it to a ProjectionView)."""
+    sort_by = traitlets.Unicode("index").tag(sync=True)
+    """str: "index", "confidence" or "loss"."""
+    descending = traitlets.Bool(False).tag(sync=True)
+    """bool: reverse the sort order."""
+    page = traitlets.Int(0).tag(sync=True)
+    """int: current page (0-based)."""
+    page_size = traitlets.Int(40).tag(sync=True)
+    """int: images per page."""
+    total = traitlets.Int(0).tag(sync=True)
+    """int: number of selected images."""
+    items = traitlets.List(traitlets.Dict()).tag(sync=True)
+    """list of dict: the page's images: index, label, pred, confidence, loss, correct."""
+    atlas = traitlets.Bytes(b"").tag(sync=True)
+    """bytes: PNG sprite atlas of the page's thumbnails, cell k at (k % atlas_cols, k // atlas_cols)."""
+    atlas_cols = traitlets.Int(1).tag(sync=True)
+    """int: columns of the atlas."""
+    cell = traitlets.Int(32).tag(sync=True)
+    """int: atlas cell size in pixels."""
+    focus = traitlets.Int(-1).tag(sync=True)
+    """int: index of the image clicked last (-1: none)."""
+
+    def __init__(self, engine: Engine, version: ModelVersion | str | Job | None = None, **kwargs: Any):
+        bundle("gallery")
+        if not isinstance(engine, Engine):
+            raise TypeError(f"engine must be a dashwidgets Engine, got {type(engine).__name__}")
+        self._engine = engine
+        v = resolve_version(engine, version)
+        h, w = engine.dataset.image_size
+        super().__init__(cell=int(min(96, max(32, max(h, w)))), **kwargs)
+        self.version = v.id
+
+    # -------------------------------------------------------------- validation
+    @traitlets.validate("selection")
+    def _check_selection(self, proposal):
+        value = list(proposal["value"])
+        n = len(self._engine.dataset)
+        bad = [i for i in value if not 0 <= i < n]
+        if bad:
+            msg = f"selection indices out of range [0, {n}): {bad[:5]}"
+            self.error = msg
+            raise traitlets.TraitError(msg)
+        return sorted(set(value))
+
+    @traitlets.validate("sort_by")
+    def _check_sort(self, proposal):
+        if proposal["value"] not in SORT_BY:
+            msg = f"unknown sort_by {proposal['value']!r}; choose one of {list(SORT_BY)}"
+            self.error = msg
+            raise traitlets.TraitError(msg)
+        return proposal["value"]
+
+    @traitlets.validate("focus")
+    def _check_focus(self, proposal):
+        value = proposal["value"]
+        if value != -1 and not 0 <= value < len(self._engine.dataset):
+            raise traitlets.TraitError(f"focus index {value} out of range")
+        return value
+
+    @traitlets.validate("page_size")
+    def _check_page_size(self, proposal):
+        if proposal["value"] < 1:
+            raise traitlets.TraitError(f"page_size must be positive, got {proposal['value']}")
+        return proposal["value"]
+
+    @traitlets.validate("version")
+    def _check_version(self, proposal):
+        try:
+            return self._engine.version(proposal["value"]).id
+        except (ValueError, TypeError) as e:
+            self.error = str(e)
+            raise traitlets.TraitError(str(e)) from None
+
+    # -------------------------------------------------------------- paging
+    @traitlets.observe("selection", "sort_by", "descending", "version", "page_size")
+    def _on_query(self, change) -> None:
+        if change["name"] != "page" and self.page != 0:
+            self.page = 0  # observer below renders
+        else:
+            self._render_page()
+
+    @traitlets.observe("page")
+    def _on_page(self, change) -> None:
+        self._render_page()
+
+    def ordered(self) -> np.ndarray:
+        """``[M] int64`` selected indices in the current sort order."""
+        idx = np.asarray(self.selection, dtype=np.int64)
+        if not len(idx) or self.sort_by == "index":
+            order = idx
+        else:
+            ev = self._engine.evaluate(self.version)
+            key = ev.confidence[idx] if self.sort_by == "confidence" else ev.loss[idx]
+            order = idx[np.argsort(key, kind="stable")]
+        return order[::-1] if self.descending else order
+
+    def _render_page(self) -> None:
+        if not self.version:
+            return
+        try:
+            ordered = self.ordered()
+            pages = max(1, -(-len(ordered) // self.page_size))
+            page = min(max(self.page, 0), pages - 1)
+            rows = ordered[page * self.page_size : (page + 1) * self.page_size]
+            ev = self._engine.evaluate(self.version)
+            classes = self._engine.dataset.classes
+            items = [
+                {
+                    "index": int(i),
+                    "label": classes[int(ev.labels[i])],
+                    "pred": classes[int(ev.pred[i])],
+                    "confidence": round(float(ev.confidence[i]), 4),
+                    "loss": round(float(ev.loss[i]), 4),
+                    "correct": bool(ev.correct[i]),
+                }
+                for i in rows
+            ]
+            png, cols = atlas_png(self._engine.dataset.images[rows], self.cell) if len(rows) else (b"", 1)
+        except Exception as e:  # noqa: BLE001 - shown in the view
+            self._report(e)
+            return
+        with self.hold_sync():
+            self.total = len(ordered)
+            self.items = items
+            self.atlas = png
+            self.atlas_cols = cols
+            if page != self.page:
+                self.page = page
+            self.error = ""
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine

@@ -1,0 +1,238 @@
+"""ProjectionView: the t-SNE map of one version, DASH's door into every audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import traitlets
+
+from ..audit.density import density_grids
+from ..datasets.imageset import SPLITS
+from ..engine.engine import Engine
+from ..engine.jobs import Job
+from ..models.version import ModelVersion
+from ._atlas import atlas_png
+from ._base import STATIC, View, bundle
+
+COLOR_BY = ("class", "predicted", "correct", "split", "aligned", "loss")
+_MAX_THUMBS_PER_REQUEST = 2000
+
+
+def resolve_version(engine: Engine, version: ModelVersion | str | Job | None) -> ModelVersion:
+    """The version a view should show: a record, an id, a finished Job, or the latest one."""
+    if version is None:
+        if not engine.versions:
+            raise ValueError("the engine has no trained version yet; call engine.train() first")
+        return engine.versions[-1]
+    if isinstance(version, Job):
+        if version.status == "failed":
+            raise ValueError(f"that version failed to train: {version.events[-1].get('error', '')}")
+        if version.status == "cancelled":
+            raise ValueError("that training job was cancelled; it made no version")
+        if not version.done:
+            raise ValueError("that version is still training; wait for job.result()")
+        version = version.result()
+    return engine.version(version)
+
+
+class ProjectionView(View):
+    """t-SNE map of one model version's embeddings, with DASH's encoding.
+
+    Circle = correct, cross = wrong; fill = true class, stroke = predicted class (colour-by
+    "class"); density contours per split; zoom in far enough and points become their images.
+    Drag draws a lasso (or a box, or pans: toolbar); shift adds to the selection, alt removes.
+
+    Parameters
+    ----------
+    engine : Engine
+    version : ModelVersion, str or Job, optional
+        Default: the latest version.
+    splits : list of str, optional
+        Splits shown at first (default: all).
+    color_by : str
+        One of ``"class"``, ``"predicted"``, ``"correct"``, ``"split"``, ``"aligned"`` (datasets with
+        that attribute), ``"loss"``.
+    mode : {"transform", "aligned"}
+        How versions after the first join the same map (see :meth:`Engine.project`).
+    """
+
+    _esm = STATIC / "projection.js"
+
+    version = traitlets.Unicode("").tag(sync=True)
+    """str: id of the version shown; set it to switch versions (points move in the same map)."""
+    classes = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    """list of str: class names (rendered as text)."""
+    xy = traitlets.Bytes(b"").tag(sync=True)
+    """bytes: float32 [N, 2] t-SNE coordinates, row-major."""
+    label = traitlets.Bytes(b"").tag(sync=True)
+    """bytes: uint16 [N] true class."""
+    pred = traitlets.Bytes(b"").tag(sync=True)
+    """bytes: uint16 [N] predicted class."""
+    correct = traitlets.Bytes(b"").tag(sync=True)
+    """bytes: uint8 [N] 1 when the prediction is right."""
+    split_code = traitlets.Bytes(b"").tag(sync=True)
+    """bytes: uint8 [N] 0 train, 1 val, 2 test."""
+    aligned = traitlets.Bytes(b"").tag(sync=True)
+    """bytes: uint8 [N] 1 when the image carries its class's spurious feature (empty if unknown)."""
+    loss = traitlets.Bytes(b"").tag(sync=True)
+    """bytes: float32 [N] per-image cross-entropy."""
+    confidence = traitlets.Bytes(b"").tag(sync=True)
+    """bytes: float32 [N] probability of the predicted class."""
+    density = traitlets.Bytes(b"").tag(sync=True)
+    """bytes: float32 [3, G, G] smoothed density per split, each scaled to max 1."""
+    density_box = traitlets.List(traitlets.Float()).tag(sync=True)
+    """list of float: [x0, x1, y0, y1] area covered by the density grids."""
+    density_size = traitlets.Int(64).tag(sync=True)
+    """int: G, cells per side of each density grid."""
+    visible_splits = traitlets.List(traitlets.Unicode(), default_value=list(SPLITS)).tag(sync=True)
+    """list of str: splits drawn (toggle in the toolbar)."""
+    color_by = traitlets.Unicode("class").tag(sync=True)
+    """str: fill colour encoding (see class docstring)."""
+    color_options = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    """list of str: colour encodings this dataset supports."""
+    selection = traitlets.List(traitlets.Int()).tag(sync=True)
+    """list of int: selected image indices (dataset order); linked views share it."""
+    view_box = traitlets.List(traitlets.Float()).tag(sync=True)
+    """list of float: [x0, x1, y0, y1] data range visible in the plot (set by the browser)."""
+    max_thumbnails = traitlets.Int(600).tag(sync=True)
+    """int: points turn into image thumbnails once at most this many are visible."""
+    thumb_size = traitlets.Int(32).tag(sync=True)
+    """int: pixel size of thumbnails in the atlas sent to the browser."""
+    status = traitlets.Unicode("").tag(sync=True)
+    """str: progress message (e.g. while t-SNE runs)."""
+    height = traitlets.Int(520).tag(sync=True)
+    """int: plot height in CSS pixels."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        version: ModelVersion | str | Job | None = None,
+        splits: list[str] | None = None,
+        color_by: str = "class",
+        mode: str = "transform",
+        **kwargs: Any,
+    ):
+        bundle("projection")
+        if not isinstance(engine, Engine):
+            raise TypeError(f"engine must be a dashwidgets Engine, got {type(engine).__name__}")
+        if mode not in ("transform", "aligned"):
+            raise ValueError(f"unknown projection mode {mode!r}; use 'transform' or 'aligned'")
+        self._engine = engine
+        self._mode = mode
+        v = resolve_version(engine, version)
+        ds = engine.dataset
+        options = [c for c in COLOR_BY if c != "aligned" or "aligned" in ds.attributes]
+        h, w = ds.image_size
+        super().__init__(
+            color_options=options,
+            classes=list(ds.classes),
+            thumb_size=int(min(64, max(h, w))),
+            **kwargs,
+        )
+        if splits is not None:
+            self.visible_splits = list(splits)
+        self.color_by = color_by
+        self.on_msg(self._on_custom_msg)
+        self.version = v.id  # triggers _load
+
+    # -------------------------------------------------------------- validation
+    @traitlets.validate("selection")
+    def _check_selection(self, proposal):
+        value = list(proposal["value"])
+        n = len(self._engine.dataset)
+        bad = [i for i in value if not 0 <= i < n]
+        if bad:
+            msg = f"selection indices out of range [0, {n}): {bad[:5]}" + (" ..." if len(bad) > 5 else "")
+            self.error = msg
+            raise traitlets.TraitError(msg)
+        return sorted(set(value))
+
+    @traitlets.validate("color_by")
+    def _check_color_by(self, proposal):
+        value = proposal["value"]
+        if value not in self.color_options:
+            if value == "aligned":
+                msg = f"color_by='aligned' needs an 'aligned' attribute, which dataset {self._engine.dataset.name!r} does not have"
+            else:
+                msg = f"unknown color_by {value!r}; choose one of {self.color_options}"
+            self.error = msg
+            raise traitlets.TraitError(msg)
+        return value
+
+    @traitlets.validate("visible_splits")
+    def _check_splits(self, proposal):
+        bad = [s for s in proposal["value"] if s not in SPLITS]
+        if bad:
+            msg = f"unknown splits {bad}; expected some of {list(SPLITS)}"
+            self.error = msg
+            raise traitlets.TraitError(msg)
+        return list(proposal["value"])
+
+    @traitlets.validate("version")
+    def _check_version(self, proposal):
+        try:
+            return self._engine.version(proposal["value"]).id
+        except (ValueError, TypeError) as e:
+            self.error = str(e)
+            raise traitlets.TraitError(str(e)) from None
+
+    # -------------------------------------------------------------- data
+    @traitlets.observe("version")
+    def _on_version(self, change) -> None:
+        self._load(change["new"])
+
+    def _load(self, vid: str) -> None:
+        eng = self._engine
+        ds = eng.dataset
+        try:
+            ev = eng.evaluate(vid)
+            if eng.projection_reference is None or vid not in (eng.projection_reference,):
+                self.status = f"computing the t-SNE map of {vid}…"
+            xy = eng.project(vid, progress=False, mode=self._mode).astype(np.float32)
+        except Exception as e:  # noqa: BLE001 - shown in the view, the kernel lives on
+            self.status = ""
+            self._report(e)
+            return
+        codes = np.zeros(len(ds), np.uint8)
+        for k, name in enumerate(SPLITS):
+            codes[ds.split == name] = k
+        grids, box = density_grids(xy, codes, len(SPLITS), size=self.density_size)
+        aligned = ds.attributes.get("aligned")
+        with self.hold_sync():
+            self.xy = np.ascontiguousarray(xy).tobytes()
+            self.label = ds.labels.astype(np.uint16).tobytes()
+            self.pred = ev.pred.astype(np.uint16).tobytes()
+            self.correct = ev.correct.astype(np.uint8).tobytes()
+            self.split_code = codes.tobytes()
+            self.aligned = np.asarray(aligned, dtype=np.uint8).tobytes() if aligned is not None else b""
+            self.loss = ev.loss.astype(np.float32).tobytes()
+            self.confidence = ev.confidence.astype(np.float32).tobytes()
+            self.density = grids.astype(np.float32).tobytes()
+            self.density_box = [float(b) for b in box]
+            self.status = ""
+            self.error = ""
+
+    def _on_custom_msg(self, _widget, content: dict, buffers) -> None:
+        if not isinstance(content, dict) or content.get("type") != "thumbs":
+            return
+        try:
+            idx = np.asarray(content.get("indices", []), dtype=np.int64)[:_MAX_THUMBS_PER_REQUEST]
+            idx = self._engine.dataset.check_indices(idx)
+            png, cols = atlas_png(self._engine.dataset.images[idx], self.thumb_size)
+        except Exception as e:  # noqa: BLE001
+            self._report(e)
+            return
+        self.send(
+            {"type": "thumbs", "id": content.get("id"), "indices": idx.tolist(), "cols": cols, "size": self.thumb_size},
+            [png],
+        )
+
+    # -------------------------------------------------------------- conveniences
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def coordinates(self) -> np.ndarray:
+        """``[N, 2] float32`` coordinates currently shown."""
+        return np.frombuffer(self.xy, dtype=np.float32).reshape(-1, 2).copy()

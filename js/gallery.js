@@ -1,0 +1,155 @@
+// ImageGallery: the selected images with label, prediction and confidence, paged and sortable.
+
+import { blobOf } from "./lib/binary.js";
+import { clear, el, showError } from "./lib/dom.js";
+import { STYLE } from "./lib/style.js";
+
+function render({ model, el: host }) {
+  if (!document.getElementById("dashwidgets-style")) {
+    document.head.appendChild(el("style", { attrs: { id: "dashwidgets-style" }, text: STYLE }));
+  }
+  const root = el("div", { class: "dw-root dw-gallery" });
+  host.appendChild(root);
+
+  const sort = el("select", { class: "dw-sort", title: "Sort by" });
+  for (const [value, text] of [["index", "index"], ["confidence", "confidence"], ["loss", "loss"]]) {
+    sort.appendChild(el("option", { text, attrs: { value } }));
+  }
+  const desc = el("input", { class: "dw-desc", attrs: { type: "checkbox", title: "descending" } });
+  const prev = el("button", { class: "dw-prev", text: "‹ Prev", attrs: { type: "button" } });
+  const next = el("button", { class: "dw-next", text: "Next ›", attrs: { type: "button" } });
+  const pageLabel = el("span", { class: "dw-page" });
+  const count = el("span", { class: "dw-count" });
+  const toolbar = el("div", { class: "dw-toolbar" }, [
+    count,
+    el("span", { class: "dw-sep" }),
+    el("label", { text: "Sort " }),
+    sort,
+    el("label", {}, [desc, el("span", { text: " descending" })]),
+    el("span", { class: "dw-sep" }),
+    prev,
+    pageLabel,
+    next,
+  ]);
+  const errorBanner = el("div", { class: "dw-error" });
+  const grid = el("div", { class: "dw-gallery-grid" });
+  root.append(toolbar, errorBanner, grid);
+
+  let atlas = null;
+  let atlasToken = 0;
+
+  function pages() {
+    return Math.max(1, Math.ceil(model.get("total") / model.get("page_size")));
+  }
+
+  function drawThumb(canvas, k) {
+    if (!atlas) return;
+    const cell = model.get("cell");
+    const cols = model.get("atlas_cols");
+    const ctx = canvas.getContext("2d");
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(atlas, (k % cols) * cell, Math.floor(k / cols) * cell, cell, cell, 0, 0, canvas.width, canvas.height);
+  }
+
+  function renderItems() {
+    clear(grid);
+    const items = model.get("items");
+    const total = model.get("total");
+    count.textContent = `${total.toLocaleString()} selected`;
+    pageLabel.textContent = ` page ${model.get("page") + 1} / ${pages()} `;
+    prev.disabled = model.get("page") <= 0;
+    next.disabled = model.get("page") >= pages() - 1;
+    if (!items.length) {
+      grid.appendChild(el("div", { class: "dw-empty", text: "No images selected: draw a lasso in a linked projection, or set view.selection." }));
+      root.setAttribute("data-items", "0");
+      return;
+    }
+    const focus = model.get("focus");
+    items.forEach((item, k) => {
+      const canvas = el("canvas");
+      canvas.width = canvas.height = model.get("cell");
+      const wrong = !item.correct;
+      const node = el(
+        "div",
+        {
+          class: `dw-gallery-item${wrong ? " dw-wrong" : ""}${item.index === focus ? " dw-focus" : ""}`,
+          attrs: { "data-index": item.index },
+          title: `#${item.index}`,
+          on: {
+            click: () => {
+              model.set("focus", item.index);
+              model.save_changes();
+            },
+          },
+        },
+        [
+          canvas,
+          el("span", { class: "dw-label", text: item.label }),
+          el("span", { class: `dw-pred${wrong ? " dw-wrong" : ""}`, text: `→ ${item.pred}` }),
+          el("span", { class: "dw-conf", text: `${(100 * item.confidence).toFixed(1)} %` }),
+        ],
+      );
+      grid.appendChild(node);
+      drawThumb(canvas, k);
+    });
+    root.setAttribute("data-items", String(items.length));
+  }
+
+  async function loadAtlas() {
+    const token = ++atlasToken;
+    const bytes = model.get("atlas");
+    if (!bytes || !bytes.byteLength) {
+      atlas = null;
+      renderItems();
+      return;
+    }
+    const bitmap = await createImageBitmap(blobOf(bytes));
+    if (token !== atlasToken) return; // a newer page arrived meanwhile
+    atlas = bitmap;
+    renderItems();
+    root.setAttribute("data-loaded", String(token));
+  }
+
+  sort.addEventListener("change", () => {
+    model.set("sort_by", sort.value);
+    model.save_changes();
+  });
+  desc.addEventListener("change", () => {
+    model.set("descending", desc.checked);
+    model.save_changes();
+  });
+  prev.addEventListener("click", () => {
+    model.set("page", Math.max(0, model.get("page") - 1));
+    model.save_changes();
+  });
+  next.addEventListener("click", () => {
+    model.set("page", Math.min(pages() - 1, model.get("page") + 1));
+    model.save_changes();
+  });
+
+  const onItems = () => renderItems();
+  const onAtlas = () => loadAtlas();
+  const onError = () => showError(errorBanner, model.get("error"));
+  model.on("change:items", onItems);
+  model.on("change:focus", onItems);
+  model.on("change:total", onItems);
+  model.on("change:atlas", onAtlas);
+  model.on("change:error", onError);
+  model.on("change:sort_by", () => (sort.value = model.get("sort_by")));
+  model.on("change:descending", () => (desc.checked = model.get("descending")));
+
+  sort.value = model.get("sort_by");
+  desc.checked = model.get("descending");
+  onError();
+  loadAtlas();
+
+  return () => {
+    model.off("change:items", onItems);
+    model.off("change:focus", onItems);
+    model.off("change:total", onItems);
+    model.off("change:atlas", onAtlas);
+    model.off("change:error", onError);
+  };
+}
+
+export default { render };

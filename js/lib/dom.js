@@ -1,0 +1,28 @@
+// DOM building that never parses data as HTML.
+
+/**
+ * Create an element. `props.text` becomes textContent (never HTML); `props.class`, `props.style`
+ * (object), `props.attrs` (object of attributes), `props.on` (object of listeners).
+ */
+export function el(tag, props = {}, children = []) {
+  const node = document.createElement(tag);
+  if (props.class) node.className = props.class;
+  if (props.text !== undefined && props.text !== null) node.textContent = String(props.text);
+  if (props.title !== undefined) node.title = String(props.title);
+  if (props.style) Object.assign(node.style, props.style);
+  for (const [k, v] of Object.entries(props.attrs || {})) node.setAttribute(k, String(v));
+  for (const [k, v] of Object.entries(props.on || {})) node.addEventListener(k, v);
+  for (const child of children) if (child) node.appendChild(child);
+  return node;
+}
+
+/** Remove every child of a node. */
+export function clear(node) {
+  while (node.firstChild) node.removeChild(node.firstChild);
+}
+
+/** Show a message in an error banner (or hide it when the message is empty). */
+export function showError(banner, message) {
+  banner.textContent = message || "";
+  banner.style.display = message ? "block" : "none";
+}

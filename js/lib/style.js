@@ -1,0 +1,29 @@
+// One stylesheet for every view, injected once per page.
+export const STYLE = `
+.dw-root { font: 12px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; }
+.dw-toolbar { display: flex; flex-wrap: wrap; gap: 4px; align-items: center; margin-bottom: 4px; }
+.dw-toolbar button { font: inherit; padding: 2px 8px; border: 1px solid #bbb; background: #f7f7f7; border-radius: 3px; cursor: pointer; }
+.dw-toolbar button[aria-pressed="true"] { background: #dbe9f6; border-color: #4c78a8; }
+.dw-toolbar select { font: inherit; }
+.dw-sep { width: 8px; }
+.dw-split { margin-left: 6px; cursor: pointer; }
+.dw-error { display: none; background: #fde8e8; color: #9b1c1c; border: 1px solid #f5b5b5; padding: 4px 8px; margin: 4px 0; border-radius: 3px; white-space: pre-wrap; }
+div.dw-plot { position: relative; width: 100%; border: 1px solid #ddd; border-radius: 3px; background: #fff; overflow: hidden; }
+.dw-plot > canvas { position: absolute; left: 0; top: 0; }
+canvas.dw-overlay { border: 0; touch-action: none; }
+.dw-tooltip { display: none; position: absolute; pointer-events: none; background: rgba(255,255,255,0.96); border: 1px solid #999; border-radius: 3px; padding: 4px 6px; box-shadow: 0 1px 4px rgba(0,0,0,0.2); min-width: 150px; z-index: 2; }
+.dw-tooltip-thumb { display: block; width: 64px; height: 64px; image-rendering: pixelated; margin-bottom: 3px; }
+.dw-legend { display: flex; flex-wrap: wrap; gap: 10px; margin-top: 4px; align-items: center; }
+.dw-legend-item { display: inline-flex; align-items: center; gap: 4px; }
+.dw-swatch { display: inline-block; width: 10px; height: 10px; border-radius: 50%; }
+.dw-legend-note { color: #666; }
+.dw-status { color: #555; margin-top: 2px; }
+.dw-gallery-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(96px, 1fr)); gap: 6px; }
+.dw-gallery-item { border: 2px solid transparent; border-radius: 3px; padding: 3px; cursor: pointer; background: #fafafa; }
+.dw-gallery-item.dw-wrong { border-color: #f2b8b8; }
+.dw-gallery-item.dw-focus { border-color: #4c78a8; }
+.dw-gallery-item canvas { width: 100%; image-rendering: pixelated; display: block; }
+.dw-gallery-item span { display: block; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.dw-pred.dw-wrong { color: #b91c1c; }
+.dw-empty { color: #666; padding: 12px; }
+`;
