@@ -203,7 +203,11 @@ class JupyterServer:
 
     def notebook_url(self, name: str) -> str:
         quoted = urllib.parse.quote(name)
-        route = "lab/tree" if self.app == "lab" else "notebooks"
+        if self.app == "lab":
+            # a fresh workspace per page: tabs restored from earlier tests must not leak in
+            route = f"lab/workspaces/t{secrets.token_hex(4)}/tree"
+        else:
+            route = "notebooks"
         return f"{self.url}/{route}/{quoted}?token={self.token}"
 
 
@@ -426,13 +430,15 @@ class Notebook:
     kernel_id: str
     session_id: str
     kernel: KernelHandle
+    panel_id: str = ""
 
     def state(self) -> dict:
         return self.page.evaluate(_STATE_JS, self.path)
 
     def output(self, i: int):
-        """Locator of the output area of the i-th code cell (0-based)."""
-        return self.page.locator(".jp-Notebook .jp-CodeCell").nth(i).locator(".jp-OutputArea")
+        """Locator of the output area of the i-th code cell (0-based) of this notebook's panel."""
+        panel = self.page.locator(f"#{self.panel_id}") if self.panel_id else self.page
+        return panel.locator(".jp-Notebook .jp-CodeCell").nth(i).locator(".jp-OutputArea")
 
     def close(self) -> None:
         self.kernel.close()
@@ -510,7 +516,7 @@ def _open_notebook(page, server: JupyterServer, name: str, cells: list[str], tim
     kernel_id = sessions[0]["kernel"]["id"]
     assert kernel_id == s["kernel"], (kernel_id, s["kernel"])
     kernel = KernelHandle(server.runtime_dir / f"kernel-{kernel_id}.json")
-    return Notebook(page, server, name, kernel_id, sessions[0]["id"], kernel)
+    return Notebook(page, server, name, kernel_id, sessions[0]["id"], kernel, s.get("id", ""))
 
 
 @pytest.fixture
