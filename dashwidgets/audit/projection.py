@@ -55,37 +55,14 @@ class TSNEMap:
 
         ``callback(stage, fraction)`` reports progress; it may raise to abort.
         """
-        from openTSNE import TSNE
-
         x = self._prepare(features, fit=True)
-        n = len(x)
-        if n < 4:
-            raise ValueError(f"t-SNE needs at least 4 points, got {n}")
-        perplexity = self._perplexity(n)
-        report = callback or (lambda stage, frac: None)
-        report("neighbours", 0.0)
-        total = 250 + 500
-        done = [0]
-
-        def on_iter(iteration, error, embedding):
-            done[0] += 25
-            report("optimise", min(1.0, done[0] / total))
-            return False
-
-        tsne = TSNE(
-            perplexity=perplexity,
-            n_jobs=self.n_jobs,
-            random_state=self.seed,
-            negative_gradient_method=_gradient_method(n),
-            initialization="pca",
-            callbacks=on_iter,
-            callbacks_every_iters=25,
-            verbose=False,
-        )
+        if len(x) < 4:
+            raise ValueError(f"t-SNE needs at least 4 points, got {len(x)}")
+        tsne = self._tsne(len(x), "pca", callback)
         self._embedding = tsne.fit(x)
         self.reference_features = np.asarray(features, dtype=np.float32)
         self.reference_coords = np.asarray(self._embedding, dtype=np.float32).copy()
-        report("optimise", 1.0)
+        (callback or _no_report)("optimise", 1.0)
         return self.reference_coords.copy()
 
     def transform(self, features: np.ndarray, callback: Callable[[str, float], None] | None = None) -> np.ndarray:
@@ -94,27 +71,19 @@ class TSNEMap:
             raise ValueError("the map has not been fitted yet; call fit() first")
         emb = self._reference_embedding()
         x = self._prepare(features, fit=False)
-        report = callback or (lambda stage, frac: None)
-        total = 250
-        done = [0]
-
-        def on_iter(iteration, error, embedding):
-            done[0] += 25
-            report("optimise", min(1.0, done[0] / total))
-            return False
-
+        report = callback or _no_report
         report("neighbours", 0.0)
         part = emb.prepare_partial(x, initialization="median", k=25, perplexity=5)
         part.optimize(
-            n_iter=total,
+            n_iter=250,
             learning_rate=0.1,
             exaggeration=1.5,
             momentum=0.8,
             max_grad_norm=0.25,
             inplace=True,
             propagate_exception=True,
-            callbacks=on_iter,
-            callbacks_every_iters=25,
+            callbacks=_iteration_reporter(report, 250),
+            callbacks_every_iters=_EVERY,
             n_jobs=self.n_jobs,
         )
         report("optimise", 1.0)
@@ -123,8 +92,6 @@ class TSNEMap:
     def align(self, features: np.ndarray, callback: Callable[[str, float], None] | None = None) -> np.ndarray:
         """t-SNE of ``features [N, D]`` (the reference images, another version's embedding)
         started from the reference coordinates; returns ``[N, 2] float32`` in the same frame."""
-        from openTSNE import TSNE
-
         if self.reference_coords is None:
             raise ValueError("the map has not been fitted yet; call fit() first")
         if len(features) != len(self.reference_coords):
@@ -134,31 +101,28 @@ class TSNEMap:
             )
         z = self._standardise(features)
         x = _reduce(z, _fit_pca(z, self.pca_dims))  # its own axes: versions need not share them
-        report = callback or (lambda stage, frac: None)
-        report("neighbours", 0.0)
         ref = self.reference_coords.astype(np.float64)
         init = (ref - ref.mean(axis=0)) / ref[:, 0].std() * 1e-4  # openTSNE's recommended init scale
-        total = 250 + 500
-        done = [0]
+        out = np.asarray(self._tsne(len(x), init, callback).fit(x), dtype=np.float32)
+        (callback or _no_report)("optimise", 1.0)
+        return out
 
-        def on_iter(iteration, error, embedding):
-            done[0] += 25
-            report("optimise", min(1.0, done[0] / total))
-            return False
+    def _tsne(self, n: int, initialization, callback):
+        """An openTSNE.TSNE for ``n`` points reporting ``callback(stage, fraction)``."""
+        from openTSNE import TSNE
 
-        tsne = TSNE(
-            perplexity=self._perplexity(len(x)),
+        report = callback or _no_report
+        report("neighbours", 0.0)
+        return TSNE(
+            perplexity=self._perplexity(n),
             n_jobs=self.n_jobs,
             random_state=self.seed,
-            negative_gradient_method=_gradient_method(len(x)),
-            initialization=init,
-            callbacks=on_iter,
-            callbacks_every_iters=25,
+            negative_gradient_method=_gradient_method(n),
+            initialization=initialization,
+            callbacks=_iteration_reporter(report, 250 + 500),  # early exaggeration + main phase
+            callbacks_every_iters=_EVERY,
             verbose=False,
         )
-        out = np.asarray(tsne.fit(x), dtype=np.float32)
-        report("optimise", 1.0)
-        return out
 
     @classmethod
     def restore(
@@ -236,3 +200,22 @@ def _reduce(z: np.ndarray, pca) -> np.ndarray:
     if pca is not None:
         z = pca.transform(z)
     return np.ascontiguousarray(z, dtype=np.float64)
+
+
+def _no_report(stage: str, fraction: float) -> None:
+    pass
+
+
+_EVERY = 25  # openTSNE calls back every this many iterations
+
+
+def _iteration_reporter(report: Callable[[str, float], None], total: int):
+    """An openTSNE callback that turns iteration counts into ``report("optimise", fraction)``."""
+    done = [0]
+
+    def on_iter(iteration, error, embedding):
+        done[0] += _EVERY
+        report("optimise", min(1.0, done[0] / total))
+        return False
+
+    return on_iter

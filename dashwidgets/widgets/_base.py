@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import anywidget
 import traitlets
@@ -44,3 +44,22 @@ class View(anywidget.AnyWidget):
 
     def _report(self, exc: BaseException) -> None:
         self.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
+
+    def _reject(self, msg: str) -> NoReturn:
+        """Show ``msg`` in the view and refuse the trait value with it."""
+        self.error = msg
+        raise traitlets.TraitError(msg)
+
+    # Validators shared by the views that show an engine's images (``self._engine``).
+    def _valid_selection(self, value) -> list[int]:
+        n = len(self._engine.dataset)
+        bad = [i for i in value if not 0 <= i < n]
+        if bad:
+            self._reject(f"selection indices out of range [0, {n}): {bad[:5]}" + (" ..." if len(bad) > 5 else ""))
+        return sorted(set(value))
+
+    def _valid_version(self, value) -> str:
+        try:
+            return self._engine.version(value).id
+        except (ValueError, TypeError) as e:
+            self._reject(str(e))

@@ -70,43 +70,30 @@ class ImageGallery(View):
     # -------------------------------------------------------------- validation
     @traitlets.validate("selection")
     def _check_selection(self, proposal):
-        value = list(proposal["value"])
-        n = len(self._engine.dataset)
-        bad = [i for i in value if not 0 <= i < n]
-        if bad:
-            msg = f"selection indices out of range [0, {n}): {bad[:5]}"
-            self.error = msg
-            raise traitlets.TraitError(msg)
-        return sorted(set(value))
+        return self._valid_selection(proposal["value"])
+
+    @traitlets.validate("version")
+    def _check_version(self, proposal):
+        return self._valid_version(proposal["value"])
 
     @traitlets.validate("sort_by")
     def _check_sort(self, proposal):
         if proposal["value"] not in SORT_BY:
-            msg = f"unknown sort_by {proposal['value']!r}; choose one of {list(SORT_BY)}"
-            self.error = msg
-            raise traitlets.TraitError(msg)
+            self._reject(f"unknown sort_by {proposal['value']!r}; choose one of {list(SORT_BY)}")
         return proposal["value"]
 
     @traitlets.validate("focus")
     def _check_focus(self, proposal):
         value = proposal["value"]
         if value != -1 and not 0 <= value < len(self._engine.dataset):
-            raise traitlets.TraitError(f"focus index {value} out of range")
+            self._reject(f"focus index {value} out of range [0, {len(self._engine.dataset)})")
         return value
 
     @traitlets.validate("page_size")
     def _check_page_size(self, proposal):
         if proposal["value"] < 1:
-            raise traitlets.TraitError(f"page_size must be positive, got {proposal['value']}")
+            self._reject(f"page_size must be positive, got {proposal['value']}")
         return proposal["value"]
-
-    @traitlets.validate("version")
-    def _check_version(self, proposal):
-        try:
-            return self._engine.version(proposal["value"]).id
-        except (ValueError, TypeError) as e:
-            self.error = str(e)
-            raise traitlets.TraitError(str(e)) from None
 
     # -------------------------------------------------------------- paging
     @traitlets.observe("selection", "sort_by", "descending", "version", "page_size")

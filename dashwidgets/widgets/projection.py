@@ -139,43 +139,30 @@ class ProjectionView(View):
     # -------------------------------------------------------------- validation
     @traitlets.validate("selection")
     def _check_selection(self, proposal):
-        value = list(proposal["value"])
-        n = len(self._engine.dataset)
-        bad = [i for i in value if not 0 <= i < n]
-        if bad:
-            msg = f"selection indices out of range [0, {n}): {bad[:5]}" + (" ..." if len(bad) > 5 else "")
-            self.error = msg
-            raise traitlets.TraitError(msg)
-        return sorted(set(value))
+        return self._valid_selection(proposal["value"])
+
+    @traitlets.validate("version")
+    def _check_version(self, proposal):
+        return self._valid_version(proposal["value"])
 
     @traitlets.validate("color_by")
     def _check_color_by(self, proposal):
         value = proposal["value"]
+        if value == "aligned" and value not in self.color_options:
+            self._reject(
+                f"color_by='aligned' needs an 'aligned' attribute, which dataset "
+                f"{self._engine.dataset.name!r} does not have"
+            )
         if value not in self.color_options:
-            if value == "aligned":
-                msg = f"color_by='aligned' needs an 'aligned' attribute, which dataset {self._engine.dataset.name!r} does not have"
-            else:
-                msg = f"unknown color_by {value!r}; choose one of {self.color_options}"
-            self.error = msg
-            raise traitlets.TraitError(msg)
+            self._reject(f"unknown color_by {value!r}; choose one of {self.color_options}")
         return value
 
     @traitlets.validate("visible_splits")
     def _check_splits(self, proposal):
         bad = [s for s in proposal["value"] if s not in SPLITS]
         if bad:
-            msg = f"unknown splits {bad}; expected some of {list(SPLITS)}"
-            self.error = msg
-            raise traitlets.TraitError(msg)
+            self._reject(f"unknown splits {bad}; expected some of {list(SPLITS)}")
         return list(proposal["value"])
-
-    @traitlets.validate("version")
-    def _check_version(self, proposal):
-        try:
-            return self._engine.version(proposal["value"]).id
-        except (ValueError, TypeError) as e:
-            self.error = str(e)
-            raise traitlets.TraitError(str(e)) from None
 
     # -------------------------------------------------------------- data
     @traitlets.observe("version")

@@ -123,3 +123,26 @@ def test_aligned_projection_stays_in_the_reference_frame(small_ds):
     assert eng.project(v1, progress=False, mode="aligned") is not None  # the reference itself
     with pytest.raises(ValueError, match="unknown projection mode"):
         eng.project(v2, mode="umap")
+
+
+def test_progress_is_reported_and_a_callback_can_abort(rng):
+    x, _, _ = _blobs(rng, n_per=30)
+    seen = []
+    m = TSNEMap(seed=0)
+    m.fit(x, callback=lambda stage, frac: seen.append((stage, frac)))
+    assert seen[0] == ("neighbours", 0.0) and seen[-1] == ("optimise", 1.0)
+    fracs = [f for s, f in seen if s == "optimise"]
+    assert fracs == sorted(fracs) and len(fracs) > 10
+    placed = []
+    m.transform(x[:5], callback=lambda stage, frac: placed.append(frac))
+    assert placed[-1] == 1.0
+
+    class Stop(Exception):
+        pass
+
+    def abort(stage, frac):
+        if frac > 0.3:
+            raise Stop()
+
+    with pytest.raises(Stop):
+        TSNEMap(seed=0).fit(x, callback=abort)
