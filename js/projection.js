@@ -168,23 +168,25 @@ function render({ model, el: host }) {
     if (!dens.length || box.length !== 4) return;
     const [x0, x1, y0, y1] = box;
     const dx = (x1 - x0) / g, dy = (y1 - y0) / g;
+    // per split, a flat list of segment end points in data coordinates: x0, y0, x1, y1, ...
     for (let s = 0; s < dens.length / (g * g); s++) {
       const gridS = dens.subarray(s * g * g, (s + 1) * g * g);
+      const flat = [];
       for (const level of CONTOUR_LEVELS) {
         for (const [c0, r0, c1, r1] of isoSegments(gridS, g, g, level)) {
-          contourSegs.push({
-            split: s,
-            a: [x0 + (c0 + 0.5) * dx, y0 + (r0 + 0.5) * dy],
-            b: [x0 + (c1 + 0.5) * dx, y0 + (r1 + 0.5) * dy],
-          });
+          flat.push(x0 + (c0 + 0.5) * dx, y0 + (r0 + 0.5) * dy, x0 + (c1 + 0.5) * dx, y0 + (r1 + 0.5) * dy);
         }
       }
+      contourSegs.push(flat);
     }
   }
 
   // ------------------------------------------------------------------ drawing
   function pointSize() {
-    return POINT_SIZE;
+    // smaller marks for dense maps (less overplotting, fewer fragments), growing as you zoom in
+    const base = data.n > 50000 ? 4 : data.n > 20000 ? 5 : POINT_SIZE;
+    const zoom = fitScale > 0 ? view.scale / fitScale : 1;
+    return Math.min(14, base * Math.sqrt(Math.max(1, zoom)));
   }
 
   function schedule() {
@@ -211,19 +213,21 @@ function render({ model, el: host }) {
     octx.setTransform(1, 0, 0, 1, 0, 0);
     octx.clearRect(0, 0, overlay.width, overlay.height);
     octx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    // density contours per split
+    // density contours: one path per split
     octx.lineWidth = 1;
-    for (const seg of contourSegs) {
-      if (!visibleSplit[seg.split]) continue;
-      octx.strokeStyle = SPLITS[seg.split];
-      octx.globalAlpha = 0.55;
-      const [ax, ay] = view.toScreen(seg.a[0], seg.a[1]);
-      const [bx, by] = view.toScreen(seg.b[0], seg.b[1]);
+    octx.globalAlpha = 0.55;
+    contourSegs.forEach((segs, s) => {
+      if (!visibleSplit[s] || !segs.length) return;
+      octx.strokeStyle = SPLITS[s];
       octx.beginPath();
-      octx.moveTo(ax, ay);
-      octx.lineTo(bx, by);
+      for (let k = 0; k < segs.length; k += 4) {
+        const [ax, ay] = view.toScreen(segs[k], segs[k + 1]);
+        const [bx, by] = view.toScreen(segs[k + 2], segs[k + 3]);
+        octx.moveTo(ax, ay);
+        octx.lineTo(bx, by);
+      }
       octx.stroke();
-    }
+    });
     octx.globalAlpha = 1;
     // zoomed in: points become their images
     thumbsDrawn = 0;
@@ -489,7 +493,7 @@ function render({ model, el: host }) {
       }
       grid = new GridIndex(sx, sy, 16);
     }
-    return grid.nearest(p[0], p[1], Math.max(6, POINT_SIZE));
+    return grid.nearest(p[0], p[1], Math.max(6, pointSize()));
   }
 
   function hover(p) {

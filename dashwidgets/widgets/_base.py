@@ -6,7 +6,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import anywidget
+import numpy as np
 import traitlets
+
+from ..engine.engine import Engine
+from ..engine.jobs import Job
+from ..models.version import ModelVersion
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -20,6 +25,15 @@ def bundle(name: str) -> Path:
             "build), or run `npm install && npm run build` in the repository's js/ folder"
         )
     return path
+
+
+class Indices(traitlets.List):
+    """A list of image indices that also takes numpy arrays, ranges and tuples (made plain lists)."""
+
+    def validate(self, obj, value):
+        if isinstance(value, (np.ndarray, tuple, range)):
+            value = np.asarray(value).tolist()
+        return super().validate(obj, value)
 
 
 class View(anywidget.AnyWidget):
@@ -50,13 +64,71 @@ class View(anywidget.AnyWidget):
         self.error = msg
         raise traitlets.TraitError(msg)
 
+
+def resolve_version(engine: Engine, version: ModelVersion | str | Job | None) -> ModelVersion:
+    """The version a view should show: a record, an id, a finished Job, or the latest one."""
+    if version is None:
+        if not engine.versions:
+            raise ValueError("the engine has no trained version yet; call engine.train() first")
+        return engine.versions[-1]
+    if isinstance(version, Job):
+        if version.status == "failed":
+            raise ValueError(f"that version failed to train: {version.events[-1].get('error', '')}")
+        if version.status == "cancelled":
+            raise ValueError("that training job was cancelled; it made no version")
+        if not version.done:
+            raise ValueError("that version is still training; wait for job.result()")
+        version = version.result()
+    return engine.version(version)
+
+
+class EngineView(View):
+    """A view of one Engine's images as one version sees them.
+
+    Subclasses call ``super().__init__(engine, version, "<bundle>", **traits)`` and then set
+    ``self.version = self.initial_version.id`` once they are ready to load data.
+    """
+
+    version = traitlets.Unicode("").tag(sync=True)
+    """str: id of the version shown; linked views follow it."""
+    selection = Indices().tag(sync=True)
+    """list of int: selected image indices (dataset order); linked views share it."""
+
+    def __init__(self, engine: Engine, version: ModelVersion | str | Job | None, bundle_name: str, **kwargs: Any):
+        bundle(bundle_name)
+        if not isinstance(engine, Engine):
+            raise TypeError(f"engine must be a dashwidgets Engine, got {type(engine).__name__}")
+        self._engine = engine
+        self.initial_version = resolve_version(engine, version)
+        super().__init__(**kwargs)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @traitlets.validate("selection")
+    def _check_selection(self, proposal):
+        return self._valid_selection(proposal["value"])
+
+    @traitlets.validate("version")
+    def _check_version(self, proposal):
+        return self._valid_version(proposal["value"])
+
     # Validators shared by the views that show an engine's images (``self._engine``).
     def _valid_selection(self, value) -> list[int]:
+        """Sorted unique image indices; checked with numpy (a lasso can select 100k points)."""
         n = len(self._engine.dataset)
-        bad = [i for i in value if not 0 <= i < n]
-        if bad:
-            self._reject(f"selection indices out of range [0, {n}): {bad[:5]}" + (" ..." if len(bad) > 5 else ""))
-        return sorted(set(value))
+        arr = np.asarray(list(value))
+        if arr.size == 0:
+            return []
+        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+            self._reject(f"selection must be image indices (integers), got {arr.dtype} values")
+        bad = arr[(arr < 0) | (arr >= n)]
+        if bad.size:
+            self._reject(
+                f"selection indices out of range [0, {n}): {bad[:5].tolist()}" + (" ..." if bad.size > 5 else "")
+            )
+        return np.unique(arr).tolist()
 
     def _valid_version(self, value) -> str:
         try:

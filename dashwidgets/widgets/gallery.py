@@ -11,13 +11,12 @@ from ..engine.engine import Engine
 from ..engine.jobs import Job
 from ..models.version import ModelVersion
 from ._atlas import atlas_png
-from ._base import STATIC, View, bundle
-from .projection import resolve_version
+from ._base import STATIC, EngineView
 
 SORT_BY = ("index", "confidence", "loss")
 
 
-class ImageGallery(View):
+class ImageGallery(EngineView):
     """Pages through the selected images of one version.
 
     Each item shows the image, its label, the predicted class and the confidence (as text, never
@@ -32,10 +31,6 @@ class ImageGallery(View):
 
     _esm = STATIC / "gallery.js"
 
-    version = traitlets.Unicode("").tag(sync=True)
-    """str: id of the version whose predictions are shown."""
-    selection = traitlets.List(traitlets.Int()).tag(sync=True)
-    """list of int: image indices to show (link it to a ProjectionView)."""
     sort_by = traitlets.Unicode("index").tag(sync=True)
     """str: "index", "confidence" or "loss"."""
     descending = traitlets.Bool(False).tag(sync=True)
@@ -58,24 +53,11 @@ class ImageGallery(View):
     """int: index of the image clicked last (-1: none)."""
 
     def __init__(self, engine: Engine, version: ModelVersion | str | Job | None = None, **kwargs: Any):
-        bundle("gallery")
-        if not isinstance(engine, Engine):
-            raise TypeError(f"engine must be a dashwidgets Engine, got {type(engine).__name__}")
-        self._engine = engine
-        v = resolve_version(engine, version)
-        h, w = engine.dataset.image_size
-        super().__init__(cell=int(min(96, max(32, max(h, w)))), **kwargs)
-        self.version = v.id
+        h, w = engine.dataset.image_size if isinstance(engine, Engine) else (32, 32)
+        super().__init__(engine, version, "gallery", cell=int(min(96, max(32, max(h, w)))), **kwargs)
+        self.version = self.initial_version.id
 
     # -------------------------------------------------------------- validation
-    @traitlets.validate("selection")
-    def _check_selection(self, proposal):
-        return self._valid_selection(proposal["value"])
-
-    @traitlets.validate("version")
-    def _check_version(self, proposal):
-        return self._valid_version(proposal["value"])
-
     @traitlets.validate("sort_by")
     def _check_sort(self, proposal):
         if proposal["value"] not in SORT_BY:
@@ -151,7 +133,3 @@ class ImageGallery(View):
             if page != self.page:
                 self.page = page
             self.error = ""
-
-    @property
-    def engine(self) -> Engine:
-        return self._engine

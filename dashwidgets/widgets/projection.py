@@ -13,30 +13,13 @@ from ..engine.engine import Engine
 from ..engine.jobs import Job
 from ..models.version import ModelVersion
 from ._atlas import atlas_png
-from ._base import STATIC, View, bundle
+from ._base import STATIC, EngineView
 
 COLOR_BY = ("class", "predicted", "correct", "split", "aligned", "loss")
 _MAX_THUMBS_PER_REQUEST = 2000
 
 
-def resolve_version(engine: Engine, version: ModelVersion | str | Job | None) -> ModelVersion:
-    """The version a view should show: a record, an id, a finished Job, or the latest one."""
-    if version is None:
-        if not engine.versions:
-            raise ValueError("the engine has no trained version yet; call engine.train() first")
-        return engine.versions[-1]
-    if isinstance(version, Job):
-        if version.status == "failed":
-            raise ValueError(f"that version failed to train: {version.events[-1].get('error', '')}")
-        if version.status == "cancelled":
-            raise ValueError("that training job was cancelled; it made no version")
-        if not version.done:
-            raise ValueError("that version is still training; wait for job.result()")
-        version = version.result()
-    return engine.version(version)
-
-
-class ProjectionView(View):
+class ProjectionView(EngineView):
     """t-SNE map of one model version's embeddings, with DASH's encoding.
 
     Circle = correct, cross = wrong; fill = true class, stroke = predicted class (colour-by
@@ -59,8 +42,6 @@ class ProjectionView(View):
 
     _esm = STATIC / "projection.js"
 
-    version = traitlets.Unicode("").tag(sync=True)
-    """str: id of the version shown; set it to switch versions (points move in the same map)."""
     classes = traitlets.List(traitlets.Unicode()).tag(sync=True)
     """list of str: class names (rendered as text)."""
     xy = traitlets.Bytes(b"").tag(sync=True)
@@ -91,8 +72,6 @@ class ProjectionView(View):
     """str: fill colour encoding (see class docstring)."""
     color_options = traitlets.List(traitlets.Unicode()).tag(sync=True)
     """list of str: colour encodings this dataset supports."""
-    selection = traitlets.List(traitlets.Int()).tag(sync=True)
-    """list of int: selected image indices (dataset order); linked views share it."""
     view_box = traitlets.List(traitlets.Float()).tag(sync=True)
     """list of float: [x0, x1, y0, y1] data range visible in the plot (set by the browser)."""
     max_thumbnails = traitlets.Int(600).tag(sync=True)
@@ -113,20 +92,18 @@ class ProjectionView(View):
         mode: str = "transform",
         **kwargs: Any,
     ):
-        bundle("projection")
-        if not isinstance(engine, Engine):
-            raise TypeError(f"engine must be a dashwidgets Engine, got {type(engine).__name__}")
         if mode not in ("transform", "aligned"):
             raise ValueError(f"unknown projection mode {mode!r}; use 'transform' or 'aligned'")
-        self._engine = engine
         self._mode = mode
-        v = resolve_version(engine, version)
-        ds = engine.dataset
-        options = [c for c in COLOR_BY if c != "aligned" or "aligned" in ds.attributes]
-        h, w = ds.image_size
+        ds = engine.dataset if isinstance(engine, Engine) else None
+        options = [c for c in COLOR_BY if ds is not None and (c != "aligned" or "aligned" in ds.attributes)]
+        h, w = ds.image_size if ds is not None else (32, 32)
         super().__init__(
+            engine,
+            version,
+            "projection",
             color_options=options,
-            classes=list(ds.classes),
+            classes=list(ds.classes) if ds is not None else [],
             thumb_size=int(min(64, max(h, w))),
             **kwargs,
         )
@@ -134,17 +111,9 @@ class ProjectionView(View):
             self.visible_splits = list(splits)
         self.color_by = color_by
         self.on_msg(self._on_custom_msg)
-        self.version = v.id  # triggers _load
+        self.version = self.initial_version.id  # triggers _load
 
     # -------------------------------------------------------------- validation
-    @traitlets.validate("selection")
-    def _check_selection(self, proposal):
-        return self._valid_selection(proposal["value"])
-
-    @traitlets.validate("version")
-    def _check_version(self, proposal):
-        return self._valid_version(proposal["value"])
-
     @traitlets.validate("color_by")
     def _check_color_by(self, proposal):
         value = proposal["value"]
@@ -216,10 +185,6 @@ class ProjectionView(View):
         )
 
     # -------------------------------------------------------------- conveniences
-    @property
-    def engine(self) -> Engine:
-        return self._engine
-
     def coordinates(self) -> np.ndarray:
         """``[N, 2] float32`` coordinates currently shown."""
         return np.frombuffer(self.xy, dtype=np.float32).reshape(-1, 2).copy()

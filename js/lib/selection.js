@@ -50,7 +50,11 @@ export function selectInBox(xs, ys, [x0, y0], [x1, y1], visible = () => true) {
  * mode "replace" (plain drag), "add" (shift), "remove" (alt). Returns ascending unique indices.
  */
 export function combine(previous, hits, mode) {
-  if (mode === "replace") return Array.from(new Set(hits)).sort((a, b) => a - b);
+  if (mode === "replace") {
+    let ascending = true; // the hit tests return ascending indices: skip the sort for them
+    for (let k = 1; k < hits.length && ascending; k++) ascending = hits[k] > hits[k - 1];
+    return ascending ? Array.from(hits) : Array.from(new Set(hits)).sort((a, b) => a - b);
+  }
   const set = new Set(previous);
   if (mode === "add") for (const i of hits) set.add(i);
   else if (mode === "remove") for (const i of hits) set.delete(i);

@@ -57,6 +57,7 @@ describe("selection", () => {
   });
   it("combines selections: replace, add (shift), remove (alt)", () => {
     expect(combine([1, 2], [5, 3, 3], "replace")).toEqual([3, 5]);
+    expect(combine([1, 2], [4, 8, 9], "replace")).toEqual([4, 8, 9]);
     expect(combine([1, 2], [5, 2], "add")).toEqual([1, 2, 5]);
     expect(combine([1, 2, 5], [2, 9], "remove")).toEqual([1, 5]);
     expect(() => combine([], [], "xor")).toThrow();

@@ -63,6 +63,12 @@ def test_selection_validation_and_errors_are_shown(engine2):
     assert view.selection == [3, 5]  # nothing half-applied
     view.selection = []
     assert view.selection == []
+    with pytest.raises(traitlets.TraitError, match="must be image indices"):
+        view.selection = [1.5, 2.0]
+    with pytest.raises(traitlets.TraitError, match="must be image indices"):
+        view.selection = [True, False]
+    view.selection = np.arange(300, 0, -1)  # numpy in, sorted plain ints out
+    assert view.selection[:3] == [1, 2, 3] and type(view.selection[0]) is int
 
 
 def test_color_by_checks_the_dataset_has_the_attribute(engine2):
