@@ -129,6 +129,11 @@ def test_lasso_selects_exactly_the_points_inside_and_the_gallery_shows_them(page
 def test_python_selection_and_clicking_a_gallery_image_sets_focus(page, lab, open_notebook, screenshot):
     nb = open_notebook(page, lab, "focus.ipynb", SETUP, timeout=240)
     _ready(nb)
+    # an empty selection is a state, not an error: the gallery says how to make one
+    empty = page.locator(".dw-gallery .dw-empty")
+    empty.wait_for(state="visible", timeout=10_000)
+    assert "No images selected" in empty.inner_text()
+    assert page.locator(".dw-projection .dw-error").is_hidden()
     nb.kernel.exec("proj.selection = [5, 17, 42]")
     _poll(lambda: page.locator(".dw-gallery-item").count() == 3, what="three gallery items")
     assert "3 selected" in page.locator(".dw-projection .dw-status").inner_text()
