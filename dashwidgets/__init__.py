@@ -7,8 +7,9 @@
 >>> print(eng.audit(v1))
 """
 
-from . import audit, datasets, models
+from . import audit, datasets, explain, models
 from .engine import Engine, EvalResult, Job, JobCancelled, WorkspaceError, WorkspaceWarning
+from .explain import metrics
 from .models import ModelVersion
 
 __version__ = "0.1.0"
@@ -41,6 +42,8 @@ __all__ = [
     "__version__",
     "audit",
     "datasets",
+    "explain",
     "link",
+    "metrics",
     "models",
 ]

@@ -99,6 +99,7 @@ class Engine:
         self._weights: dict[str, dict[str, torch.Tensor]] = {}
         self._modules: OrderedDict[str, nn.Module] = OrderedDict()
         self._eval_cache: dict[tuple, EvalResult] = {}
+        self._attr_cache: dict[tuple, torch.Tensor] = {}
         self._coords: dict[str, np.ndarray] = {}
         self._map: TSNEMap | None = None
         self._map_version: str | None = None
@@ -387,6 +388,8 @@ class Engine:
                 self._coords.pop(_coords_key(vid, mode), None)
             for key in [k for k in self._eval_cache if k[0] == vid]:
                 del self._eval_cache[key]
+            for key in [k for k in self._attr_cache if k[1] == vid]:
+                del self._attr_cache[key]
             if self._workspace is not None:
                 self._workspace.delete_version(vid)
                 self._workspace.delete_arrays(f"coords_{vid}")
@@ -573,6 +576,68 @@ class Engine:
         v = self.version(version)
         results = {s: self.evaluate(v, s) for s in ("val", "test") if len(self.dataset.indices(s))}
         return bias_audit(v.id, results, self.dataset)
+
+    # ================================================================== attribution
+    def attribute(
+        self,
+        version: ModelVersion | str,
+        idx: Sequence[int] | np.ndarray,
+        method: str = "gradcam",
+        target: str | int | Sequence[int] | np.ndarray = "pred",
+        layer: str | None = None,
+        numpy: bool = False,
+        batch_size: int = 64,
+        **params: Any,
+    ) -> torch.Tensor | np.ndarray:
+        """Attribution maps ``[N, H, W] float32`` at input resolution for images ``idx``.
+
+        ``method``: ``"gradcam"`` (``layer``: any conv layer, default the last) or ``"ig"``
+        (``steps=64``; ``baseline``: a black image unless given, in model input space).
+        ``target``: ``"pred"``, ``"label"``, one class index, or one per image. Returned on the
+        engine's device (numpy with ``numpy=True``); cached per (version, method, layer,
+        target, images, params).
+        """
+        from ..explain.attribution import METHODS, attribute
+
+        v = self.version(version)
+        idx = self.dataset.check_indices(idx)
+        if len(idx) == 0:
+            raise ValueError("empty selection: no images to attribute")
+        if method not in METHODS:
+            raise ValueError(f"unknown attribution method {method!r}; choose one of {sorted(METHODS)}")
+        model = self.model(v)
+        if method == "gradcam":
+            layer = layer or last_conv(model)
+            get_layer(model, layer)
+        targets = self._targets_for(v, idx, target)
+        key = ("attr", v.id, method, layer, targets.tobytes(), idx.tobytes(), repr(sorted(params.items())))
+        with self._lock:
+            cached = self._attr_cache.get(key)
+        if cached is None:
+            if method == "ig" and params.get("baseline") is None:
+                params["baseline"] = self._shift.expand(1, 3, *self.dataset.image_size)  # black image
+            cached = attribute(model, self.inputs(idx), torch.from_numpy(targets), method, layer, batch_size, **params)
+            with self._lock:
+                if v.id in self._versions:
+                    self._attr_cache[key] = cached
+        return cached.cpu().numpy() if numpy else cached
+
+    def _targets_for(self, v: ModelVersion, idx: np.ndarray, target) -> np.ndarray:
+        if isinstance(target, str):
+            if target == "pred":
+                return self.evaluate(v).pred[idx]
+            if target == "label":
+                return self.dataset.labels[idx]
+            return np.full(len(idx), self.dataset.class_index(target), np.int64)  # a class name
+        arr = np.asarray(target)
+        if arr.ndim == 0:
+            arr = np.full(len(idx), int(arr), np.int64)
+        if arr.shape != (len(idx),):
+            raise ValueError(f"target must be 'pred', 'label', a class, or one class per image; got shape {arr.shape}")
+        bad = arr[(arr < 0) | (arr >= self.dataset.num_classes)]
+        if bad.size:
+            raise ValueError(f"target classes out of range [0, {self.dataset.num_classes}): {bad[:5].tolist()}")
+        return arr.astype(np.int64)
 
     # ================================================================== projection
     def project(

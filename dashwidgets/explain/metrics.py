@@ -1,0 +1,62 @@
+"""Localisation metrics of attribution maps against ground-truth masks.
+
+Definitions follow Arras et al., "Ground truth evaluation of neural network explanations with
+CLEVR-XAI" (RMA, RRA), as used by Schaaf et al., "Towards measuring bias in image
+classification" (Eq. 1 and 2), and Quantus' defaults (absolute relevance).
+
+Every function is batched over images: attributions ``[N, H, W]`` and masks ``[N, H, W]`` (numpy
+or torch), one score per image.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _as_batch(attributions: Any, masks: Any) -> tuple[np.ndarray, np.ndarray]:
+    a = attributions.detach().cpu().numpy() if hasattr(attributions, "detach") else np.asarray(attributions)
+    m = masks.detach().cpu().numpy() if hasattr(masks, "detach") else np.asarray(masks)
+    if a.ndim == 2:
+        a = a[None]
+    if m.ndim == 2:
+        m = m[None]
+    if a.ndim != 3:
+        raise ValueError(f"attributions must be [N, H, W], got shape {a.shape}")
+    if m.shape != a.shape:
+        raise ValueError(f"masks must match the attributions' shape {a.shape}, got {m.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError("attributions contain NaN or infinite values")
+    return a.astype(np.float64).reshape(len(a), -1), m.astype(bool).reshape(len(m), -1)
+
+
+def rma(attributions: Any, masks: Any, absolute: bool = True) -> np.ndarray:
+    """Relevance mass accuracy: the share of relevance inside the mask, ``[N]`` in [0, 1].
+
+    ``sum(R[mask]) / sum(R)`` per image, on ``|R|`` when ``absolute`` (Quantus' default). An image
+    with no relevance at all scores NaN.
+    """
+    a, m = _as_batch(attributions, masks)
+    if absolute:
+        a = np.abs(a)
+    total = a.sum(axis=1)
+    inside = (a * m).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total != 0, inside / np.where(total != 0, total, 1), np.nan)
+
+
+def rra(attributions: Any, masks: Any, absolute: bool = True) -> np.ndarray:
+    """Relevance rank accuracy: the share of the top-K relevant pixels inside the mask, with K the
+    mask's size, ``[N]`` in [0, 1] (NaN for an empty mask). Ties are broken by pixel order."""
+    a, m = _as_batch(attributions, masks)
+    if absolute:
+        a = np.abs(a)
+    k = m.sum(axis=1)
+    order = np.argsort(-a, axis=1, kind="stable")
+    ranked_in_mask = np.take_along_axis(m, order, axis=1)
+    hits = np.cumsum(ranked_in_mask, axis=1)
+    out = np.full(len(a), np.nan)
+    nonempty = k > 0
+    out[nonempty] = hits[nonempty, k[nonempty] - 1] / k[nonempty]
+    return out
