@@ -591,8 +591,9 @@ class Engine:
     ) -> torch.Tensor | np.ndarray:
         """Attribution maps ``[N, H, W] float32`` at input resolution for images ``idx``.
 
-        ``method``: ``"gradcam"`` (``layer``: any conv layer, default the last) or ``"ig"``
-        (``steps=64``; ``baseline``: a black image unless given, in model input space).
+        ``method``: ``"gradcam"`` or ``"scorecam"`` (``layer``: any conv layer, default the last),
+        or ``"ig"`` (``steps=64``). ``baseline`` (ig, scorecam): a black image unless given, in
+        model input space.
         ``target``: ``"pred"``, ``"label"``, one class index, or one per image. Returned on the
         engine's device (numpy with ``numpy=True``); cached per (version, method, layer,
         target, images, params).
@@ -606,7 +607,7 @@ class Engine:
         if method not in METHODS:
             raise ValueError(f"unknown attribution method {method!r}; choose one of {sorted(METHODS)}")
         model = self.model(v)
-        if method == "gradcam":
+        if method in ("gradcam", "scorecam"):
             layer = layer or last_conv(model)
             get_layer(model, layer)
         targets = self._targets_for(v, idx, target)
@@ -614,7 +615,7 @@ class Engine:
         with self._lock:
             cached = self._attr_cache.get(key)
         if cached is None:
-            if method == "ig" and params.get("baseline") is None:
+            if method in ("ig", "scorecam") and params.get("baseline") is None:
                 params["baseline"] = self._shift.expand(1, 3, *self.dataset.image_size)  # black image
             cached = attribute(model, self.inputs(idx), torch.from_numpy(targets), method, layer, batch_size, **params)
             with self._lock:

@@ -5,6 +5,8 @@ resize to input resolution; each method is one small function on a batch (pytorc
 single-override shape, Captum's single verb):
 
 ``gradcam``  Selvaraju et al. 2017: ReLU of the gradient-weighted sum of a conv layer's maps.
+``scorecam`` Wang et al. 2020: each map of a conv layer weighted by the target's probability
+             when the input keeps only that map's (upsampled, min-max scaled) region.
 ``ig``       Sundararajan et al. 2017: path integral of gradients from a baseline (midpoint
              Riemann sum, steps and images batched together in memory-bounded chunks).
 """
@@ -64,8 +66,45 @@ def _integrated_gradients(
     return ((x - base) * total / steps).sum(dim=1).detach()
 
 
+def _scorecam(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: torch.Tensor,
+    layer: str | None,
+    baseline: torch.Tensor | None = None,
+    max_batch: int = 512,
+    **_,
+) -> torch.Tensor:
+    if layer is None:
+        raise ValueError("scorecam needs a conv layer")
+    base = torch.zeros_like(x) if baseline is None else baseline.to(x).expand_as(x)
+    with torch.no_grad():
+        with capture(model, layer) as store:
+            model(x)
+            if not store:
+                raise ValueError(f"layer {layer!r} did not run in the forward pass")
+            act = store[-1]
+        b, k = act.shape[:2]
+        maps = F.interpolate(act, size=x.shape[-2:], mode="bilinear", align_corners=False)  # [B, K, H, W]
+        lo = maps.amin(dim=(2, 3), keepdim=True)
+        hi = maps.amax(dim=(2, 3), keepdim=True)
+        masks = (maps - lo) / (hi - lo).clamp_min(1e-12)
+        # weight of map k: the target's probability when only that map's region is kept
+        weights = torch.empty(b, k, device=x.device)
+        flat_masks = masks.reshape(b * k, 1, *x.shape[-2:])
+        img = torch.arange(b, device=x.device).repeat_interleave(k)
+        for i in range(0, b * k, max_batch):
+            j = img[i : i + max_batch]
+            masked = base[j] + (x[j] - base[j]) * flat_masks[i : i + max_batch]
+            probs = torch.softmax(model(masked).float(), dim=1)
+            weights.view(-1)[i : i + max_batch] = probs.gather(1, target[j][:, None])[:, 0]
+        cam = F.relu((weights[:, :, None, None] * act).sum(dim=1, keepdim=True))
+        return F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+
+
 METHODS: dict[str, Callable[..., torch.Tensor]] = {
     "gradcam": _gradcam,
+    "scorecam": _scorecam,
     "ig": _integrated_gradients,
 }
 

@@ -104,3 +104,30 @@ def test_engine_attribute_targets_cache_and_errors(trained):
     # the metrics take the maps as they are
     scores = dw.metrics.rma(a, eng.dataset.masks["bias"][idx])
     assert scores.shape == (3,) and ((scores >= 0) & (scores <= 1)).all()
+
+
+def test_scorecam_equals_the_hand_computed_map():
+    m = _Tiny().eval()
+    x = torch.randn(2, 3, 6, 6, generator=torch.Generator().manual_seed(2))
+    t = torch.tensor([0, 1])
+    cam = attribute(m, x, t, "scorecam", layer="conv")
+    with torch.no_grad():
+        a = m.conv(x)
+        expected = []
+        for i in range(2):
+            w = []
+            for k in range(2):
+                mk = a[i, k]
+                mk = (mk - mk.min()) / (mk.max() - mk.min())
+                p = torch.softmax(m(x[i : i + 1] * mk), dim=1)[0, t[i]]
+                w.append(p)
+            expected.append(F.relu(w[0] * a[i, 0] + w[1] * a[i, 1]))
+    torch.testing.assert_close(cam, torch.stack(expected), atol=1e-5, rtol=1e-4)
+
+
+def test_scorecam_through_the_engine(trained):
+    eng, v = trained
+    a = eng.attribute(v, [0, 1, 2, 3], method="scorecam")
+    b = torch.cat([eng.attribute(v, [i], method="scorecam") for i in range(4)])
+    assert a.shape == (4, 32, 32) and (a >= 0).all()
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
