@@ -52,9 +52,8 @@ def _audit(args: argparse.Namespace) -> int:
     print(f"{ds}  (generated in {time.perf_counter() - t0:.1f} s)")
     eng = Engine(ds, device=args.device, workspace=args.workspace, seed=args.seed)
     hp = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "seed": args.seed}
-    reuse = [v for v in eng.versions if v.parent is None and all(v.hparams.get(k) == x for k, x in hp.items())]
-    if reuse:
-        version = reuse[-1]
+    version = eng.trained_from_scratch(**hp)
+    if version is not None:
         print(f"reusing {version.id} from workspace {eng.workspace}")
     else:
         print(f"training the default model on {eng.device} ({args.epochs} epochs)...")

@@ -63,12 +63,8 @@ def prepare(directory: str | os.PathLike, verbose: bool = True) -> tuple[Engine,
     _say(f"  {ds}  ({time.perf_counter() - t0:.1f} s)", verbose)
 
     eng = Engine(ds, workspace=workspace, seed=SEED)
-    roots = [
-        v for v in eng.versions
-        if v.parent is None and v.hparams.get("epochs") == EPOCHS and v.hparams.get("seed", SEED) == SEED
-    ]
-    if roots:
-        version = roots[0]
+    version = eng.trained_from_scratch(epochs=EPOCHS, seed=SEED)
+    if version is not None:
         _say(f"reusing the trained model {version.id} from {eng.workspace}", verbose)
     else:
         _say(f"training the default model on {eng.device} ({EPOCHS} epochs; done once, kept in {workspace})...", verbose)

@@ -360,6 +360,15 @@ class Engine:
                 raise ValueError(f"unknown version {vid!r}; versions are {known}")
             return self._versions[vid]
 
+    def trained_from_scratch(self, **hparams: Any) -> ModelVersion | None:
+        """The latest version trained from the initial weights (no parent) whose
+        hyper-parameters include ``hparams`` (e.g. ``epochs=6, seed=0``), or None."""
+        with self._lock:
+            for v in reversed(self._versions.values()):
+                if v.parent is None and all(v.hparams.get(k) == x for k, x in hparams.items()):
+                    return v
+        return None
+
     def model(self, v: ModelVersion | str) -> nn.Module:
         """The version's ``nn.Module`` in eval mode on the engine's device (cached; do not train it)."""
         vid = self.version(v).id

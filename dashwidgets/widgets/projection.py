@@ -143,8 +143,8 @@ class ProjectionView(EngineView):
         ds = eng.dataset
         try:
             ev = eng.evaluate(vid)
-            if eng.projection_reference is None or vid not in (eng.projection_reference,):
-                self.status = f"computing the t-SNE map of {vid}…"
+            if vid != eng.projection_reference:
+                self.status = f"projecting {vid} (t-SNE; cached after the first time)…"
             xy = eng.project(vid, progress=False, mode=self._mode).astype(np.float32)
         except Exception as e:  # noqa: BLE001 - shown in the view, the kernel lives on
             self.status = ""

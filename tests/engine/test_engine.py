@@ -311,3 +311,13 @@ def test_training_leaves_the_callers_random_state_alone(small_ds):
     torch.manual_seed(123)
     eng.train(epochs=1, seed=5, progress=False)
     torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_trained_from_scratch_finds_the_latest_matching_root_version(small_ds):
+    eng = dw.Engine(small_ds)
+    assert eng.trained_from_scratch(epochs=1) is None
+    v1 = eng.train(epochs=1, progress=False)
+    eng.retrain(v1, epochs=1, progress=False)  # has a parent: never returned
+    v3 = eng.train(epochs=1, progress=False)
+    assert eng.trained_from_scratch(epochs=1, seed=0) == v3
+    assert eng.trained_from_scratch(epochs=2) is None
