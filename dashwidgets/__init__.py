@@ -14,7 +14,7 @@ from .models import ModelVersion
 
 __version__ = "0.1.0"
 
-_WIDGETS = {"ProjectionView", "ImageGallery", "link"}
+_WIDGETS = {"AttributionGrid", "ProjectionView", "ImageGallery", "link"}
 
 
 def __getattr__(name: str):
@@ -30,6 +30,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'dashwidgets' has no attribute {name!r}")
 
 __all__ = [
+    "AttributionGrid",
     "Engine",
     "EvalResult",
     "Job",

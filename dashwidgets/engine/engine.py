@@ -12,12 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
 from ..audit.projection import TSNEMap
 from ..audit.report import BiasAudit, bias_audit
 from ..datasets.imageset import ImageSet
+from ..explain.bias import BiasReport, bias_report
+from ..explain.metrics import rma, rra
+from ..explain.perturbation import AOPCResult, aopc
 from ..models.cnn import build_model, default_model
 from ..models.layers import capture, get_layer, last_conv
 from ..models.version import ModelVersion
@@ -595,17 +599,18 @@ class Engine:
         target: str | int | Sequence[int] | np.ndarray = "pred",
         layer: str | None = None,
         numpy: bool = False,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         **params: Any,
     ) -> torch.Tensor | np.ndarray:
         """Attribution maps ``[N, H, W] float32`` at input resolution for images ``idx``.
 
         ``method``: ``"gradcam"`` or ``"scorecam"`` (``layer``: any conv layer, default the last),
-        or ``"ig"`` (``steps=64``). ``baseline`` (ig, scorecam): a black image unless given, in
+        ``"ig"`` (``steps=64``) or ``"lrp"`` (epsilon rule, ``epsilon=10``). ``baseline`` (ig, scorecam): a black image unless given, in
         model input space.
         ``target``: ``"pred"``, ``"label"``, one class index, or one per image. Returned on the
         engine's device (numpy with ``numpy=True``); cached per (version, method, layer,
-        target, images, params).
+        target, images, params). ``batch_size``: images per pass (default 64 on a CPU, 512 on a
+        GPU).
         """
         from ..explain.attribution import METHODS, attribute
 
@@ -626,11 +631,115 @@ class Engine:
         if cached is None:
             if method in ("ig", "scorecam") and params.get("baseline") is None:
                 params["baseline"] = self._shift.expand(1, 3, *self.dataset.image_size)  # black image
+            batch_size = batch_size or (64 if self.device.type == "cpu" else 512)
             cached = attribute(model, self.inputs(idx), torch.from_numpy(targets), method, layer, batch_size, **params)
             with self._lock:
                 if v.id in self._versions:
                     self._attr_cache[key] = cached
         return cached.cpu().numpy() if numpy else cached
+
+    def attribution_scores(
+        self,
+        version: ModelVersion | str,
+        idx: Sequence[int] | np.ndarray,
+        method: str = "gradcam",
+        target: str | int | Sequence[int] | np.ndarray = "pred",
+        **params: Any,
+    ) -> pd.DataFrame:
+        """Per-image RMA and RRA of ``method``'s maps on each ground-truth mask: a DataFrame indexed
+        by image with columns ``rma_<mask>``, ``rra_<mask>`` (none when the dataset has no masks)."""
+        idx = self.dataset.check_indices(idx)
+        maps = self.attribute(version, idx, method, target, numpy=True, **params)
+        cols = {}
+        for name, mask in self.dataset.masks.items():
+            cols[f"rma_{name}"] = rma(maps, mask[idx])
+            cols[f"rra_{name}"] = rra(maps, mask[idx])
+        return pd.DataFrame(cols, index=pd.Index(idx, name="index"))
+
+    def aopc(
+        self,
+        version: ModelVersion | str,
+        idx: Sequence[int] | np.ndarray,
+        method: str = "gradcam",
+        target: str | int | Sequence[int] | np.ndarray = "pred",
+        steps: int = 100,
+        patch: int = 9,
+        seed: int = 0,
+        layer: str | None = None,
+        **params: Any,
+    ) -> AOPCResult:
+        """Area over the most-relevant-first perturbation curve (Samek et al.) of ``method``'s maps:
+        ``steps`` steps, each replacing the ``patch x patch`` region around the next most relevant
+        location with uniform noise over the pixel range. ``method="random"`` orders the regions at
+        random: the baseline a useful map must beat. Returns per-image scores and curves."""
+        v = self.version(version)
+        idx = self.dataset.check_indices(idx)
+        if len(idx) == 0:
+            raise ValueError("empty selection: no images to perturb")
+        targets = self._targets_for(v, idx, target)
+        if method == "random":
+            g = torch.Generator().manual_seed(seed + 1)
+            maps = torch.rand((len(idx), *self.dataset.image_size), generator=g)
+        else:
+            maps = self.attribute(v, idx, method, targets, layer=layer, **params)
+        low, high = self._shift, self._shift + 255.0 * self._scale  # pixel values 0 and 1
+        scores, curves = aopc(
+            self.model(v),
+            self.inputs(idx),
+            torch.from_numpy(targets),
+            maps,
+            steps,
+            patch,
+            low,
+            high,
+            seed,
+            batch_size=self.eval_batch_size // 4 or 1,
+        )
+        return AOPCResult(method, idx, scores, curves)
+
+    def bias_report(
+        self,
+        biased: ModelVersion | str,
+        reference: ModelVersion | str,
+        method: str | Sequence[str] = "gradcam",
+        split: str | None = "test",
+        idx: Sequence[int] | np.ndarray | None = None,
+        target: str = "pred",
+        reference_engine: Engine | None = None,
+        **params: Any,
+    ) -> BiasReport:
+        """Does ``biased`` look at the bias more than ``reference``? RMA and RRA of each method's
+        maps (one method or a list) on every ground-truth mask, for both versions on the same
+        images (``split``'s, or ``idx``), with Welch's t-test and Cohen's d per row.
+
+        ``reference_engine``: the Engine that holds ``reference`` when it was trained on other data
+        (as in the paper: a model trained on unbiased data), provided it holds the same images at
+        these indices (the embedded benchmarks share their test split across bias levels)."""
+        if not self.dataset.masks:
+            raise ValueError(
+                "this dataset has no ground-truth masks (object/bias), so attribution mass cannot be scored"
+            )
+        other = self if reference_engine is None else reference_engine
+        if not isinstance(other, Engine):
+            raise TypeError(f"reference_engine must be an Engine, got {type(other).__name__}")
+        a, b = self.version(biased), other.version(reference)
+        label = split if idx is None else "selection"
+        idx = self.dataset.indices(split) if idx is None else self.dataset.check_indices(idx)
+        if len(idx) < 2:
+            raise ValueError(f"need at least 2 images to compare two models, got {len(idx)}")
+        methods = [method] if isinstance(method, str) else list(method)
+        maps_a = {m: self.attribute(a, idx, m, target, numpy=True, **params) for m in methods}
+        if other is not self:
+            other.dataset.check_indices(idx)
+            if not np.array_equal(other.dataset.images[idx], self.dataset.images[idx]):
+                raise ValueError(
+                    "the reference engine's images differ from this engine's at these indices; "
+                    "compare on images both hold (the embedded benchmarks share their test split)"
+                )
+        maps_b = {m: other.attribute(b, idx, m, target, numpy=True, **params) for m in methods}
+        masks = {name: mask[idx] for name, mask in self.dataset.masks.items()}
+        ref_name = b.id if b.id != a.id else f"{b.id} (reference)"
+        return bias_report(maps_a, maps_b, masks, idx, a.id, ref_name, label)
 
     def _targets_for(self, v: ModelVersion, idx: np.ndarray, target) -> np.ndarray:
         if isinstance(target, str):

@@ -129,35 +129,37 @@ def run_inference(
     ``embedding [M, D]``. Runs under ``torch.inference_mode`` and autocast on CUDA.
     """
     model.eval()
-    idx_t = torch.as_tensor(idx, dtype=torch.int64)
+    # indices live where the labels do, and outputs stay on the device until one copy at the
+    # end: a per-batch .cpu() would make every batch wait for the GPU
+    idx_t = torch.as_tensor(idx, dtype=torch.int64).to(targets.device)
     probs, losses, embs = [], [], []
     with torch.inference_mode(), contextlib.ExitStack() as stack:
         store = stack.enter_context(capture(model, layer)) if layer else None
         for start in range(0, len(idx_t), batch_size):
             bi = idx_t[start : start + batch_size]
             x = inputs(bi)
-            y = targets[bi.to(targets.device)]
+            y = targets[bi]
             with autocast(device):
                 logits = model(x)
             logits = logits.float()
             if logits.dim() != 2:
                 raise ValueError(f"model output must be [batch, classes] logits, got shape {tuple(logits.shape)}")
-            probs.append(torch.softmax(logits, 1).cpu())
-            losses.append(F.cross_entropy(logits, y, reduction="none").cpu())
+            probs.append(torch.softmax(logits, 1))
+            losses.append(F.cross_entropy(logits, y, reduction="none"))
             if store is not None:
                 if not store:
                     raise ValueError(f"layer {layer!r} did not run in the forward pass")
-                embs.append(pool_features(store[-1].float()).cpu())
+                embs.append(pool_features(store[-1].float()))
                 store.clear()
             if progress is not None:
                 progress(len(bi))
     n_classes = probs[0].shape[1] if probs else 0
-    p = torch.cat(probs).numpy() if probs else np.zeros((0, n_classes), np.float32)
+    p = torch.cat(probs).cpu().numpy() if probs else np.zeros((0, n_classes), np.float32)
     out = {
         "probs": p.astype(np.float32, copy=False),
         "pred": p.argmax(1).astype(np.int64) if len(p) else np.zeros(0, np.int64),
-        "loss": torch.cat(losses).numpy().astype(np.float32) if losses else np.zeros(0, np.float32),
+        "loss": torch.cat(losses).cpu().numpy().astype(np.float32) if losses else np.zeros(0, np.float32),
     }
     if layer:
-        out["embedding"] = torch.cat(embs).numpy().astype(np.float32) if embs else np.zeros((0, 0), np.float32)
+        out["embedding"] = torch.cat(embs).cpu().numpy().astype(np.float32) if embs else np.zeros((0, 0), np.float32)
     return out

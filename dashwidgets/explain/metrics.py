@@ -4,19 +4,27 @@ Definitions follow Arras et al., "Ground truth evaluation of neural network expl
 CLEVR-XAI" (RMA, RRA), as used by Schaaf et al., "Towards measuring bias in image
 classification" (Eq. 1 and 2), and Quantus' defaults (absolute relevance).
 
-Every function is batched over images: attributions ``[N, H, W]`` and masks ``[N, H, W]`` (numpy
+``welch`` and ``cohens_d`` compare two models' scores (Schaaf et al.'s statistical test).
+
+Every localisation metric is batched over images: attributions ``[N, H, W]`` and masks ``[N, H, W]`` (numpy
 or torch), one score per image.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 
 def _as_batch(attributions: Any, masks: Any) -> tuple[np.ndarray, np.ndarray]:
-    a = attributions.detach().cpu().numpy() if hasattr(attributions, "detach") else np.asarray(attributions)
+    a = (
+        attributions.detach().cpu().numpy()
+        if hasattr(attributions, "detach")
+        else np.asarray(attributions)
+    )
     m = masks.detach().cpu().numpy() if hasattr(masks, "detach") else np.asarray(masks)
     if a.ndim == 2:
         a = a[None]
@@ -60,3 +68,23 @@ def rra(attributions: Any, masks: Any, absolute: bool = True) -> np.ndarray:
     nonempty = k > 0
     out[nonempty] = hits[nonempty, k[nonempty] - 1] / k[nonempty]
     return out
+
+
+def cohens_d(a: np.ndarray, b: np.ndarray) -> float:
+    """(mean a - mean b) / sqrt((var a + var b) / 2), sample variances; NaN without spread."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")
+    s = np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+    return float((a.mean() - b.mean()) / s) if s > 0 else float("nan")
+
+
+def welch(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Welch's t statistic and two-sided p-value (NaN where a sample has fewer than 2 values)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 2 or len(b) < 2:
+        return float("nan"), float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # identical samples: NaN, said by the value
+        t, p = stats.ttest_ind(a, b, equal_var=False)
+    return float(t), float(p)

@@ -1,7 +1,8 @@
 """Linked notebook views (anywidget). Each view asks the Engine and displays; none computes."""
 
+from .attribution import AttributionGrid
 from .gallery import ImageGallery
 from .link import link
 from .projection import ProjectionView
 
-__all__ = ["ImageGallery", "ProjectionView", "link"]
+__all__ = ["AttributionGrid", "ImageGallery", "ProjectionView", "link"]

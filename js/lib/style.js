@@ -26,4 +26,18 @@ canvas.dw-overlay { border: 0; touch-action: none; }
 .dw-gallery-item span { display: block; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .dw-pred.dw-wrong { color: #b91c1c; }
 .dw-empty { color: #666; padding: 12px; }
+.dw-attr-grid { display: flex; gap: 6px; overflow-x: auto; align-items: flex-start; padding-bottom: 4px; }
+.dw-attr-rowhead, .dw-attr-col { display: flex; flex-direction: column; gap: 3px; flex: none; }
+.dw-attr-rowhead span { color: #666; text-align: right; }
+.dw-attr-rowhead span:nth-child(1) { height: 32px; }
+.dw-attr-rowhead span:nth-child(2), .dw-attr-rowhead span:nth-child(3), .dw-attr-rowhead span:nth-child(4) { height: var(--dw-cell, 64px); line-height: var(--dw-cell, 64px); }
+.dw-attr-col { border: 2px solid transparent; border-radius: 3px; padding: 2px; cursor: pointer; background: #fafafa; }
+.dw-attr-col.dw-wrong { border-color: #f2b8b8; }
+.dw-attr-col.dw-focus { border-color: #4c78a8; }
+.dw-attr-col canvas { display: block; image-rendering: pixelated; }
+.dw-attr-head { height: 32px; overflow: hidden; }
+.dw-attr-head span, .dw-metrics span { display: block; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 100%; }
+.dw-metrics { color: #555; font-size: 11px; }
+.dw-progress { display: inline-block; width: 80px; height: 6px; background: #eee; border-radius: 3px; overflow: hidden; visibility: hidden; }
+.dw-progress-bar { height: 100%; width: 0; background: #4c78a8; }
 `;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { blobOf, typed } from "../lib/binary.js";
 import { combine, modeFromEvent, pointInPolygon, selectInBox, selectInPolygon } from "../lib/selection.js";
 import { ViewTransform, bounds } from "../lib/view.js";
-import { categorical, hexToRgb, sequential, CATEGORICAL } from "../lib/colors.js";
+import { categorical, colormapLut, hexToRgb, paintHeat, sequential, CATEGORICAL } from "../lib/colors.js";
 import { isoSegments } from "../lib/contours.js";
 import { GridIndex } from "../lib/grid-index.js";
 
@@ -147,5 +147,26 @@ describe("grid index", () => {
     expect(g.nearest(11, 9, 8)).toBe(0);
     expect(g.nearest(200, 200, 8)).toBe(-1);
     expect(g.nearest(0, 0, 8)).toBe(-1); // the NaN point is never found
+  });
+});
+
+describe("heatmap colormaps", () => {
+  it("spans each colormap's anchors and rejects unknown names", () => {
+    const jet = colormapLut("jet");
+    expect(jet.length).toBe(768);
+    expect(Array.from(jet.slice(0, 3))).toEqual([0, 0, 128]);
+    expect(Array.from(jet.slice(765))).toEqual([128, 0, 0]);
+    const gray = colormapLut("gray");
+    for (const v of [0, 17, 128, 255]) expect(Array.from(gray.slice(v * 3, v * 3 + 3))).toEqual([v, v, v]);
+    expect(() => colormapLut("rainbow")).toThrow(/unknown colormap/);
+  });
+  it("paints opaque heat, and blends it over an image at the given opacity", () => {
+    const lut = colormapLut("gray");
+    const heat = new Uint8Array([0, 255]);
+    const out = paintHeat(heat, lut, new Uint8ClampedArray(8));
+    expect(Array.from(out)).toEqual([0, 0, 0, 255, 255, 255, 255, 255]);
+    const base = new Uint8ClampedArray([100, 100, 100, 255, 100, 100, 100, 255]);
+    const blended = paintHeat(heat, lut, new Uint8ClampedArray(8), base, 0.5);
+    expect(Array.from(blended)).toEqual([50, 50, 50, 255, 178, 178, 178, 255]);
   });
 });

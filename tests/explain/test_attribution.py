@@ -131,3 +131,61 @@ def test_scorecam_through_the_engine(trained):
     b = torch.cat([eng.attribute(v, [i], method="scorecam") for i in range(4)])
     assert a.shape == (4, 32, 32) and (a >= 0).all()
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def _bias_free_relu_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1, bias=False),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1, bias=False),
+        nn.ReLU(inplace=True),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 4, bias=False),
+    ).eval()
+
+
+def test_lrp_conserves_relevance_on_a_relu_net_with_small_epsilon():
+    net = _bias_free_relu_net()
+    x = torch.randn(6, 3, 16, 16, generator=torch.Generator().manual_seed(3))
+    t = torch.tensor([0, 1, 2, 3, 0, 1])
+    r = attribute(net, x, t, "lrp", epsilon=1e-9)
+    with torch.no_grad():
+        logit = net(x).gather(1, t[:, None])[:, 0]
+    # no biases, ReLU and pooling only: all of the target's logit reaches the input pixels
+    torch.testing.assert_close(r.sum(dim=(1, 2)), logit, atol=1e-5, rtol=1e-4)
+    # a large epsilon absorbs relevance (it is the rule's stabiliser), so less arrives
+    r10 = attribute(net, x, t, "lrp", epsilon=10.0)
+    assert (r10.sum(dim=(1, 2)).abs() < logit.abs()).all()
+    assert all(len(m._forward_hooks) == 0 for m in net.modules())
+
+
+def test_lrp_on_resnet18_with_batch_norm_and_the_default_cnn(trained):
+    import torchvision
+
+    net = torchvision.models.resnet18(num_classes=10).eval()
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        before = net(x)
+    r = attribute(net, x, torch.tensor([1, 7]), "lrp")
+    assert r.shape == (2, 32, 32) and torch.isfinite(r).all() and (r != 0).any()
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), before)  # hooks gone, weights untouched
+    # batch-norm's shift absorbs some relevance, but with a small epsilon most of the logit arrives
+    r0 = attribute(net, x, torch.tensor([1, 7]), "lrp", epsilon=1e-6)
+    assert torch.isfinite(r0).all()
+
+    eng, v = trained
+    a = eng.attribute(v, [0, 1, 2], method="lrp")
+    b = torch.cat([eng.attribute(v, [i], method="lrp") for i in range(3)])
+    assert a.shape == (3, 32, 32) and torch.isfinite(a).all()
+    torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-4)
+
+
+def test_lrp_refuses_functional_activations_and_bad_epsilon():
+    with pytest.raises(ValueError, match="activations as modules"):
+        attribute(_Tiny(), torch.zeros(1, 3, 4, 4), torch.tensor([0]), "lrp")
+    with pytest.raises(ValueError, match="epsilon must be positive"):
+        attribute(_bias_free_relu_net(), torch.zeros(1, 3, 8, 8), torch.tensor([0]), "lrp", epsilon=0)

@@ -1,0 +1,263 @@
+// AttributionGrid: one column per selected image, rows original / heatmap / overlay (DASH layout).
+// The kernel sends the page's images (PNG atlas) and heatmaps (uint8 buffer); colormap and
+// opacity are applied here, so changing them never asks the kernel.
+
+import { blobOf, typed } from "./lib/binary.js";
+import { colormapLut, paintHeat } from "./lib/colors.js";
+import { clear, el, showError } from "./lib/dom.js";
+import { STYLE } from "./lib/style.js";
+
+const METHOD_NAMES = { gradcam: "Grad-CAM", scorecam: "Score-CAM", ig: "Integrated Gradients", lrp: "ε-LRP" };
+const CAM = new Set(["gradcam", "scorecam"]);
+
+function options(select, values, names = {}) {
+  clear(select);
+  for (const v of values) select.appendChild(el("option", { text: names[v] || v, attrs: { value: v } }));
+}
+
+function fmt(v) {
+  return v === null || v === undefined ? "–" : v.toFixed(2);
+}
+
+function render({ model, el: host }) {
+  if (!document.getElementById("dashwidgets-style")) {
+    document.head.appendChild(el("style", { attrs: { id: "dashwidgets-style" }, text: STYLE }));
+  }
+  const root = el("div", { class: "dw-root dw-attribution" });
+  host.appendChild(root);
+
+  const method = el("select", { class: "dw-method", title: "Attribution method" });
+  const layer = el("select", { class: "dw-layer", title: "Conv layer (CAM methods)" });
+  const target = el("select", { class: "dw-target", title: "Explain which class" });
+  options(target, ["pred", "label"], { pred: "predicted class", label: "true label" });
+  const cmap = el("select", { class: "dw-colormap", title: "Colormap" });
+  options(cmap, ["jet", "viridis", "inferno", "gray"]);
+  const opacity = el("input", { class: "dw-opacity", attrs: { type: "range", min: 0, max: 1, step: 0.05, title: "Overlay opacity" } });
+  const prev = el("button", { class: "dw-prev", text: "‹ Prev", attrs: { type: "button" } });
+  const next = el("button", { class: "dw-next", text: "Next ›", attrs: { type: "button" } });
+  const pageLabel = el("span", { class: "dw-page" });
+  const count = el("span", { class: "dw-count" });
+  const bar = el("div", { class: "dw-progress-bar" });
+  const progress = el("div", { class: "dw-progress", title: "computing maps" }, [bar]);
+  const layerLabel = el("label", { text: " layer " });
+  const toolbar = el("div", { class: "dw-toolbar" }, [
+    count,
+    el("span", { class: "dw-sep" }),
+    method,
+    layerLabel,
+    layer,
+    el("label", { text: " explain " }),
+    target,
+    el("span", { class: "dw-sep" }),
+    cmap,
+    el("label", { text: " opacity " }),
+    opacity,
+    el("span", { class: "dw-sep" }),
+    prev,
+    pageLabel,
+    next,
+    progress,
+  ]);
+  const errorBanner = el("div", { class: "dw-error" });
+  const grid = el("div", { class: "dw-attr-grid" });
+  root.append(toolbar, errorBanner, grid);
+
+  let atlas = null; // ImageBitmap of the page's images
+  let atlasToken = 0;
+  let bases = []; // RGBA pixels of each image at cell size, for the overlay
+
+  const pages = () => Math.max(1, Math.ceil(model.get("total") / model.get("page_size")));
+  const setAndSave = (name, value) => {
+    model.set(name, value);
+    model.save_changes();
+  };
+
+  function syncControls() {
+    options(method, model.get("methods"), METHOD_NAMES);
+    method.value = model.get("method");
+    options(layer, ["", ...model.get("layers")], { "": "last conv" });
+    layer.value = model.get("layer");
+    const cam = CAM.has(model.get("method"));
+    layer.style.display = layerLabel.style.display = cam ? "" : "none";
+    target.value = model.get("target");
+    cmap.value = model.get("colormap");
+    opacity.value = String(model.get("opacity"));
+  }
+
+  function drawRows() {
+    const cell = model.get("cell");
+    const heat = typed(model.get("heat"), "uint8");
+    const lut = colormapLut(model.get("colormap"));
+    const alpha = model.get("opacity");
+    grid.querySelectorAll(".dw-attr-col").forEach((col, k) => {
+      const [orig, hm, over] = col.querySelectorAll("canvas");
+      const h = heat.subarray(k * cell * cell, (k + 1) * cell * cell);
+      if (h.length === cell * cell) {
+        let sum = 0;
+        for (let p = 0; p < h.length; p++) sum += h[p];
+        col.setAttribute("data-heat-sum", String(sum));
+        const img = hm.getContext("2d").createImageData(cell, cell);
+        paintHeat(h, lut, img.data);
+        hm.getContext("2d").putImageData(img, 0, 0);
+        if (bases[k]) {
+          const o = over.getContext("2d").createImageData(cell, cell);
+          paintHeat(h, lut, o.data, bases[k], alpha);
+          over.getContext("2d").putImageData(o, 0, 0);
+        }
+      }
+      if (atlas) {
+        const cols = model.get("atlas_cols");
+        const ctx = orig.getContext("2d");
+        ctx.imageSmoothingEnabled = false;
+        ctx.drawImage(atlas, (k % cols) * cell, Math.floor(k / cols) * cell, cell, cell, 0, 0, cell, cell);
+      }
+    });
+    root.setAttribute("data-colormap", model.get("colormap"));
+    root.setAttribute("data-opacity", String(alpha));
+  }
+
+  function renderItems() {
+    clear(grid);
+    const items = model.get("items");
+    const total = model.get("total");
+    const cell = model.get("cell");
+    count.textContent = `${total.toLocaleString()} selected`;
+    pageLabel.textContent = ` page ${model.get("page") + 1} / ${pages()} `;
+    prev.disabled = model.get("page") <= 0;
+    next.disabled = model.get("page") >= pages() - 1;
+    if (!items.length) {
+      grid.appendChild(el("div", { class: "dw-empty", text: "No images selected: draw a lasso in a linked projection, or set view.selection." }));
+      root.setAttribute("data-items", "0");
+      root.setAttribute("data-rendered", model.get("rendered"));
+      return;
+    }
+    grid.appendChild(
+      el("div", { class: "dw-attr-rowhead" }, [
+        el("span", { text: "" }),
+        el("span", { text: "original" }),
+        el("span", { text: "heatmap" }),
+        el("span", { text: "overlay" }),
+        el("span", { text: "" }),
+      ]),
+    );
+    grid.style.setProperty("--dw-cell", `${cell}px`);
+    const metricNames = Object.keys(items[0]).filter((k) => k.startsWith("rma_") || k.startsWith("rra_"));
+    const focus = model.get("focus");
+    for (const item of items) {
+      const canvases = [0, 1, 2].map(() => {
+        const c = el("canvas");
+        c.width = c.height = cell;
+        return c;
+      });
+      const metrics = el("div", { class: "dw-metrics" });
+      for (const name of metricNames) {
+        const [kind, mask] = [name.slice(0, 3).toUpperCase(), name.slice(4)];
+        metrics.appendChild(el("span", { class: `dw-metric`, attrs: { "data-metric": name }, text: `${kind} ${mask} ${fmt(item[name])}` }));
+      }
+      const wrong = !item.correct;
+      grid.appendChild(
+        el(
+          "div",
+          {
+            class: `dw-attr-col${wrong ? " dw-wrong" : ""}${item.index === focus ? " dw-focus" : ""}`,
+            attrs: { "data-index": item.index },
+            style: { width: `${cell}px` },
+            title: `#${item.index}`,
+            on: { click: () => setAndSave("focus", item.index) },
+          },
+          [
+            el("div", { class: "dw-attr-head" }, [
+              el("span", { class: "dw-label", text: item.label }),
+              el("span", { class: `dw-pred${wrong ? " dw-wrong" : ""}`, text: `→ ${item.pred} ${(100 * item.confidence).toFixed(0)}%` }),
+            ]),
+            ...canvases,
+            metrics,
+          ],
+        ),
+      );
+    }
+    drawRows();
+    root.setAttribute("data-items", String(items.length));
+    root.setAttribute("data-rendered", model.get("rendered"));
+  }
+
+  // Images, items and heatmaps arrive together (one kernel message, several change events):
+  // refresh once after the burst, decoding the atlas only when it changed.
+  let atlasDirty = true;
+  let scheduled = false;
+  function schedule(atlasChanged = false) {
+    atlasDirty = atlasDirty || atlasChanged;
+    if (scheduled) return;
+    scheduled = true;
+    queueMicrotask(refresh);
+  }
+
+  async function refresh() {
+    scheduled = false;
+    const token = ++atlasToken;
+    if (atlasDirty) {
+      atlasDirty = false;
+      const bytes = model.get("atlas");
+      const bitmap = bytes && bytes.byteLength ? await createImageBitmap(blobOf(bytes)) : null;
+      if (token !== atlasToken) return; // a newer refresh took over
+      atlas = bitmap;
+      root.setAttribute("data-loaded", String(token));
+    }
+    const cell = model.get("cell");
+    const cols = model.get("atlas_cols");
+    const scratch = document.createElement("canvas");
+    scratch.width = scratch.height = cell;
+    const ctx = scratch.getContext("2d", { willReadFrequently: true });
+    bases = !atlas
+      ? []
+      : model.get("items").map((_, k) => {
+          ctx.clearRect(0, 0, cell, cell);
+          ctx.drawImage(atlas, (k % cols) * cell, Math.floor(k / cols) * cell, cell, cell, 0, 0, cell, cell);
+          return ctx.getImageData(0, 0, cell, cell).data;
+        });
+    renderItems();
+  }
+
+  function showProgress() {
+    const p = model.get("progress");
+    bar.style.width = `${Math.round(100 * p)}%`;
+    progress.style.visibility = p < 1 ? "visible" : "hidden";
+    root.setAttribute("data-progress", String(p));
+  }
+
+  method.addEventListener("change", () => setAndSave("method", method.value));
+  layer.addEventListener("change", () => setAndSave("layer", layer.value));
+  target.addEventListener("change", () => setAndSave("target", target.value));
+  cmap.addEventListener("change", () => setAndSave("colormap", cmap.value));
+  opacity.addEventListener("input", () => setAndSave("opacity", Number(opacity.value)));
+  prev.addEventListener("click", () => setAndSave("page", Math.max(0, model.get("page") - 1)));
+  next.addEventListener("click", () => setAndSave("page", Math.min(pages() - 1, model.get("page") + 1)));
+
+  const handlers = {
+    "change:atlas": () => schedule(true),
+    "change:heat": () => schedule(),
+    "change:items": () => schedule(),
+    "change:rendered": () => schedule(),
+    "change:focus": () => schedule(),
+    "change:colormap": () => (syncControls(), drawRows()),
+    "change:opacity": () => (syncControls(), drawRows()),
+    "change:method": () => syncControls(),
+    "change:layer": () => syncControls(),
+    "change:layers": () => syncControls(),
+    "change:target": () => syncControls(),
+    "change:progress": () => showProgress(),
+    "change:error": () => showError(errorBanner, model.get("error")),
+  };
+  for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
+
+  syncControls();
+  showProgress();
+  showError(errorBanner, model.get("error"));
+  schedule(true);
+
+  return () => {
+    for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
+  };
+}
+
+export default { render };
