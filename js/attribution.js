@@ -16,7 +16,7 @@ function options(select, values, names = {}) {
 }
 
 function fmt(v) {
-  return v === null || v === undefined ? "–" : v.toFixed(2);
+  return v === null || v === undefined ? "–" : v.toFixed(2).replace(/^0\./, ".");
 }
 
 function render({ model, el: host }) {
@@ -131,17 +131,17 @@ function render({ model, el: host }) {
       root.setAttribute("data-rendered", model.get("rendered"));
       return;
     }
+    const masks = Object.keys(items[0]).filter((k) => k.startsWith("rma_")).map((k) => k.slice(4));
     grid.appendChild(
       el("div", { class: "dw-attr-rowhead" }, [
         el("span", { text: "" }),
         el("span", { text: "original" }),
         el("span", { text: "heatmap" }),
         el("span", { text: "overlay" }),
-        el("span", { text: "" }),
+        el("span", { class: "dw-metrics-head", text: masks.length ? "RMA RRA" : "", title: "relevance mass / rank accuracy per ground-truth mask" }),
       ]),
     );
     grid.style.setProperty("--dw-cell", `${cell}px`);
-    const metricNames = Object.keys(items[0]).filter((k) => k.startsWith("rma_") || k.startsWith("rra_"));
     const focus = model.get("focus");
     for (const item of items) {
       const canvases = [0, 1, 2].map(() => {
@@ -150,9 +150,16 @@ function render({ model, el: host }) {
         return c;
       });
       const metrics = el("div", { class: "dw-metrics" });
-      for (const name of metricNames) {
-        const [kind, mask] = [name.slice(0, 3).toUpperCase(), name.slice(4)];
-        metrics.appendChild(el("span", { class: `dw-metric`, attrs: { "data-metric": name }, text: `${kind} ${mask} ${fmt(item[name])}` }));
+      for (const mask of masks) {
+        const rma = item[`rma_${mask}`], rra = item[`rra_${mask}`];
+        metrics.appendChild(
+          el("span", {
+            class: "dw-metric",
+            attrs: { "data-mask": mask },
+            title: `${mask} mask: RMA ${fmt(rma)} (share of relevance inside), RRA ${fmt(rra)} (share of the top pixels inside)`,
+            text: `${mask === "object" ? "obj" : mask.slice(0, 4)} ${fmt(rma)} ${fmt(rra)}`,
+          }),
+        );
       }
       const wrong = !item.correct;
       grid.appendChild(

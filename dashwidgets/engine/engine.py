@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import inspect
 import threading
 import warnings
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,6 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..audit.compare import Comparison, Trace, compare, trace
 from ..audit.projection import TSNEMap
 from ..audit.report import BiasAudit, bias_audit
 from ..datasets.imageset import ImageSet
@@ -33,6 +36,9 @@ from .workspace import Workspace, WorkspaceError, WorkspaceWarning, atomic_write
 
 _MODEL_CACHE = 4
 _GPU_RESIDENT_BYTES = 2 << 30  # datasets smaller than this live on the GPU as uint8
+
+
+EVENTS = ("active", "version", "discard")
 
 
 def _now() -> str:
@@ -109,6 +115,8 @@ class Engine:
         self._map_version: str | None = None
         self._history: list[dict] = []
         self._next_id = 1
+        self._active: str | None = None  # pinned active version; None: the latest
+        self._listeners: dict[str, list[Callable[[], Callable | None]]] = {e: [] for e in EVENTS}
         self.workspace_errors: list[str] = []
 
         if model is None:
@@ -285,6 +293,9 @@ class Engine:
         used |= {int(h["version"][1:]) for h in self._history if str(h.get("version", "")).startswith("v")
                  and str(h["version"])[1:].isdigit()}
         self._next_id = max(used, default=0) + 1
+        pinned = [h.get("version") for h in self._history if h.get("event") == "activate"]
+        if pinned and pinned[-1] in self._versions:
+            self._active = pinned[-1]
         self._restore_projection()
         self.workspace_errors += errors
         for msg in self.workspace_errors:
@@ -347,6 +358,79 @@ class Engine:
         with self._lock:
             return list(self._versions.values())
 
+    # ================================================================== active version, events
+    @property
+    def active(self) -> ModelVersion | None:
+        """The version linked views show: the one made active last (``eng.active = v``), or the
+        latest version while none was (None before any training). Setting it emits ``"active"``
+        and is kept in the workspace's history."""
+        with self._lock:
+            if self._active is not None and self._active in self._versions:
+                return self._versions[self._active]
+            return next(reversed(self._versions.values()), None)
+
+    @active.setter
+    def active(self, v: ModelVersion | str) -> None:
+        vid = self.version(v).id
+        before = self.active
+        with self._lock:
+            self._active = vid
+        self._record({"event": "activate", "version": vid})
+        self._emit_active_change(before)
+
+    def on(self, event: str, callback: Callable[[dict], None]) -> None:
+        """Call ``callback(payload)`` on ``event``: ``"active"`` (``old``, ``new`` ids),
+        ``"version"`` (a new ``version``), ``"discard"`` (``version``). Callbacks run in the thread
+        that made the change (a training job's thread for ``"version"``); bound methods are held
+        weakly, so a closed view does not leak. An exception in a callback becomes a warning."""
+        if event not in EVENTS:
+            raise ValueError(f"unknown event {event!r}; choose one of {list(EVENTS)}")
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        ref = weakref.WeakMethod(callback) if inspect.ismethod(callback) else (lambda cb=callback: cb)
+        with self._lock:
+            self._listeners[event].append(ref)
+
+    def off(self, event: str, callback: Callable[[dict], None]) -> None:
+        """Stop calling ``callback`` on ``event``."""
+        with self._lock:
+            self._listeners[event] = [r for r in self._listeners.get(event, []) if r() not in (None, callback)]
+
+    def _emit(self, event: str, **payload: Any) -> None:
+        with self._lock:
+            refs = list(self._listeners[event])
+        for ref in refs:
+            cb = ref()
+            if cb is None:
+                continue
+            try:
+                cb({"event": event, **payload})
+            except Exception as e:  # noqa: BLE001 - a broken listener must not break the engine
+                warnings.warn(f"{event} listener {cb!r} failed: {type(e).__name__}: {e}", RuntimeWarning, stacklevel=2)
+        with self._lock:  # drop listeners whose owner is gone
+            self._listeners[event] = [r for r in self._listeners[event] if r() is not None]
+
+    def _emit_active_change(self, before: ModelVersion | None) -> None:
+        after = self.active
+        old, new = (before.id if before else None), (after.id if after else None)
+        if old != new:
+            self._emit("active", old=old, new=new)
+
+    # ================================================================== compare versions
+    def compare(self, a: ModelVersion | str, b: ModelVersion | str, split: str | None = "test") -> Comparison:
+        """Version ``a`` against ``b`` on ``split``: both confusion matrices and their difference
+        (``b - a``), per-image flips, and per-class accuracy (pandas). The Mosaic View's data."""
+        va, vb = self.version(a), self.version(b)
+        return compare(self.evaluate(va, split), self.evaluate(vb, split), self.dataset.classes)
+
+    def trace(self, versions: Sequence[ModelVersion | str] | None = None, split: str | None = "test") -> Trace:
+        """Correct/incorrect per image across ``versions`` in order (default: all, oldest first),
+        with filters "became right", "became wrong", "always wrong". The Trace View's data."""
+        vs = self.versions if versions is None else [self.version(v) for v in versions]
+        if len(vs) < 2:
+            raise ValueError(f"a trace needs at least 2 versions, got {len(vs)}")
+        return trace([self.evaluate(v, split) for v in vs])
+
     @property
     def history(self) -> list[dict]:
         """Training, discard and augmentation events, oldest first."""
@@ -391,8 +475,18 @@ class Engine:
             return m
 
     def discard(self, v: ModelVersion | str) -> None:
-        """Forget a version: its weights, cached results and workspace files."""
+        """Forget a version: its weights, cached results and workspace files.
+
+        The pinned active version (see :attr:`active`) cannot be discarded: make another one
+        active first.
+        """
         vid = self.version(v).id
+        if vid == self._active:
+            raise ValueError(
+                f"{vid} is the active version (the one linked views show); make another version "
+                "active before discarding it"
+            )
+        before = self.active
         with self._lock:
             del self._versions[vid]
             self._weights.pop(vid, None)
@@ -407,6 +501,8 @@ class Engine:
                 self._workspace.delete_version(vid)
                 self._workspace.delete_arrays(f"coords_{vid}")
         self._record({"event": "discard", "version": vid})
+        self._emit("discard", version=vid)
+        self._emit_active_change(before)
 
     # ================================================================== training
     def train(
@@ -515,6 +611,7 @@ class Engine:
                 metrics[f"{split}_accuracy"] = float((out["pred"] == self.dataset.labels[idx]).mean())
         weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         with self._lock:
+            prev_active = self.active
             vid = f"v{self._next_id}"
             self._next_id += 1
             version = ModelVersion(
@@ -538,6 +635,8 @@ class Engine:
             self._versions[vid] = version
             self._weights[vid] = weights
         self._record({"event": "train", "version": vid, "parent": parent_id, "hparams": cfg.to_dict()})
+        self._emit("version", version=vid)
+        self._emit_active_change(prev_active)
         return version
 
     # ================================================================== inference

@@ -37,7 +37,7 @@ canvas.dw-overlay { border: 0; touch-action: none; }
 .dw-attr-col canvas { display: block; image-rendering: pixelated; }
 .dw-attr-head { height: 32px; overflow: hidden; }
 .dw-attr-head span, .dw-metrics span { display: block; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: 100%; }
-.dw-metrics { color: #555; font-size: 11px; }
+.dw-metrics { color: #555; font-size: 10.5px; font-variant-numeric: tabular-nums; }
 .dw-progress { display: inline-block; width: 80px; height: 6px; background: #eee; border-radius: 3px; overflow: hidden; visibility: hidden; }
 .dw-progress-bar { height: 100%; width: 0; background: #4c78a8; }
 `;

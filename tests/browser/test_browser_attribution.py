@@ -19,9 +19,9 @@ SETUP = [
 
 # per shown image: the sum of the heat bytes the kernel's engine computes for it
 HEAT_SUMS = (
-    "{int(i): int(s) for i, s in zip(grid.page_indices(), np.frombuffer("
+    "[[int(i), int(s)] for i, s in zip(grid.page_indices(), np.frombuffer("
     "heat_bytes(eng.attribute(v1, grid.page_indices(), grid.method, numpy=True), grid.cell), np.uint8)"
-    ".reshape(-1, grid.cell * grid.cell).sum(1))}"
+    ".reshape(-1, grid.cell * grid.cell).sum(1))]"
 )
 
 
@@ -44,12 +44,15 @@ def test_lasso_fills_the_grid_and_switching_method_updates_the_maps(page, lab, o
     # the grid shows the first page of the lasso's images, with the engine's maps
     page.locator(".dw-attribution[data-rendered='gradcam||pred']").wait_for(timeout=30_000)
     _poll(lambda: [i for i, _ in _shown(page)] == first_page, what="the lasso's images in the grid")
-    expected = nb.kernel.eval(HEAT_SUMS)
-    _poll(lambda: dict(_shown(page)) == expected, what="Grad-CAM heatmaps drawn")
+    expected = dict(map(tuple, nb.kernel.eval(HEAT_SUMS)))
+    _poll(lambda: dict(_shown(page)) == expected or None, what=f"Grad-CAM heatmaps drawn: {expected}")
     assert page.locator(".dw-attr-col canvas").count() == 3 * len(first_page)  # original, heatmap, overlay
     assert page.locator(".dw-attribution .dw-count").inner_text().startswith(f"{len(sel)} selected")
-    metric = page.locator(".dw-attr-col").first.locator("[data-metric='rma_bias']").inner_text()
-    assert metric.startswith("RMA bias ")
+    # per-image RMA/RRA on the bias mask, as the kernel computed them
+    first = nb.kernel.eval("[grid.items[0]['rma_bias'], grid.items[0]['rra_bias']]")
+    metric = page.locator(".dw-attr-col").first.locator(".dw-metric[data-mask='bias']").inner_text()
+    assert metric == "bias " + " ".join(f"{v:.2f}".removeprefix("0") for v in first)
+    page.locator(".dw-attr-grid").scroll_into_view_if_needed()
     screenshot(page, "attribution-gradcam")
 
     # switching method in the dropdown recomputes in the kernel and redraws every map
@@ -57,9 +60,9 @@ def test_lasso_fills_the_grid_and_switching_method_updates_the_maps(page, lab, o
     page.locator(".dw-attribution[data-rendered='ig||pred']").wait_for(timeout=60_000)
     assert nb.kernel.eval("grid.method") == "ig"
     assert page.locator(".dw-attribution select.dw-layer").is_hidden()  # layers are for CAM methods
-    expected_ig = nb.kernel.eval(HEAT_SUMS)
+    expected_ig = dict(map(tuple, nb.kernel.eval(HEAT_SUMS)))
     assert expected_ig != expected
-    _poll(lambda: dict(_shown(page)) == expected_ig, what="IG heatmaps drawn")
+    _poll(lambda: dict(_shown(page)) == expected_ig or None, what=f"IG heatmaps drawn: {expected_ig}")
 
     # colormap and opacity change only the browser's drawing
     before = page.locator(".dw-attr-col canvas").nth(1).evaluate("c => c.toDataURL()")
