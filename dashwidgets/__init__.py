@@ -14,7 +14,7 @@ from .models import ModelVersion
 
 __version__ = "0.1.0"
 
-_WIDGETS = {"AttributionGrid", "ProjectionView", "ImageGallery", "link"}
+_WIDGETS = {"AttributionGrid", "ClassifierBoard", "ImageGallery", "MosaicView", "ProjectionView", "TraceView", "link"}
 
 
 def __getattr__(name: str):
@@ -31,13 +31,16 @@ def __getattr__(name: str):
 
 __all__ = [
     "AttributionGrid",
+    "ClassifierBoard",
     "Engine",
     "EvalResult",
     "Job",
     "JobCancelled",
     "ImageGallery",
     "ModelVersion",
+    "MosaicView",
     "ProjectionView",
+    "TraceView",
     "WorkspaceError",
     "WorkspaceWarning",
     "__version__",

@@ -58,20 +58,22 @@ class Job:
                 traceback.print_exc()
 
     def _run(self, work) -> None:
+        final: dict
         try:
             self._result = work(self._emit, self._stop)
             self.status = "done"
-            self._emit({"type": "done"})
+            final = {"type": "done"}
         except Cancelled:
             self.status = "cancelled"
-            self._emit({"type": "cancelled"})
+            final = {"type": "cancelled"}
         except BaseException as e:  # noqa: BLE001 - re-raised from result()
             self.exception = e
             self.traceback = traceback.format_exc()
             self.status = "failed"
-            self._emit({"type": "failed", "error": f"{type(e).__name__}: {e}"})
-        finally:
-            self._done.set()
+            final = {"type": "failed", "error": f"{type(e).__name__}: {e}"}
+        # done before the final event, so a listener may call result() without waiting on itself
+        self._done.set()
+        self._emit(final)
 
     # -------------------------------------------------------------- caller side
     def on_event(self, fn: Callable[[dict], None], replay: bool = True) -> None:

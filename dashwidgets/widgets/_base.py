@@ -68,9 +68,9 @@ class View(anywidget.AnyWidget):
 def resolve_version(engine: Engine, version: ModelVersion | str | Job | None) -> ModelVersion:
     """The version a view should show: a record, an id, a finished Job, or the latest one."""
     if version is None:
-        if not engine.versions:
+        if engine.active is None:
             raise ValueError("the engine has no trained version yet; call engine.train() first")
-        return engine.versions[-1]
+        return engine.active
     if isinstance(version, Job):
         if version.status == "failed":
             raise ValueError(f"that version failed to train: {version.events[-1].get('error', '')}")
@@ -86,8 +86,12 @@ class EngineView(View):
     """A view of one Engine's images as one version sees them.
 
     Subclasses call ``super().__init__(engine, version, "<bundle>", **traits)`` and then set
-    ``self.version = self.initial_version.id`` once they are ready to load data.
+    ``self.version = self.initial_version.id`` once they are ready to load data. A view made
+    without a version shows the engine's active version and follows it when it changes (a
+    ClassifierBoard switch, a new version while none is pinned).
     """
+
+    _follows_active = True
 
     version = traitlets.Unicode("").tag(sync=True)
     """str: id of the version shown; linked views follow it."""
@@ -101,6 +105,16 @@ class EngineView(View):
         self._engine = engine
         self.initial_version = resolve_version(engine, version)
         super().__init__(**kwargs)
+        if version is None and self._follows_active:
+            engine.on("active", self._on_engine_active)
+
+    def _on_engine_active(self, event: dict) -> None:
+        new = event.get("new")
+        if new and self.version and new != self.version:
+            try:
+                self.version = new
+            except traitlets.TraitError:
+                pass  # shown in the view by the validator
 
     @property
     def engine(self) -> Engine:

@@ -8,9 +8,10 @@ import ipywidgets
 def link(*views, traits: tuple[str, ...] = ("selection", "version")) -> list:
     """Keep ``traits`` equal across ``views`` with ``ipywidgets.jslink``.
 
-    The links live in the browser, so they keep working in an exported notebook page. Each view
-    is linked to the next one; a trait is linked only where both views have it. Returns the link
-    objects (call ``.unlink()`` on them to undo).
+    The links live in the browser, so they keep working in an exported notebook page. Each trait
+    links the first view that has it to every other one that has it (views that show several
+    versions at once keep their own). A ClassifierBoard's ``compare`` pair drives MosaicViews'
+    ``versions``. Returns the link objects (call ``.unlink()`` on them to undo).
     """
     if len(views) < 2:
         raise ValueError(f"link needs at least two views, got {len(views)}")
@@ -18,8 +19,16 @@ def link(*views, traits: tuple[str, ...] = ("selection", "version")) -> list:
         if not isinstance(v, ipywidgets.DOMWidget):
             raise TypeError(f"can only link widgets, got {type(v).__name__}")
     links = []
-    for a, b in zip(views, views[1:], strict=False):
-        for name in traits:
-            if a.has_trait(name) and b.has_trait(name):
-                links.append(ipywidgets.jslink((a, name), (b, name)))
+    for name in traits:
+        having = [
+            v for v in views if v.has_trait(name) and (name != "version" or getattr(v, "_link_version", True))
+        ]
+        for other in having[1:]:  # a star around the first view that has the trait
+            links.append(ipywidgets.jslink((having[0], name), (other, name)))
+    # a board's two picked versions drive every mosaic
+    boards = [v for v in views if v.has_trait("compare")]
+    mosaics = [v for v in views if type(v).__name__ == "MosaicView"]
+    for board in boards[:1]:
+        for m in mosaics:
+            links.append(ipywidgets.jslink((board, "compare"), (m, "versions")))
     return links

@@ -40,4 +40,15 @@ canvas.dw-overlay { border: 0; touch-action: none; }
 .dw-metrics { color: #555; font-size: 10.5px; font-variant-numeric: tabular-nums; }
 .dw-progress { display: inline-block; width: 80px; height: 6px; background: #eee; border-radius: 3px; overflow: hidden; visibility: hidden; }
 .dw-progress-bar { height: 100%; width: 0; background: #4c78a8; }
+.dw-progress-wide { width: 140px; }
+.dw-field { display: inline-flex; flex-direction: column; font-size: 11px; color: #555; margin-right: 4px; }
+.dw-field input { width: 80px; font: inherit; font-size: 12px; }
+.dw-board-body { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
+.dw-chart-title { color: #555; margin-bottom: 2px; }
+table.dw-versions { border-collapse: collapse; font-size: 12px; }
+table.dw-versions th, table.dw-versions td { border-bottom: 1px solid #eee; padding: 2px 6px; text-align: left; white-space: nowrap; }
+tr.dw-version-row.dw-active { background: #eef4fb; }
+button.dw-discard-confirm { background: #fde8e8; border-color: #d62728; color: #9b1c1c; }
+.dw-job-status { color: #555; margin-left: 6px; }
+.dw-mosaic-canvas, .dw-trace-canvas { display: block; cursor: pointer; }
 `;

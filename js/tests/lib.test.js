@@ -4,6 +4,8 @@ import { combine, modeFromEvent, pointInPolygon, selectInBox, selectInPolygon } 
 import { ViewTransform, bounds } from "../lib/view.js";
 import { categorical, colormapLut, hexToRgb, paintHeat, sequential, CATEGORICAL } from "../lib/colors.js";
 import { isoSegments } from "../lib/contours.js";
+import { lossPoints } from "../lib/chart.js";
+import { changeColor, changeOf, confusionCounts, mosaicCells, traceLayout } from "../lib/mosaic-layout.js";
 import { GridIndex } from "../lib/grid-index.js";
 
 describe("binary", () => {
@@ -168,5 +170,70 @@ describe("heatmap colormaps", () => {
     const base = new Uint8ClampedArray([100, 100, 100, 255, 100, 100, 100, 255]);
     const blended = paintHeat(heat, lut, new Uint8ClampedArray(8), base, 0.5);
     expect(Array.from(blended)).toEqual([50, 50, 50, 255, 178, 178, 178, 255]);
+  });
+});
+
+describe("loss chart", () => {
+  it("places one point per finished epoch, skipping missing values, inside the box", () => {
+    const p = lossPoints([2, 1, 0.5], [1.5, null, 0.8], 200, 100);
+    expect(p.train.length).toBe(3);
+    expect(p.val.map((q) => q[2])).toEqual([1, 3]);
+    expect(p.epochs).toBe(3);
+    expect(p.yMax).toBeCloseTo(2.2);
+    for (const [x, y] of [...p.train, ...p.val]) {
+      expect(x).toBeGreaterThanOrEqual(0);
+      expect(x).toBeLessThanOrEqual(200);
+      expect(y).toBeGreaterThanOrEqual(0);
+      expect(y).toBeLessThanOrEqual(100);
+    }
+    // higher loss is drawn higher up (smaller y), later epochs further right
+    expect(p.train[0][1]).toBeLessThan(p.train[2][1]);
+    expect(p.train[0][0]).toBeLessThan(p.train[1][0]);
+  });
+  it("copes with no points and a single epoch", () => {
+    expect(lossPoints([], [], 100, 50).train).toEqual([]);
+    expect(lossPoints([1], [null], 100, 50).train.length).toBe(1);
+  });
+});
+
+describe("mosaic", () => {
+  const labels = [0, 0, 0, 1, 1, 1, 1];
+  const a = [0, 1, 1, 1, 1, 0, 0];
+  const b = [0, 0, 1, 1, 1, 1, 0];
+  it("counts confusions", () => {
+    const c = confusionCounts(labels, a, 2);
+    expect(Array.from(c[0])).toEqual([1, 2]);
+    expect(Array.from(c[1])).toEqual([2, 2]);
+  });
+  it("sizes columns by class and cells by b's counts, marking gains and losses", () => {
+    const cells = mosaicCells(confusionCounts(labels, a, 2), confusionCounts(labels, b, 2), 100, 50, 0, 3);
+    const col0 = cells.filter((c) => c.t === 0), col1 = cells.filter((c) => c.t === 1);
+    expect(col0[0].w / col1[0].w).toBeCloseTo(3 / 4);
+    expect(col0[0].p).toBe(0); // the diagonal first
+    const diag0 = col0.find((c) => c.p === 0), off0 = col0.find((c) => c.p === 1);
+    expect([diag0.a, diag0.b, diag0.good]).toEqual([1, 2, 1]); // one more right: better
+    expect([off0.a, off0.b, off0.good]).toEqual([2, 1, 1]); // one fewer wrong: better
+    expect(diag0.h / off0.h).toBeCloseTo(2);
+    expect(changeColor(1, 1, true)).toBe("rgb(214,39,40)");
+    expect(changeColor(-1, 1, false)).toBe("rgb(31,119,180)");
+  });
+});
+
+describe("trace", () => {
+  // 3 images x 2 versions: wrong->right, right->wrong, right->right
+  const correct = new Uint8Array([0, 1, 1, 0, 1, 1]);
+  it("names changes like the engine", () => {
+    expect([0, 1, 2].map((m) => changeOf(correct, m, 2))).toEqual(["became right", "became wrong", "always right"]);
+    expect(changeOf(new Uint8Array([0, 1, 0]), 0, 3)).toBe("mixed");
+  });
+  it("puts correct points in the upper band and counts coloured segments", () => {
+    const t = traceLayout(correct, 2, () => true, 400, 200);
+    expect(t.segments).toEqual({ red: 1, blue: 1, grey: 1 });
+    const y = (k, v) => t.points[(k * 2 + v) * 2 + 1];
+    expect(y(0, 0)).toBeGreaterThan(100); // image 0 wrong under v1: lower band
+    expect(y(0, 1)).toBeLessThan(100); // right under v2: upper band
+    const only = traceLayout(correct, 2, (i) => i === 1, 400, 200);
+    expect(Array.from(only.shown)).toEqual([1]);
+    expect(only.segments).toEqual({ red: 0, blue: 1, grey: 0 });
   });
 });

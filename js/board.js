@@ -1,0 +1,230 @@
+// ClassifierBoard: hyper-parameter form, live train (red) / val (blue) loss per epoch, progress
+// and cancel; version list with switch, compare picks and discard (with confirmation).
+
+import { clear, el, showError } from "./lib/dom.js";
+import { lossChart } from "./lib/chart.js";
+import { STYLE } from "./lib/style.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function pct(v) {
+  return v === null || v === undefined ? "–" : `${(100 * v).toFixed(1)} %`;
+}
+
+function hparamText(h) {
+  if (!h) return "";
+  const parts = [`${h.epochs} ep`, h.optimizer, `lr ${h.lr}`, `bs ${h.batch_size}`];
+  if (h.weight_decay) parts.push(`wd ${h.weight_decay}`);
+  return parts.join(" · ");
+}
+
+function render({ model, el: host }) {
+  if (!document.getElementById("dashwidgets-style")) {
+    document.head.appendChild(el("style", { attrs: { id: "dashwidgets-style" }, text: STYLE }));
+  }
+  const root = el("div", { class: "dw-root dw-board" });
+  host.appendChild(root);
+
+  const send = (content) => model.send(content);
+  const setAndSave = (name, value) => {
+    model.set(name, value);
+    model.save_changes();
+  };
+
+  // ---------------------------------------------------------------- form
+  const field = (label, input) => el("label", { class: "dw-field" }, [el("span", { text: label }), input]);
+  const epochs = el("input", { class: "dw-epochs", attrs: { type: "number", min: 1, step: 1 } });
+  const lr = el("input", { class: "dw-lr", attrs: { type: "number", min: 0, step: "any" } });
+  const batch = el("input", { class: "dw-batch", attrs: { type: "number", min: 1, step: 1 } });
+  const optimizer = el("select", { class: "dw-optimizer" });
+  const wd = el("input", { class: "dw-wd", attrs: { type: "number", min: 0, step: "any" } });
+  const parent = el("select", { class: "dw-parent" });
+  const trainBtn = el("button", { class: "dw-train", text: "Train", attrs: { type: "button" } });
+  const cancelBtn = el("button", { class: "dw-cancel", text: "Cancel", attrs: { type: "button" } });
+  const bar = el("div", { class: "dw-progress-bar" });
+  const progress = el("div", { class: "dw-progress dw-progress-wide" }, [bar]);
+  const status = el("span", { class: "dw-job-status" });
+  const form = el("div", { class: "dw-toolbar dw-board-form" }, [
+    field("epochs", epochs),
+    field("learning rate", lr),
+    field("batch size", batch),
+    field("optimizer", optimizer),
+    field("weight decay", wd),
+    field("start from", parent),
+    trainBtn,
+    cancelBtn,
+    progress,
+    status,
+  ]);
+  const errorBanner = el("div", { class: "dw-error" });
+
+  // ---------------------------------------------------------------- chart + versions
+  const chartHost = el("div", { class: "dw-chart-host" });
+  const chartTitle = el("div", { class: "dw-chart-title" });
+  const legend = el("div", { class: "dw-legend" }, [
+    el("span", { class: "dw-legend-item" }, [el("span", { class: "dw-swatch", style: { background: "#d62728" } }), el("span", { text: "train loss" })]),
+    el("span", { class: "dw-legend-item" }, [el("span", { class: "dw-swatch", style: { background: "#1f77b4" } }), el("span", { text: "val loss" })]),
+  ]);
+  const table = el("table", { class: "dw-versions" });
+  const body = el("div", { class: "dw-board-body" }, [
+    el("div", { class: "dw-board-chart" }, [chartTitle, chartHost, legend]),
+    el("div", { class: "dw-board-versions" }, [table]),
+  ]);
+  root.append(form, errorBanner, body);
+
+  let confirming = null; // version id whose discard awaits confirmation
+
+  function readForm() {
+    const num = (input, name, int) => {
+      const v = Number(input.value);
+      if (input.value === "" || !Number.isFinite(v)) return;
+      setAndSave(name, int ? Math.round(v) : v);
+    };
+    num(epochs, "epochs", true);
+    num(lr, "lr", false);
+    num(batch, "batch_size", true);
+    num(wd, "weight_decay", false);
+  }
+
+  function syncForm() {
+    epochs.value = String(model.get("epochs"));
+    lr.value = String(model.get("lr"));
+    batch.value = String(model.get("batch_size"));
+    wd.value = String(model.get("weight_decay"));
+    clear(optimizer);
+    for (const o of model.get("optimizers")) optimizer.appendChild(el("option", { text: o, attrs: { value: o } }));
+    optimizer.value = model.get("optimizer");
+    clear(parent);
+    parent.appendChild(el("option", { text: "scratch (initial weights)", attrs: { value: "" } }));
+    for (const v of model.get("versions")) parent.appendChild(el("option", { text: v.name === v.id ? v.id : `${v.id} (${v.name})`, attrs: { value: v.id } }));
+    parent.value = model.get("parent");
+  }
+
+  function syncJob() {
+    const state = model.get("state");
+    const running = state === "running";
+    trainBtn.disabled = running;
+    cancelBtn.disabled = !running;
+    bar.style.width = `${Math.round(100 * model.get("progress"))}%`;
+    progress.style.visibility = running ? "visible" : "hidden";
+    status.textContent = model.get("message");
+    root.setAttribute("data-state", state);
+    root.setAttribute("data-progress", String(model.get("progress")));
+  }
+
+  function drawChart() {
+    const state = model.get("state");
+    let train = model.get("train_loss");
+    let val = model.get("val_loss");
+    let title = state === "running" ? "training… (live)" : "last training run";
+    if (state !== "running" && !train.length) {
+      // nothing live: the active version's own history
+      const v = model.get("versions").find((r) => r.id === model.get("active"));
+      if (v) {
+        train = v.history.map((h) => h.train_loss);
+        val = v.history.map((h) => h.val_loss);
+        title = `history of ${v.id}`;
+      }
+    }
+    chartTitle.textContent = title;
+    clear(chartHost);
+    chartHost.appendChild(lossChart(SVG, train, val, 360, 180));
+    root.setAttribute("data-points", `${train.length},${val.filter((x) => x !== null).length}`);
+  }
+
+  function drawVersions() {
+    clear(table);
+    const rows = model.get("versions");
+    const active = model.get("active");
+    const compare = model.get("compare");
+    table.appendChild(
+      el("tr", {}, ["active", "version", "parent", "val acc", "test acc", "hyper-parameters", "lineage", "compare", ""].map((t) => el("th", { text: t }))),
+    );
+    if (!rows.length) {
+      table.appendChild(el("tr", {}, [el("td", { class: "dw-empty", text: "No version yet: set the form and press Train.", attrs: { colspan: 9 } })]));
+    }
+    for (const r of rows) {
+      const radio = el("input", { class: "dw-activate", attrs: { type: "radio", name: `dw-active-${model.cid || "board"}`, title: "make active: linked views show it" } });
+      radio.checked = r.id === active;
+      radio.addEventListener("change", () => setAndSave("active", r.id));
+      const pick = el("input", { class: "dw-compare", attrs: { type: "checkbox", title: "compare (two versions)" } });
+      pick.checked = compare.includes(r.id);
+      pick.addEventListener("change", () => {
+        const now = model.get("compare").filter((c) => c !== r.id);
+        setAndSave("compare", pick.checked ? [...now, r.id] : now);
+      });
+      const isConfirm = confirming === r.id;
+      const discard = el("button", {
+        class: isConfirm ? "dw-discard dw-discard-confirm" : "dw-discard",
+        text: isConfirm ? `Discard ${r.id}? Yes` : "Discard",
+        attrs: { type: "button" },
+      });
+      discard.addEventListener("click", () => {
+        if (confirming === r.id) {
+          confirming = null;
+          send({ action: "discard", version: r.id });
+        } else {
+          confirming = r.id;
+        }
+        drawVersions();
+      });
+      const lineage = r.augmentations.length ? `${r.augmentations.length} augmentation(s)` : "train split";
+      table.appendChild(
+        el("tr", { class: `dw-version-row${r.id === active ? " dw-active" : ""}`, attrs: { "data-version": r.id } }, [
+          el("td", {}, [radio]),
+          el("td", { class: "dw-version-name", text: r.name === r.id ? r.id : `${r.id} · ${r.name}` }),
+          el("td", { text: r.parent || "scratch" }),
+          el("td", { class: "dw-val-acc", text: pct(r.val_accuracy) }),
+          el("td", { class: "dw-test-acc", text: pct(r.test_accuracy) }),
+          el("td", { text: hparamText(r.hparams) }),
+          el("td", { text: lineage }),
+          el("td", {}, [pick]),
+          el("td", {}, [discard]),
+        ]),
+      );
+    }
+    root.setAttribute("data-versions", rows.map((r) => r.id).join(","));
+    root.setAttribute("data-active", active);
+  }
+
+  // ---------------------------------------------------------------- events
+  for (const input of [epochs, lr, batch, wd]) input.addEventListener("change", readForm);
+  optimizer.addEventListener("change", () => setAndSave("optimizer", optimizer.value));
+  parent.addEventListener("change", () => setAndSave("parent", parent.value));
+  trainBtn.addEventListener("click", () => {
+    readForm();
+    send({ action: "train" });
+  });
+  cancelBtn.addEventListener("click", () => send({ action: "cancel" }));
+
+  const handlers = {
+    "change:versions": () => (syncForm(), drawVersions(), drawChart()),
+    "change:active": () => (drawVersions(), drawChart()),
+    "change:compare": () => drawVersions(),
+    "change:state": () => (syncJob(), drawChart()),
+    "change:progress": () => syncJob(),
+    "change:message": () => syncJob(),
+    "change:train_loss": () => drawChart(),
+    "change:val_loss": () => drawChart(),
+    "change:epochs": () => syncForm(),
+    "change:lr": () => syncForm(),
+    "change:batch_size": () => syncForm(),
+    "change:weight_decay": () => syncForm(),
+    "change:optimizer": () => syncForm(),
+    "change:parent": () => syncForm(),
+    "change:error": () => showError(errorBanner, model.get("error")),
+  };
+  for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
+  syncForm();
+  syncJob();
+  drawVersions();
+  drawChart();
+  showError(errorBanner, model.get("error"));
+  root.setAttribute("data-ready", "1");
+
+  return () => {
+    for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
+  };
+}
+
+export default { render };
