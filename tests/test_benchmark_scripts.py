@@ -1,0 +1,34 @@
+"""The benchmark scripts run and print ratios (smoke runs; timings are never asserted)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(args, tmp_path):
+    out = tmp_path / "out.json"
+    proc = subprocess.run(
+        [sys.executable, *args, "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout, json.loads(out.read_text())
+
+
+def test_attribution_benchmark_prints_a_ratio_per_method(tmp_path):
+    stdout, res = _run(["benchmarks/attribution.py", "--quick", "--methods", "gradcam,lrp,aopc", "--device", "cpu"], tmp_path)
+    for method in ("gradcam", "lrp", "aopc"):
+        assert re.search(rf"^{method}\s+[\d.]+\s+[\d.]+\s+[\d.]+x", stdout, flags=re.M), stdout
+        r = res["results"][method]
+        assert r["ratio"] == r["batched_img_s"] / r["per_image_img_s"] > 0
+
+
+def test_board_benchmark_runs_in_a_live_kernel(tmp_path):
+    stdout, res = _run(["benchmarks/board.py", "--epochs", "1", "--reps", "1", "--device", "cpu"], tmp_path)
+    assert "ratio" in stdout and res["ratio"] > 0
+    assert len(res["samples"]["bare"]) == len(res["samples"]["board"]) == 1
