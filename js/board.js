@@ -193,7 +193,17 @@ function render({ model, el: host }) {
   parent.addEventListener("change", () => setAndSave("parent", parent.value));
   trainBtn.addEventListener("click", () => {
     readForm();
-    send({ action: "train" });
+    // The form travels with the request: ipywidgets may hold back a state update while an
+    // earlier one is pending, and a custom message would then overtake it.
+    const form = {
+      epochs: Math.round(Number(epochs.value)),
+      lr: Number(lr.value),
+      batch_size: Math.round(Number(batch.value)),
+      weight_decay: Number(wd.value),
+      optimizer: optimizer.value,
+      parent: parent.value,
+    };
+    send({ action: "train", form });
   });
   cancelBtn.addEventListener("click", () => send({ action: "cancel" }));
 

@@ -248,6 +248,11 @@ class ClassifierBoard(View):
         action = content.get("action") if isinstance(content, dict) else None
         try:
             if action == "train":
+                form = content.get("form") or {}
+                with self.hold_trait_notifications():
+                    for name in ("epochs", "lr", "batch_size", "weight_decay", "optimizer", "parent"):
+                        if name in form:
+                            setattr(self, name, form[name])
                 self.train()
             elif action == "cancel":
                 self.cancel()
