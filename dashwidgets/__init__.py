@@ -7,14 +7,14 @@
 >>> print(eng.audit(v1))
 """
 
-from . import audit, datasets, explain, models
+from . import audit, augment, datasets, explain, models
 from .engine import Engine, EvalResult, Job, JobCancelled, WorkspaceError, WorkspaceWarning
 from .explain import metrics
 from .models import ModelVersion
 
 __version__ = "0.1.0"
 
-_WIDGETS = {"AttributionGrid", "ClassifierBoard", "ImageGallery", "MosaicView", "ProjectionView", "TraceView", "link"}
+_WIDGETS = {"AttributionGrid", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ImageGallery", "MosaicView", "ProjectionView", "TraceView", "link"}
 
 
 def __getattr__(name: str):
@@ -31,7 +31,9 @@ def __getattr__(name: str):
 
 __all__ = [
     "AttributionGrid",
+    "AugmentedView",
     "ClassifierBoard",
+    "ClusterGallery",
     "Engine",
     "EvalResult",
     "Job",
@@ -45,6 +47,7 @@ __all__ = [
     "WorkspaceWarning",
     "__version__",
     "audit",
+    "augment",
     "datasets",
     "explain",
     "link",

@@ -39,6 +39,7 @@ function render({ model, el: host }) {
   const optimizer = el("select", { class: "dw-optimizer" });
   const wd = el("input", { class: "dw-wd", attrs: { type: "number", min: 0, step: "any" } });
   const parent = el("select", { class: "dw-parent" });
+  const augBox = el("span", { class: "dw-aug-choices" });
   const trainBtn = el("button", { class: "dw-train", text: "Train", attrs: { type: "button" } });
   const cancelBtn = el("button", { class: "dw-cancel", text: "Cancel", attrs: { type: "button" } });
   const bar = el("div", { class: "dw-progress-bar" });
@@ -51,6 +52,7 @@ function render({ model, el: host }) {
     field("optimizer", optimizer),
     field("weight decay", wd),
     field("start from", parent),
+    field("augmentations", augBox),
     trainBtn,
     cancelBtn,
     progress,
@@ -98,6 +100,19 @@ function render({ model, el: host }) {
     parent.appendChild(el("option", { text: "scratch (initial weights)", attrs: { value: "" } }));
     for (const v of model.get("versions")) parent.appendChild(el("option", { text: v.name === v.id ? v.id : `${v.id} (${v.name})`, attrs: { value: v.id } }));
     parent.value = model.get("parent");
+    clear(augBox);
+    const use = new Set(model.get("use_augmentations"));
+    const opts = model.get("augmentation_options");
+    if (!opts.length) augBox.appendChild(el("span", { class: "dw-legend-note", text: "none yet" }));
+    for (const a of opts) {
+      const box = el("input", { class: "dw-use-aug", attrs: { type: "checkbox", "data-augmentation": a.id } });
+      box.checked = use.has(a.id);
+      box.addEventListener("change", () => {
+        const now = model.get("use_augmentations").filter((x) => x !== a.id);
+        setAndSave("use_augmentations", box.checked ? [...now, a.id] : now);
+      });
+      augBox.appendChild(el("label", { class: "dw-aug-choice", title: `${a.method}, ${a.accepted} of ${a.images} accepted` }, [box, el("span", { text: ` ${a.id} (${a.accepted})` })]));
+    }
   }
 
   function syncJob() {
@@ -202,6 +217,7 @@ function render({ model, el: host }) {
       weight_decay: Number(wd.value),
       optimizer: optimizer.value,
       parent: parent.value,
+      use_augmentations: model.get("use_augmentations"),
     };
     send({ action: "train", form });
   });
@@ -222,6 +238,8 @@ function render({ model, el: host }) {
     "change:weight_decay": () => syncForm(),
     "change:optimizer": () => syncForm(),
     "change:parent": () => syncForm(),
+    "change:augmentation_options": () => syncForm(),
+    "change:use_augmentations": () => syncForm(),
     "change:error": () => showError(errorBanner, model.get("error")),
   };
   for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);

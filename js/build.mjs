@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import path from "node:path";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const views = ["projection", "gallery", "attribution", "board", "mosaic", "trace"];
+const views = ["projection", "gallery", "attribution", "board", "mosaic", "trace", "clusters", "augmented"];
 const options = {
   entryPoints: views.map((v) => path.join(here, `${v}.js`)),
   bundle: true,

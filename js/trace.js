@@ -55,8 +55,17 @@ function render({ model, el: host }) {
     draw();
   }
 
+  const hint = el("div", { class: "dw-empty", text: "Train a second version to trace images across versions." });
+  plot.appendChild(hint);
+
   function draw() {
-    if (!data || !data.nV) return;
+    hint.style.display = data && data.nV >= 2 ? "none" : "block";
+    canvas.style.display = data && data.nV >= 2 ? "block" : "none";
+    if (!data || data.nV < 2) {
+      root.setAttribute("data-images", "0");
+      root.setAttribute("data-ready", "1");
+      return;
+    }
     const f = model.get("filter");
     const { correct, nV } = data;
     const m = correct.length / nV;

@@ -18,9 +18,12 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..audit.cluster import Cluster, Clustering, check_k, kmeans
 from ..audit.compare import Comparison, Trace, compare, trace
 from ..audit.projection import TSNEMap
 from ..audit.report import BiasAudit, bias_audit
+from ..augment.record import METHODS as AUG_METHODS
+from ..augment.record import Augmentation
 from ..datasets.imageset import ImageSet
 from ..explain.bias import BiasReport, bias_report
 from ..explain.metrics import rma, rra
@@ -38,7 +41,7 @@ _MODEL_CACHE = 4
 _GPU_RESIDENT_BYTES = 2 << 30  # datasets smaller than this live on the GPU as uint8
 
 
-EVENTS = ("active", "version", "discard")
+EVENTS = ("active", "version", "discard", "augment")
 
 
 def _now() -> str:
@@ -116,6 +119,9 @@ class Engine:
         self._history: list[dict] = []
         self._next_id = 1
         self._active: str | None = None  # pinned active version; None: the latest
+        self._augmentations: OrderedDict[str, Augmentation] = OrderedDict()
+        self._next_aug = 1
+        self._cluster_cache: dict[tuple, Clustering] = {}
         self._listeners: dict[str, list[Callable[[], Callable | None]]] = {e: [] for e in EVENTS}
         self.workspace_errors: list[str] = []
 
@@ -293,6 +299,12 @@ class Engine:
         used |= {int(h["version"][1:]) for h in self._history if str(h.get("version", "")).startswith("v")
                  and str(h["version"])[1:].isdigit()}
         self._next_id = max(used, default=0) + 1
+        augs, aug_errors = ws.load_augmentations()
+        for aug in augs:
+            self._augmentations[aug.id] = aug
+        errors += aug_errors
+        aug_ids = [int(h["augmentation"][1:]) for h in self._history if str(h.get("augmentation", ""))[1:].isdigit()]
+        self._next_aug = max([*aug_ids, *(int(a[1:]) for a in self._augmentations)], default=0) + 1
         pinned = [h.get("version") for h in self._history if h.get("event") == "activate"]
         if pinned and pinned[-1] in self._versions:
             self._active = pinned[-1]
@@ -516,15 +528,18 @@ class Engine:
         parent: ModelVersion | str | None = None,
         name: str | None = None,
         progress: bool = True,
+        augmentations: Sequence[Augmentation | str] | None = None,
     ) -> ModelVersion:
         """Train a new version (blocking, with a progress bar) and return it.
 
         Starts from ``parent``'s weights, or from the engine's initial weights. Training runs on
         the ``train`` split; after each epoch the ``val`` split is evaluated. Interrupting
-        (Ctrl-C) leaves no partial version.
+        (Ctrl-C) leaves no partial version. ``augmentations``: Augmentations (or ids) whose
+        accepted images join the train split; the version's lineage names them.
         """
         cfg = TrainConfig(epochs, lr, batch_size, optimizer, weight_decay, seed)
         parent_id = self.version(parent).id if parent is not None else None
+        augs = self._resolve_augmentations(augmentations)
         bar = _progress_bar(cfg.epochs, f"train {self.dataset.name}", progress)
 
         def emit(ev: dict) -> None:
@@ -542,7 +557,7 @@ class Engine:
                 bar.set_postfix(epoch=ev["epoch"], val_acc=f"{ev['val_accuracy']:.3f}")
 
         try:
-            return self._train(cfg, parent_id, name, emit, None)
+            return self._train(cfg, parent_id, name, emit, None, augs)
         finally:
             if bar is not None:
                 bar.close()
@@ -557,6 +572,7 @@ class Engine:
         seed: int = 0,
         parent: ModelVersion | str | None = None,
         name: str | None = None,
+        augmentations: Sequence[Augmentation | str] | None = None,
     ) -> Job:
         """Train in a background thread; returns a :class:`Job` at once.
 
@@ -567,7 +583,8 @@ class Engine:
         """
         cfg = TrainConfig(epochs, lr, batch_size, optimizer, weight_decay, seed)  # errors raise here
         parent_id = self.version(parent).id if parent is not None else None
-        return Job(lambda emit, stop: self._train(cfg, parent_id, name, emit, stop), name="train")
+        augs = self._resolve_augmentations(augmentations)
+        return Job(lambda emit, stop: self._train(cfg, parent_id, name, emit, stop, augs), name="train")
 
     def retrain(self, version: ModelVersion | str, epochs: int = 3, **kwargs: Any) -> ModelVersion:
         """Continue training from ``version``'s weights into a new version (see :meth:`train`)."""
@@ -580,6 +597,7 @@ class Engine:
         name: str | None,
         emit: Callable[[dict], None],
         stop: threading.Event | None,
+        augs: Sequence[Augmentation] = (),
     ) -> ModelVersion:
         model = copy.deepcopy(self._template)
         with self._lock:
@@ -597,7 +615,19 @@ class Engine:
             return float(out["loss"].mean()), float((out["pred"] == self.dataset.labels[val_idx]).mean())
 
         started = _dt.datetime.now(_dt.timezone.utc)
-        history = fit(model, self._inputs, self._targets, train_idx, cfg, self.device, validate, emit, stop)
+        inputs, targets = self._inputs, self._targets
+        if augs:  # accepted augmented images join the train split, indexed after the dataset
+            extra = np.concatenate([a.images[a.accepted] for a in augs])
+            extra_y = np.concatenate([a.labels[a.accepted] for a in augs]).astype(np.int64)
+            images = torch.cat([self._images, torch.from_numpy(extra).to(self._images.device)])
+            targets = torch.cat([self._targets, torch.from_numpy(extra_y).to(self._targets.device)])
+            train_idx = np.concatenate([train_idx, len(self.dataset) + np.arange(len(extra))])
+
+            def inputs(idx: torch.Tensor) -> torch.Tensor:
+                x = images[idx.to(images.device)].to(self.device, non_blocking=True)
+                return x.float().mul_(self._scale).add_(self._shift)
+
+        history = fit(model, inputs, targets, train_idx, cfg, self.device, validate, emit, stop)
         if stop is not None and stop.is_set():
             raise Cancelled()
         # The last epoch already validated these exact weights; only the test split is new.
@@ -623,7 +653,8 @@ class Engine:
                     "dataset": self.dataset.fingerprint(),
                     "dataset_name": self.dataset.name,
                     "split": "train",
-                    "augmentations": [],
+                    "augmentations": [a.id for a in augs],
+                    "augmented_images": int(sum(a.n_accepted for a in augs)),
                     "parent": parent_id,
                 },
                 metrics=metrics,
@@ -634,10 +665,215 @@ class Engine:
                 self._workspace.save_version(version, weights)
             self._versions[vid] = version
             self._weights[vid] = weights
-        self._record({"event": "train", "version": vid, "parent": parent_id, "hparams": cfg.to_dict()})
+        self._record(
+            {"event": "train", "version": vid, "parent": parent_id, "hparams": cfg.to_dict(),
+             "augmentations": [a.id for a in augs]}
+        )
         self._emit("version", version=vid)
         self._emit_active_change(prev_active)
         return version
+
+    # ================================================================== clusters, augmentation
+    def cluster(
+        self,
+        version: ModelVersion | str,
+        k: int = 8,
+        split: str | None = "train",
+        selection: Sequence[int] | np.ndarray | None = None,
+        n: int = 8,
+        seed: int = 0,
+    ) -> Clustering:
+        """k-means (k from 2 to 20) on ``version``'s embeddings of ``split`` (or of
+        ``selection``): the clusters are style classes (XploreGAN's pseudo-labels). Each has its
+        ``n`` representatives closest to the centroid, its size and accuracy. ``cl[c]`` is a
+        :class:`Cluster` to pass as ``style=`` to :meth:`augment`."""
+        k = check_k(k)
+        v = self.version(version)
+        if selection is not None:
+            idx = self.dataset.check_indices(selection)
+            split = None
+        else:
+            idx = self.dataset.indices(split)
+        if len(idx) < k:
+            raise ValueError(f"need at least k={k} images to make {k} clusters, got {len(idx)}")
+        if n < 1:
+            raise ValueError(f"n (representatives per cluster) must be positive, got {n}")
+        key = (v.id, k, split, idx.tobytes(), n, seed)
+        with self._lock:
+            hit = self._cluster_cache.get(key)
+        if hit is not None:
+            return hit
+        ev = self.evaluate(v)
+        assign, centroids, reps = kmeans(ev.embedding[idx], k, seed, n)
+        rows = []
+        labels = self.dataset.labels[idx]
+        aligned = self.dataset.attributes.get("aligned")
+        for c in range(k):
+            m = assign == c
+            counts = np.bincount(labels[m], minlength=self.dataset.num_classes)
+            row = {
+                "cluster": c,
+                "size": int(m.sum()),
+                "accuracy": float(ev.correct[idx][m].mean()) if m.any() else float("nan"),
+                "top_class": self.dataset.classes[int(counts.argmax())],
+                "top_class_share": float(counts.max() / max(1, m.sum())),
+            }
+            if aligned is not None:
+                row["aligned_share"] = float(np.asarray(aligned)[idx][m].mean()) if m.any() else float("nan")
+            rows.append(row)
+        table = pd.DataFrame(rows).set_index("cluster")
+        result = Clustering(v.id, k, split, idx, assign, centroids, [idx[r] for r in reps], table)
+        with self._lock:
+            self._cluster_cache[key] = result
+        return result
+
+    @property
+    def augmentations(self) -> list[Augmentation]:
+        """Every augmentation made (and kept in the workspace), oldest first."""
+        with self._lock:
+            return list(self._augmentations.values())
+
+    def augmentation(self, a: Augmentation | str) -> Augmentation:
+        aid = a.id if isinstance(a, Augmentation) else a
+        with self._lock:
+            if aid not in self._augmentations:
+                raise ValueError(f"unknown augmentation {aid!r}; known: {list(self._augmentations)}")
+            return self._augmentations[aid]
+
+    def _resolve_augmentations(self, augs) -> list[Augmentation]:
+        out = [self.augmentation(a) for a in (augs or [])]
+        empty = [a.id for a in out if a.n_accepted == 0]
+        if empty:
+            raise ValueError(f"augmentation(s) {empty} have no accepted images")
+        return out
+
+    def augment(
+        self,
+        source_idx: Sequence[int] | np.ndarray,
+        style: Cluster | None = None,
+        method: str = "color",
+        version: ModelVersion | str | None = None,
+        seed: int = 0,
+        **params: Any,
+    ) -> Augmentation:
+        """New images from ``source_idx`` toward ``style`` (a :class:`Cluster` from
+        :meth:`cluster`), kept with their provenance (and in the workspace).
+
+        ``method``: ``"color"`` (foreground colour statistics of a style image; ``strength=1``),
+        ``"background"`` (foreground pasted on a style image's background), ``"mask"`` /
+        ``"noise"`` (grey out or add Gaussian noise, ``sigma=0.5``, on the top ``quantile=0.3``
+        of each image's ``region``: ``"attribution"`` of ``version`` with ``attribution=
+        "gradcam"``, or the ground-truth ``"bias"`` mask), or ``"torchvision"`` (``transform``: a
+        callable on a ``uint8 [3, H, W]`` tensor). ``foreground``: ``"object"`` (ground-truth
+        masks, the default when the dataset has them), ``"attribution"`` or ``None`` (whole
+        image). Each result keeps its source's label.
+        """
+        from ..augment import classical
+
+        if method not in AUG_METHODS:
+            raise ValueError(f"unknown augmentation method {method!r}; choose one of {list(AUG_METHODS)}")
+        idx = self.dataset.check_indices(source_idx)
+        if len(idx) == 0:
+            raise ValueError("empty source selection: pick the images to augment (e.g. a lasso)")
+        if style is not None and len(style.members) == 0:
+            raise ValueError(f"style cluster {style.id} has no images")
+        if method in ("color", "background") and style is None:
+            raise ValueError(f"{method!r} needs a style cluster: style=eng.cluster(v, k)[c]")
+        rng = np.random.default_rng(seed)
+        ds = self.dataset
+        src = ds.images[idx]
+        style_src = np.full(len(idx), -1, np.int64)
+        v = self.version(version) if version is not None else self.active
+
+        def foreground(rows: np.ndarray) -> np.ndarray:
+            how = params.get("foreground", "object" if "object" in ds.masks else None)
+            if how == "object":
+                if "object" not in ds.masks:
+                    raise ValueError("this dataset has no object masks; use foreground='attribution' or None")
+                return ds.masks["object"][rows]
+            if how == "attribution":
+                if v is None:
+                    raise ValueError("foreground='attribution' needs a trained version")
+                maps = self.attribute(v, rows, params.get("attribution", "gradcam"), numpy=True)
+                return classical.top_regions(maps, params.get("quantile", 0.3))
+            if how is None:
+                return np.ones((len(rows), *ds.image_size), dtype=bool)
+            raise ValueError(f"foreground must be 'object', 'attribution' or None, got {how!r}")
+
+        if method in ("color", "background"):
+            pool = style.members
+            if method == "color":
+                images, pick = classical.color_transfer(
+                    src, foreground(idx), ds.images[pool], foreground(pool), rng, float(params.get("strength", 1.0))
+                )
+            else:
+                if params.get("foreground", "object") is None:
+                    raise ValueError("a background swap needs a foreground: foreground='object' or 'attribution'")
+                images, pick = classical.background_swap(src, foreground(idx), ds.images[pool], foreground(pool), rng)
+            style_src = pool[pick]
+        elif method in ("mask", "noise"):
+            region = params.get("region", "attribution")
+            if region == "bias":
+                if "bias" not in ds.masks:
+                    raise ValueError("this dataset has no bias masks; use region='attribution'")
+                regions = ds.masks["bias"][idx]
+            elif region == "attribution":
+                if v is None:
+                    raise ValueError("region='attribution' needs a trained version")
+                maps = self.attribute(v, idx, params.get("attribution", "gradcam"), numpy=True)
+                regions = classical.top_regions(maps, params.get("quantile", 0.3))
+            else:
+                raise ValueError(f"region must be 'attribution' or 'bias', got {region!r}")
+            images = classical.targeted(src, regions, method, rng, float(params.get("sigma", 0.5)))
+        else:  # torchvision
+            transform = params.get("transform")
+            if not callable(transform):
+                raise ValueError("method='torchvision' needs transform=<a callable on a uint8 [3, H, W] tensor>")
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                out = [transform(torch.from_numpy(im.copy())) for im in src]
+            images = np.stack([np.asarray(o, dtype=np.uint8) for o in out])
+            if images.shape != src.shape:
+                raise ValueError(f"the transform must keep the image shape {src.shape[1:]}, got {images.shape[1:]}")
+        meta_params = {k: (repr(p) if k == "transform" else p) for k, p in params.items()}
+        if v is not None and method in ("mask", "noise"):
+            meta_params.setdefault("version", v.id)
+        with self._lock:
+            aid = f"a{self._next_aug}"
+            self._next_aug += 1
+        aug = Augmentation(
+            id=aid,
+            method=method,
+            style=None if style is None else {"version": style.version, "k": style.k, "cluster": style.id},
+            params={**meta_params, "seed": seed},
+            sources=idx,
+            labels=ds.labels[idx].astype(np.int64),
+            images=images,
+            style_sources=style_src,
+            created=_now(),
+        )
+        with self._lock:
+            self._augmentations[aid] = aug
+            if self._workspace is not None:
+                self._workspace.save_augmentation(aug)
+        self._record({"event": "augment", "augmentation": aid, "method": method, "style": aug.style, "images": len(aug)})
+        self._emit("augment", augmentation=aid)
+        return aug
+
+    def review(self, augmentation: Augmentation | str, rows: Sequence[int] | np.ndarray, accept: bool) -> Augmentation:
+        """Accept or reject the images at ``rows`` (positions in the augmentation) before a retrain."""
+        aug = self.augmentation(augmentation)
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        bad = rows[(rows < 0) | (rows >= len(aug))]
+        if bad.size:
+            raise ValueError(f"rows out of range [0, {len(aug)}): {bad[:5].tolist()}")
+        with self._lock:
+            aug.accepted[rows] = bool(accept)
+            if self._workspace is not None:
+                self._workspace.save_augmentation(aug)
+        self._record({"event": "review", "augmentation": aug.id, "rows": len(rows), "accept": bool(accept)})
+        self._emit("augment", augmentation=aug.id)
+        return aug
 
     # ================================================================== inference
     def evaluate(

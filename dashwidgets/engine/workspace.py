@@ -199,6 +199,42 @@ class Workspace:
     def write_history(self, history: list[dict]) -> None:
         atomic_write_json(self.root / "history.json", history)
 
+    # ---------------------------------------------------------------- augmentations
+    def save_augmentation(self, aug) -> None:
+        d = self.root / "augmentations"
+        d.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        np.savez(
+            buf, images=aug.images, sources=aug.sources, labels=aug.labels,
+            style_sources=aug.style_sources, accepted=aug.accepted,
+        )
+        atomic_write_bytes(d / f"{aug.id}.npz", buf.getvalue())
+        atomic_write_json(d / f"{aug.id}.json", aug.meta())
+
+    def load_augmentations(self) -> tuple[list, list[str]]:
+        from ..augment.record import Augmentation
+
+        d = self.root / "augmentations"
+        out, errors = [], []
+        if not d.is_dir():
+            return out, errors
+        for meta_path in sorted(d.glob("a*.json"), key=lambda p: int(p.stem[1:]) if p.stem[1:].isdigit() else 0):
+            try:
+                meta = json.loads(meta_path.read_text())
+                with np.load(meta_path.with_suffix(".npz"), allow_pickle=False) as z:
+                    arrays = {k: z[k] for k in z.files}
+                out.append(
+                    Augmentation(
+                        id=meta["id"], method=meta["method"], style=meta.get("style"), params=meta.get("params", {}),
+                        sources=arrays["sources"], labels=arrays["labels"], images=arrays["images"],
+                        style_sources=arrays["style_sources"], created=meta.get("created", ""),
+                        accepted=arrays["accepted"].astype(bool),
+                    )
+                )
+            except (OSError, ValueError, KeyError) as e:
+                errors.append(f"corrupted augmentation {meta_path.stem} in {d}: {type(e).__name__}: {e}")
+        return out, errors
+
     # ---------------------------------------------------------------- projections
     def save_array(self, name: str, arr: np.ndarray) -> None:
         buf = io.BytesIO()

@@ -49,6 +49,11 @@ class ClassifierBoard(View):
     parent = traitlets.Unicode("").tag(sync=True)
     """str: version to start from ("": the initial weights, a model trained from scratch)."""
 
+    augmentation_options = traitlets.List(traitlets.Dict()).tag(sync=True)
+    """list of dict: the engine's augmentations (id, method, style, images, accepted)."""
+    use_augmentations = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    """list of str: augmentations whose accepted images join the next training run."""
+
     versions = traitlets.List(traitlets.Dict()).tag(sync=True)
     """list of dict: one row per version (id, name, parent, val/test accuracy, hparams, lineage)."""
     active = traitlets.Unicode("").tag(sync=True)
@@ -82,6 +87,7 @@ class ClassifierBoard(View):
         engine.on("version", self._on_engine)
         engine.on("discard", self._on_engine)
         engine.on("active", self._on_engine)
+        engine.on("augment", self._on_engine)
         self.on_msg(self._on_msg)
 
     @property
@@ -113,7 +119,10 @@ class ClassifierBoard(View):
     def _refresh(self) -> None:
         active = self._engine.active
         ids = [v.id for v in self._engine.versions]
+        augs = [a.meta() for a in self._engine.augmentations]
         with self.hold_sync():
+            self.augmentation_options = augs
+            self.use_augmentations = [a for a in self.use_augmentations if a in {m["id"] for m in augs}]
             self.versions = self._rows()
             self.active = active.id if active else ""
             if self.parent and self.parent not in ids:
@@ -192,7 +201,9 @@ class ClassifierBoard(View):
             return None
         try:
             cfg = self.config()
-            job = self._engine.train_async(**cfg.to_dict(), parent=self.parent or None)
+            job = self._engine.train_async(
+                **cfg.to_dict(), parent=self.parent or None, augmentations=list(self.use_augmentations) or None
+            )
         except (ValueError, TypeError) as e:
             self._report(e)
             return None
@@ -203,7 +214,8 @@ class ClassifierBoard(View):
             self.epoch = 0
             self.train_loss = []
             self.val_loss = []
-            self.message = f"training {cfg.epochs} epoch(s) from {self.parent or 'scratch'}"
+            extra = f" with {', '.join(self.use_augmentations)}" if self.use_augmentations else ""
+            self.message = f"training {cfg.epochs} epoch(s) from {self.parent or 'scratch'}{extra}"
         self.job = job
         job.on_event(self._on_job_event)
         return job
@@ -250,7 +262,7 @@ class ClassifierBoard(View):
             if action == "train":
                 form = content.get("form") or {}
                 with self.hold_trait_notifications():
-                    for name in ("epochs", "lr", "batch_size", "weight_decay", "optimizer", "parent"):
+                    for name in ("epochs", "lr", "batch_size", "weight_decay", "optimizer", "parent", "use_augmentations"):
                         if name in form:
                             setattr(self, name, form[name])
                 self.train()

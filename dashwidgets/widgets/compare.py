@@ -31,8 +31,10 @@ class _VersionsView(EngineView):
     focus = traitlets.Int(-1).tag(sync=True)
     """int: index of the image clicked last (-1: none)."""
 
+    _allow_fewer = False  # a following TraceView waits for a second version
+
     def __init__(self, engine: Engine, versions, split: str, bundle_name: str, **kwargs: Any):
-        if isinstance(engine, Engine) and len(engine.versions) < 2:
+        if isinstance(engine, Engine) and len(engine.versions) < 2 and not self._allow_fewer:
             raise ValueError(f"{type(self).__name__} needs at least two versions; the engine has {len(engine.versions)}")
         super().__init__(engine, None, bundle_name, **kwargs)
         self.classes = list(engine.dataset.classes)
@@ -47,7 +49,7 @@ class _VersionsView(EngineView):
                 ids.append(self._engine.version(v).id)
             except (ValueError, TypeError) as e:
                 self._reject(str(e))
-        if len(ids) < 2:
+        if len(ids) < 2 and not self._allow_fewer:
             self._reject(f"pick at least two versions to compare, got {ids}")
         return ids
 
@@ -160,6 +162,7 @@ class TraceView(_VersionsView):
 
     def __init__(self, engine: Engine, versions=None, split: str = "test", **kwargs: Any):
         self._follow_all = versions is None
+        self._allow_fewer = self._follow_all  # following: shows a hint until a second version exists
         vs = engine.versions if versions is None and isinstance(engine, Engine) else (versions or [])
         super().__init__(engine, [getattr(v, "id", v) for v in vs], split, "trace", **kwargs)
         if self._follow_all:
@@ -168,7 +171,7 @@ class TraceView(_VersionsView):
 
     def _on_engine_versions(self, event: dict) -> None:
         ids = [v.id for v in self._engine.versions]
-        if len(ids) >= 2 and ids != self.versions:
+        if ids != self.versions:
             self.versions = ids
 
     @traitlets.validate("filter")
@@ -187,6 +190,11 @@ class TraceView(_VersionsView):
         return tr.indices if self.filter == "all" else tr.filter(self.filter)
 
     def _load(self) -> None:
+        if len(self.versions) < 2:
+            with self.hold_sync():
+                self.index = self.labels = self.correct = self.pred = b""
+                self.counts = {}
+            return
         tr = self.trace()
         change = tr.change
         with self.hold_sync():

@@ -51,4 +51,16 @@ tr.dw-version-row.dw-active { background: #eef4fb; }
 button.dw-discard-confirm { background: #fde8e8; border-color: #d62728; color: #9b1c1c; }
 .dw-job-status { color: #555; margin-left: 6px; }
 .dw-mosaic-canvas, .dw-trace-canvas { display: block; cursor: pointer; }
+.dw-cluster-grid { display: flex; gap: 6px; overflow-x: auto; align-items: flex-start; }
+.dw-cluster-col { display: flex; flex-direction: column; gap: 2px; border: 2px solid transparent; border-radius: 3px; padding: 2px; background: #fafafa; flex: none; }
+.dw-cluster-col.dw-picked { border-color: #f58518; background: #fff4e8; }
+.dw-cluster-head { cursor: pointer; font-size: 11px; color: #444; }
+.dw-cluster-col canvas { display: block; image-rendering: pixelated; }
+.dw-pair-grid { display: flex; flex-wrap: wrap; gap: 6px; }
+.dw-pair { border: 2px solid #cfe3cf; border-radius: 3px; padding: 2px; cursor: pointer; background: #fafafa; }
+.dw-pair.dw-rejected { border-color: #f2b8b8; opacity: 0.55; }
+.dw-pair-imgs { display: flex; gap: 2px; }
+.dw-pair canvas { display: block; image-rendering: pixelated; }
+.dw-pair span { display: block; font-size: 11px; }
+.dw-aug-summary { min-width: 120px; }
 `;

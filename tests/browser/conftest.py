@@ -261,7 +261,7 @@ def page(browser):
             pass
 
     pg.on("console", on_console)
-    pg.on("pageerror", lambda err: pg.console_errors.append(f"pageerror: {err}"))
+    pg.on("pageerror", lambda err: pg.console_errors.append(f"pageerror: {err}\n{getattr(err, 'stack', '')}"))
     pg.on("dialog", on_dialog)
     yield pg
     context.close()

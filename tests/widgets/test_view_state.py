@@ -186,3 +186,20 @@ def test_state_for_100k_points_stays_under_3_mb():
     per_point = 8 + 2 + 2 + 1 + 1 + 1 + 4 + 4  # xy, label, pred, correct, split, aligned, loss, confidence
     density = 3 * 64 * 64 * 4
     assert n * per_point + density < 3 * 1024 * 1024
+
+
+def test_no_view_shadows_a_trait_name_ipywidgets_reserves():
+    """ipywidgets' front end treats ``style`` and ``layout`` as references to Style/Layout models;
+    a view that syncs its own ``style`` breaks rendering (seen: 'Cannot read properties of
+    undefined (reading then)' in create_view)."""
+    import ipywidgets
+
+    from dashwidgets import widgets
+
+    reserved = set(ipywidgets.DOMWidget.class_trait_names(sync=lambda v: v)) | {"style"}
+    for name in widgets.__all__:
+        cls = getattr(widgets, name)
+        if not isinstance(cls, type):
+            continue
+        own = set(cls.class_trait_names(sync=lambda v: v)) - set(ipywidgets.DOMWidget.class_trait_names(sync=lambda v: v))
+        assert not own & reserved, (name, own & reserved)

@@ -1,0 +1,93 @@
+"""Style clusters: k-means on a version's embeddings (DASH's Cluster GAN View, XploreGAN's
+pseudo-labels), with the representatives closest to each centroid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+K_RANGE = (2, 20)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One cluster: its id, member image indices and representatives (closest to the centroid
+    first). Pass it as ``style=`` to ``Engine.augment``."""
+
+    id: int
+    k: int
+    version: str
+    members: np.ndarray
+    representatives: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def __repr__(self) -> str:
+        return f"Cluster({self.id} of k={self.k} on {self.version}, {len(self.members)} images)"
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """k-means of ``version``'s embeddings over ``indices``.
+
+    ``assignment [M]``: cluster of each image (rows follow ``indices``); ``centroids [k, D]``
+    (in standardised embedding space); ``representatives``: per cluster the ``n`` member indices
+    closest to its centroid; ``table``: size, accuracy, dominant class and its share (and the
+    bias-aligned share when the dataset has that attribute) per cluster.
+    """
+
+    version: str
+    k: int
+    split: str | None
+    indices: np.ndarray
+    assignment: np.ndarray
+    centroids: np.ndarray
+    representatives: list[np.ndarray]
+    table: pd.DataFrame
+
+    def members(self, c: int) -> np.ndarray:
+        self._check(c)
+        return self.indices[self.assignment == c]
+
+    def __getitem__(self, c: int) -> Cluster:
+        self._check(c)
+        return Cluster(int(c), self.k, self.version, self.members(c), self.representatives[c])
+
+    def __len__(self) -> int:
+        return self.k
+
+    def __iter__(self):
+        return (self[c] for c in range(self.k))
+
+    def _check(self, c: int) -> None:
+        if not isinstance(c, (int, np.integer)) or not 0 <= c < self.k:
+            raise ValueError(f"cluster {c!r} out of range [0, {self.k})")
+
+    def __repr__(self) -> str:
+        return f"Clustering(k={self.k} on {self.version}, {len(self.indices)} images, sizes {self.table['size'].tolist()})"
+
+
+def kmeans(embedding: np.ndarray, k: int, seed: int = 0, n_rep: int = 8) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """k-means on standardised features: (assignment [M], centroids [k, D], representatives as
+    row positions [k][<= n_rep], closest first)."""
+    from sklearn.cluster import KMeans
+
+    x = np.asarray(embedding, dtype=np.float64)
+    x = (x - x.mean(axis=0)) / np.maximum(x.std(axis=0), 1e-8)
+    km = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(x)
+    dist = np.linalg.norm(x - km.cluster_centers_[km.labels_], axis=1)
+    reps = []
+    for c in range(k):
+        rows = np.flatnonzero(km.labels_ == c)
+        reps.append(rows[np.argsort(dist[rows], kind="stable")[:n_rep]])
+    return km.labels_.astype(np.int64), km.cluster_centers_.astype(np.float32), reps
+
+
+def check_k(k) -> int:
+    lo, hi = K_RANGE
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not lo <= k <= hi:
+        raise ValueError(f"k must be an integer from {lo} to {hi}, got {k!r}")
+    return int(k)

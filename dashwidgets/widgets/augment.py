@@ -1,0 +1,261 @@
+"""ClusterGallery and AugmentedView: pick a style cluster, augment the selection toward it, and
+review the results before retraining (DASH's Cluster GAN View and Augmented Image View)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import traitlets
+
+from ..audit.cluster import K_RANGE
+from ..augment.record import METHODS
+from ..engine.engine import Engine
+from ..engine.jobs import Job
+from ..models.version import ModelVersion
+from ._atlas import atlas_png
+from ._base import STATIC, EngineView, View, bundle
+
+
+class ClusterGallery(EngineView):
+    """Style clusters of one version: k-means on its embeddings (K from 2 to 20), each cluster a
+    column of its ``n`` images closest to the centroid, with size and accuracy.
+
+    Pick one or more clusters (``style_clusters``) as the target style; the linked ``selection`` gives the
+    source images; :meth:`augment` (the Augment button) calls ``Engine.augment`` once per picked
+    cluster with ``method``.
+    """
+
+    _esm = STATIC / "clusters.js"
+
+    k = traitlets.Int(8).tag(sync=True)
+    n = traitlets.Int(6).tag(sync=True)
+    """int: representatives shown per cluster."""
+    split = traitlets.Unicode("train").tag(sync=True)
+    clusters = traitlets.List(traitlets.Dict()).tag(sync=True)
+    """list of dict: per cluster: cluster, size, accuracy, top_class, top_class_share (aligned_share)."""
+    reps = traitlets.List(traitlets.List(traitlets.Int())).tag(sync=True)
+    """list of list of int: per cluster, the representatives' dataset indices."""
+    atlas = traitlets.Bytes(b"").tag(sync=True)
+    atlas_cols = traitlets.Int(1).tag(sync=True)
+    cell = traitlets.Int(48).tag(sync=True)
+    style_clusters = traitlets.List(traitlets.Int()).tag(sync=True)
+    """list of int: the clusters picked as target styles (``style`` is taken: ipywidgets
+    reserves it for a widget's Style model)."""
+    method = traitlets.Unicode("color").tag(sync=True)
+    methods = traitlets.List(traitlets.Unicode(), default_value=["color", "background", "mask", "noise"]).tag(sync=True)
+    made = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    """list of str: ids of the augmentations the last Augment made."""
+    message = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, engine: Engine, version: ModelVersion | str | Job | None = None, k: int = 8, **kwargs: Any):
+        super().__init__(engine, version, "clusters", **kwargs)
+        self.clustering = None
+        self.on_msg(self._on_msg)
+        self.k = k
+        self.version = self.initial_version.id
+
+    @traitlets.validate("k")
+    def _check_k(self, proposal):
+        lo, hi = K_RANGE
+        if not lo <= proposal["value"] <= hi:
+            self._reject(f"k must be from {lo} to {hi}, got {proposal['value']}")
+        return proposal["value"]
+
+    @traitlets.validate("n")
+    def _check_n(self, proposal):
+        if not 1 <= proposal["value"] <= 50:
+            self._reject(f"n must be from 1 to 50, got {proposal['value']}")
+        return proposal["value"]
+
+    @traitlets.validate("method")
+    def _check_method(self, proposal):
+        if proposal["value"] not in METHODS:
+            self._reject(f"unknown augmentation method {proposal['value']!r}; choose one of {list(METHODS)}")
+        return proposal["value"]
+
+    @traitlets.validate("style_clusters")
+    def _check_style(self, proposal):
+        bad = [c for c in proposal["value"] if not 0 <= c < self.k]
+        if bad:
+            self._reject(f"style clusters out of range [0, {self.k}): {bad}")
+        return sorted(set(proposal["value"]))
+
+    @traitlets.observe("k", "n", "split", "version")
+    def _recluster(self, change) -> None:
+        if not self.version:
+            return
+        try:
+            cl = self._engine.cluster(self.version, self.k, self.split or None, n=self.n)
+            reps = [r.tolist() for r in cl.representatives]
+            flat = np.concatenate([np.asarray(r, dtype=np.int64) for r in reps])
+            png, cols = atlas_png(self._engine.dataset.images[flat], self.cell)
+            rows = [{"cluster": int(c), **{k: _plain(v) for k, v in r.items()}} for c, r in cl.table.iterrows()]
+        except Exception as e:  # noqa: BLE001 - shown in the view
+            self._report(e)
+            return
+        self.clustering = cl
+        with self.hold_sync():
+            self.clusters = rows
+            self.reps = reps
+            self.atlas = png
+            self.atlas_cols = cols
+            self.style_clusters = [c for c in self.style_clusters if c < self.k]
+            self.error = ""
+
+    def augment(self, **params: Any) -> list:
+        """Augment the selected images toward each picked style cluster; returns the
+        Augmentations (none, with the reason shown, on bad input)."""
+        try:
+            if not self.selection:
+                raise ValueError("no source images: select images (e.g. a lasso in a linked projection) first")
+            if not self.style_clusters and self.method in ("color", "background"):
+                raise ValueError("pick at least one style cluster (click a column header)")
+            if self.clustering is None:
+                raise ValueError("no clustering yet")
+            made = []
+            styles = [self.clustering[c] for c in self.style_clusters] or [None]
+            for st in styles:
+                made.append(self._engine.augment(self.selection, style=st, method=self.method, version=self.version, **params))
+        except Exception as e:  # noqa: BLE001 - shown in the view
+            self._report(e)
+            return []
+        with self.hold_sync():
+            self.made = [a.id for a in made]
+            self.error = ""
+            self.message = f"made {sum(len(a) for a in made)} images: " + ", ".join(a.id for a in made)
+        return made
+
+    def _on_msg(self, _widget, content, _buffers) -> None:
+        if isinstance(content, dict) and content.get("action") == "augment":
+            try:  # the request carries the picks (a pending state update could arrive later)
+                if "method" in content:
+                    self.method = content["method"]
+                if "style_clusters" in content:
+                    self.style_clusters = list(content["style_clusters"])
+            except traitlets.TraitError:
+                return  # shown by the validator
+            self.augment()
+
+
+def _plain(v):
+    if isinstance(v, (np.floating, float)):
+        return None if not np.isfinite(v) else round(float(v), 4)
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+class AugmentedView(View):
+    """Originals beside their augmented images, for one augmentation at a time; click a pair to
+    reject (or accept again) it before retraining; counts per class and per target cluster, and
+    the augmentation history.
+
+    Parameters
+    ----------
+    engine : Engine
+    augmentation : Augmentation or id, optional
+        Default: the latest one, following new ones.
+    """
+
+    _esm = STATIC / "augmented.js"
+
+    augmentation = traitlets.Unicode("").tag(sync=True)
+    history = traitlets.List(traitlets.Dict()).tag(sync=True)
+    """list of dict: every augmentation (id, method, style, params, images, accepted, created)."""
+    pairs = traitlets.List(traitlets.Dict()).tag(sync=True)
+    """list of dict: the page's pairs: row, source, label, accepted."""
+    atlas = traitlets.Bytes(b"").tag(sync=True)
+    """bytes: PNG atlas, cell 2k the source of pair k, cell 2k+1 its augmented image."""
+    atlas_cols = traitlets.Int(1).tag(sync=True)
+    cell = traitlets.Int(48).tag(sync=True)
+    summary = traitlets.List(traitlets.Dict()).tag(sync=True)
+    """list of dict: accepted images per class."""
+    page = traitlets.Int(0).tag(sync=True)
+    page_size = traitlets.Int(24).tag(sync=True)
+    total = traitlets.Int(0).tag(sync=True)
+
+    def __init__(self, engine: Engine, augmentation=None, **kwargs: Any):
+        bundle("augmented")
+        if not isinstance(engine, Engine):
+            raise TypeError(f"engine must be a dashwidgets Engine, got {type(engine).__name__}")
+        self._engine = engine
+        self._follow = augmentation is None
+        super().__init__(**kwargs)
+        self.on_msg(self._on_msg)
+        engine.on("augment", self._on_engine)
+        self._refresh_history()
+        if augmentation is not None:
+            self.augmentation = getattr(augmentation, "id", augmentation)
+        elif engine.augmentations:
+            self.augmentation = engine.augmentations[-1].id
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @traitlets.validate("augmentation")
+    def _check_aug(self, proposal):
+        value = proposal["value"]
+        if value:
+            try:
+                self._engine.augmentation(value)
+            except ValueError as e:
+                self._reject(str(e))
+        return value
+
+    def _refresh_history(self) -> None:
+        self.history = [a.meta() for a in self._engine.augmentations]
+
+    def _on_engine(self, event: dict) -> None:
+        self._refresh_history()
+        aid = event.get("augmentation")
+        if self._follow and aid and aid != self.augmentation:
+            self.augmentation = aid
+        elif aid == self.augmentation:
+            self._render()
+
+    @traitlets.observe("augmentation", "page", "page_size")
+    def _on_change(self, change) -> None:
+        self._render()
+
+    def _render(self) -> None:
+        if not self.augmentation:
+            return
+        try:
+            aug = self._engine.augmentation(self.augmentation)
+            n = len(aug)
+            rows = np.arange(self.page * self.page_size, min(n, (self.page + 1) * self.page_size))
+            ds = self._engine.dataset
+            pairs_img = np.empty((2 * len(rows), *aug.images.shape[1:]), np.uint8)
+            pairs_img[0::2] = ds.images[aug.sources[rows]]
+            pairs_img[1::2] = aug.images[rows]
+            png, cols = atlas_png(pairs_img, self.cell) if len(rows) else (b"", 1)
+            classes = ds.classes
+            pairs = [
+                {"row": int(r), "source": int(aug.sources[r]), "label": classes[int(aug.labels[r])], "accepted": bool(aug.accepted[r])}
+                for r in rows
+            ]
+            summary = [{"class": c, "images": int(k)} for c, k in aug.summary(classes)["images"].items()]
+        except Exception as e:  # noqa: BLE001 - shown in the view
+            self._report(e)
+            return
+        with self.hold_sync():
+            self.total = n
+            self.pairs = pairs
+            self.atlas = png
+            self.atlas_cols = cols
+            self.summary = summary
+            self.error = ""
+
+    def toggle(self, row: int) -> None:
+        """Flip accepted/rejected for one pair."""
+        aug = self._engine.augmentation(self.augmentation)
+        self._engine.review(aug, [row], not bool(aug.accepted[row]))
+
+    def _on_msg(self, _widget, content, _buffers) -> None:
+        if isinstance(content, dict) and content.get("action") == "toggle":
+            try:
+                self.toggle(int(content["row"]))
+            except Exception as e:  # noqa: BLE001 - shown in the view
+                self._report(e)

@@ -1,0 +1,114 @@
+// ClusterGallery: style clusters as columns of representatives (DASH's Cluster GAN View). Click
+// a column header to pick it as a target style; Augment turns the linked selection toward it.
+
+import { blobOf } from "./lib/binary.js";
+import { clear, el, showError } from "./lib/dom.js";
+import { STYLE } from "./lib/style.js";
+
+function render({ model, el: host }) {
+  if (!document.getElementById("dashwidgets-style")) {
+    document.head.appendChild(el("style", { attrs: { id: "dashwidgets-style" }, text: STYLE }));
+  }
+  const root = el("div", { class: "dw-root dw-clusters" });
+  host.appendChild(root);
+  const k = el("input", { class: "dw-k", attrs: { type: "range", min: 2, max: 20, step: 1, title: "number of clusters" } });
+  const kLabel = el("span", { class: "dw-k-label" });
+  const method = el("select", { class: "dw-aug-method", title: "augmentation method" });
+  const augment = el("button", { class: "dw-augment", text: "Augment selection", attrs: { type: "button" } });
+  const info = el("span", { class: "dw-status dw-aug-info" });
+  const toolbar = el("div", { class: "dw-toolbar" }, [el("label", { text: "K " }), k, kLabel, el("span", { class: "dw-sep" }), el("label", { text: "method " }), method, augment, info]);
+  const errorBanner = el("div", { class: "dw-error" });
+  const grid = el("div", { class: "dw-cluster-grid" });
+  root.append(toolbar, errorBanner, grid);
+
+  let atlas = null;
+  let token = 0;
+  const setAndSave = (name, value) => {
+    model.set(name, value);
+    model.save_changes();
+  };
+
+  function draw() {
+    clear(grid);
+    const cell = model.get("cell");
+    const cols = model.get("atlas_cols");
+    const style = new Set(model.get("style_clusters"));
+    let flat = 0;
+    model.get("clusters").forEach((c, ci) => {
+      const reps = model.get("reps")[ci] || [];
+      const head = el("div", { class: "dw-cluster-head", title: `cluster ${c.cluster}: pick as target style` }, [
+        el("div", { class: "dw-cluster-name", text: `#${c.cluster} · ${c.size}` }),
+        el("div", { class: "dw-cluster-acc", text: `acc ${c.accuracy === null ? "–" : (100 * c.accuracy).toFixed(0) + "%"}` }),
+        el("div", { class: "dw-cluster-top", text: `${c.top_class} ${(100 * c.top_class_share).toFixed(0)}%` }),
+      ]);
+      const col = el("div", { class: `dw-cluster-col${style.has(c.cluster) ? " dw-picked" : ""}`, attrs: { "data-cluster": c.cluster } }, [head]);
+      head.addEventListener("click", () => {
+        const now = new Set(model.get("style_clusters"));
+        if (now.has(c.cluster)) now.delete(c.cluster);
+        else now.add(c.cluster);
+        setAndSave("style_clusters", [...now].sort((a, b) => a - b));
+      });
+      for (const idx of reps) {
+        const canvas = el("canvas", { class: "dw-cluster-rep", attrs: { "data-index": idx } });
+        canvas.width = canvas.height = cell;
+        if (atlas) {
+          const ctx = canvas.getContext("2d");
+          ctx.imageSmoothingEnabled = false;
+          ctx.drawImage(atlas, (flat % cols) * cell, Math.floor(flat / cols) * cell, cell, cell, 0, 0, cell, cell);
+        }
+        flat += 1;
+        col.appendChild(canvas);
+      }
+      grid.appendChild(col);
+    });
+    const sel = model.get("selection").length;
+    info.textContent = `${sel} source image(s) selected · style ${[...style].map((s) => "#" + s).join(", ") || "none"} · ${model.get("message")}`;
+    augment.disabled = sel === 0;
+    root.setAttribute("data-clusters", String(model.get("clusters").length));
+    root.setAttribute("data-style", [...style].join(","));
+  }
+
+  async function loadAtlas() {
+    const t = ++token;
+    const bytes = model.get("atlas");
+    const bmp = bytes && bytes.byteLength ? await createImageBitmap(blobOf(bytes)) : null;
+    if (t !== token) return;
+    atlas = bmp;
+    draw();
+    root.setAttribute("data-ready", String(t));
+  }
+
+  function syncControls() {
+    k.value = String(model.get("k"));
+    kLabel.textContent = ` ${model.get("k")} `;
+    clear(method);
+    for (const m of model.get("methods")) method.appendChild(el("option", { text: m, attrs: { value: m } }));
+    method.value = model.get("method");
+  }
+
+  k.addEventListener("input", () => (kLabel.textContent = ` ${k.value} `));
+  k.addEventListener("change", () => setAndSave("k", Number(k.value)));
+  method.addEventListener("change", () => setAndSave("method", method.value));
+  augment.addEventListener("click", () => model.send({ action: "augment", method: method.value, style_clusters: model.get("style_clusters") }));
+
+  const handlers = {
+    "change:atlas": () => loadAtlas(),
+    "change:clusters": () => draw(),
+    "change:style_clusters": () => draw(),
+    "change:selection": () => draw(),
+    "change:message": () => draw(),
+    "change:k": () => syncControls(),
+    "change:method": () => syncControls(),
+    "change:made": () => root.setAttribute("data-made", model.get("made").join(",")),
+    "change:error": () => showError(errorBanner, model.get("error")),
+  };
+  for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
+  syncControls();
+  showError(errorBanner, model.get("error"));
+  loadAtlas();
+  return () => {
+    for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
+  };
+}
+
+export default { render };

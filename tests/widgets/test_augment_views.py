@@ -1,0 +1,72 @@
+"""ClusterGallery and AugmentedView from Python, and augmentation sets in the board."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import traitlets
+
+import dashwidgets as dw
+
+
+@pytest.fixture
+def eng(small_ds):
+    e = dw.Engine(small_ds, device="cpu")
+    e.train(epochs=1, progress=False)
+    return e
+
+
+def test_cluster_gallery_shows_representatives_and_augments_the_selection(eng):
+    g = dw.ClusterGallery(eng, k=4)
+    cl = g.clustering
+    assert len(g.clusters) == 4 and [len(r) for r in g.reps] == [6] * 4
+    assert g.reps[2] == cl.representatives[2].tolist()
+    assert [c["size"] for c in g.clusters] == cl.table["size"].tolist()
+    g.k = 6
+    assert len(g.clusters) == 6 and g.clustering.k == 6
+    # bad input: shown in the view
+    assert g.augment() == [] and "no source images" in g.error
+    g.selection = [0, 1, 2, 3]
+    assert g.augment() == [] and "pick at least one style cluster" in g.error
+    for name, value, msg in [("k", 21, "k must be from 2 to 20"), ("k", 1, "k must be from 2 to 20"),
+                             ("style_clusters", [9], "out of range"), ("method", "gan", "unknown augmentation method")]:
+        with pytest.raises(traitlets.TraitError, match=msg):
+            setattr(g, name, value)
+    g.style_clusters = [1, 3]
+    made = g.augment()
+    assert [a.style["cluster"] for a in made] == [1, 3] and all(len(a) == 4 for a in made)
+    assert g.made == [a.id for a in made] and "made 8 images" in g.message
+    # the browser's request carries its picks
+    g._on_msg(g, {"action": "augment", "method": "noise", "style_clusters": []}, [])
+    assert eng.augmentations[-1].method == "noise"
+
+
+def test_augmented_view_pairs_review_and_history(eng):
+    view = dw.AugmentedView(eng)
+    assert view.history == [] and view.pairs == []
+    cl = eng.cluster(eng.versions[-1], k=3)
+    aug = eng.augment(np.arange(30), style=cl[0], method="color")
+    assert view.augmentation == aug.id and view.total == 30  # follows new augmentations
+    assert len(view.pairs) == 24 and view.pairs[0] == {"row": 0, "source": 0, "label": eng.classes[eng.dataset.labels[0]], "accepted": True}
+    view.toggle(0)
+    assert aug.accepted[0] == False and view.pairs[0]["accepted"] is False  # noqa: E712
+    assert view.history[-1]["accepted"] == 29
+    assert sum(s["images"] for s in view.summary) == 29
+    view._on_msg(view, {"action": "toggle", "row": 0}, [])
+    assert aug.accepted[0]
+    view.page = 1
+    assert [p["row"] for p in view.pairs] == list(range(24, 30))
+    with pytest.raises(traitlets.TraitError, match="unknown augmentation 'a7'"):
+        view.augmentation = "a7"
+
+
+def test_board_trains_with_chosen_augmentations(eng):
+    cl = eng.cluster(eng.versions[-1], k=3)
+    aug = eng.augment(np.arange(40), style=cl[1], method="background")
+    board = dw.ClassifierBoard(eng)
+    assert [a["id"] for a in board.augmentation_options] == [aug.id]
+    board.use_augmentations = [aug.id]
+    board.epochs, board.parent = 1, "v1"
+    v = board.train().result(timeout=120)
+    assert v.lineage["augmentations"] == [aug.id]
+    assert board.versions[-1]["augmentations"] == [aug.id]
