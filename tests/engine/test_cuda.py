@@ -63,3 +63,19 @@ def test_aopc_and_bias_report_on_the_gpu(gpu_cpu):
     assert np.isfinite(g.scores).all() and abs(g.mean - c.mean) < 0.05
     rep = gpu.bias_report(v, v, idx=idx, method=["gradcam", "lrp"])
     assert (rep.table["biased_mean"] == rep.table["reference_mean"]).all()  # same model both sides
+
+
+def test_cluster_augment_and_retrain_on_the_gpu(gpu_cpu):
+    gpu, _, v, _ = gpu_cpu
+    cl = gpu.cluster(v, k=4)
+    src = gpu.dataset.indices("train")[:64]
+    augs = [
+        gpu.augment(src, style=cl[1], method="color"),
+        gpu.augment(src, style=cl[2], method="background"),
+        gpu.augment(src, method="noise", version=v),  # attribution regions computed on the GPU
+    ]
+    v2 = gpu.retrain(v, epochs=1, augmentations=augs, progress=False)
+    assert v2.lineage["augmented_images"] == 3 * 64
+    cmp = gpu.compare(v, v2)
+    assert cmp.confusion_b.sum() == len(gpu.dataset.indices("test"))
+    assert gpu.trace([v, v2]).correct.shape[1] == 2
