@@ -4,8 +4,8 @@
 
 import { blobOf, typed } from "./lib/binary.js";
 import { colormapLut, paintHeat } from "./lib/colors.js";
-import { clear, el, showError } from "./lib/dom.js";
-import { STYLE } from "./lib/style.js";
+import { bind, clear, el, showError } from "./lib/dom.js";
+import { ensureStyle } from "./lib/style.js";
 
 const METHOD_NAMES = { gradcam: "Grad-CAM", scorecam: "Score-CAM", ig: "Integrated Gradients", lrp: "ε-LRP" };
 const CAM = new Set(["gradcam", "scorecam"]);
@@ -20,9 +20,7 @@ function fmt(v) {
 }
 
 function render({ model, el: host }) {
-  if (!document.getElementById("dashwidgets-style")) {
-    document.head.appendChild(el("style", { attrs: { id: "dashwidgets-style" }, text: STYLE }));
-  }
+  ensureStyle();
   const root = el("div", { class: "dw-root dw-attribution" });
   host.appendChild(root);
 
@@ -255,16 +253,14 @@ function render({ model, el: host }) {
     "change:progress": () => showProgress(),
     "change:error": () => showError(errorBanner, model.get("error")),
   };
-  for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
+  const unbind = bind(model, handlers);
 
   syncControls();
   showProgress();
   showError(errorBanner, model.get("error"));
   schedule(true);
 
-  return () => {
-    for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
-  };
+  return unbind;
 }
 
 export default { render };

@@ -2,17 +2,15 @@
 // retraining; accepted images per class; the augmentation history.
 
 import { blobOf } from "./lib/binary.js";
-import { clear, el, showError } from "./lib/dom.js";
-import { STYLE } from "./lib/style.js";
+import { bind, clear, el, showError } from "./lib/dom.js";
+import { ensureStyle } from "./lib/style.js";
 
 function styleText(s) {
   return s ? `cluster ${s.cluster} (k=${s.k}, ${s.version})` : "no style";
 }
 
 function render({ model, el: host }) {
-  if (!document.getElementById("dashwidgets-style")) {
-    document.head.appendChild(el("style", { attrs: { id: "dashwidgets-style" }, text: STYLE }));
-  }
+  ensureStyle();
   const root = el("div", { class: "dw-root dw-augmented" });
   host.appendChild(root);
   const pick = el("select", { class: "dw-aug-pick", title: "augmentation" });
@@ -115,13 +113,11 @@ function render({ model, el: host }) {
     "change:augmentation": () => drawSide(),
     "change:error": () => showError(errorBanner, model.get("error")),
   };
-  for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
+  const unbind = bind(model, handlers);
   drawSide();
   showError(errorBanner, model.get("error"));
   loadAtlas();
-  return () => {
-    for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
-  };
+  return unbind;
 }
 
 export default { render };

@@ -1,9 +1,9 @@
 // ClassifierBoard: hyper-parameter form, live train (red) / val (blue) loss per epoch, progress
 // and cancel; version list with switch, compare picks and discard (with confirmation).
 
-import { clear, el, showError } from "./lib/dom.js";
+import { bind, clear, el, showError } from "./lib/dom.js";
 import { lossChart } from "./lib/chart.js";
-import { STYLE } from "./lib/style.js";
+import { ensureStyle } from "./lib/style.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -19,9 +19,7 @@ function hparamText(h) {
 }
 
 function render({ model, el: host }) {
-  if (!document.getElementById("dashwidgets-style")) {
-    document.head.appendChild(el("style", { attrs: { id: "dashwidgets-style" }, text: STYLE }));
-  }
+  ensureStyle();
   const root = el("div", { class: "dw-root dw-board" });
   host.appendChild(root);
 
@@ -242,7 +240,7 @@ function render({ model, el: host }) {
     "change:use_augmentations": () => syncForm(),
     "change:error": () => showError(errorBanner, model.get("error")),
   };
-  for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
+  const unbind = bind(model, handlers);
   syncForm();
   syncJob();
   drawVersions();
@@ -250,9 +248,7 @@ function render({ model, el: host }) {
   showError(errorBanner, model.get("error"));
   root.setAttribute("data-ready", "1");
 
-  return () => {
-    for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
-  };
+  return unbind;
 }
 
 export default { render };

@@ -2,13 +2,11 @@
 // a column header to pick it as a target style; Augment turns the linked selection toward it.
 
 import { blobOf } from "./lib/binary.js";
-import { clear, el, showError } from "./lib/dom.js";
-import { STYLE } from "./lib/style.js";
+import { bind, clear, el, showError } from "./lib/dom.js";
+import { ensureStyle } from "./lib/style.js";
 
 function render({ model, el: host }) {
-  if (!document.getElementById("dashwidgets-style")) {
-    document.head.appendChild(el("style", { attrs: { id: "dashwidgets-style" }, text: STYLE }));
-  }
+  ensureStyle();
   const root = el("div", { class: "dw-root dw-clusters" });
   host.appendChild(root);
   const k = el("input", { class: "dw-k", attrs: { type: "range", min: 2, max: 20, step: 1, title: "number of clusters" } });
@@ -102,13 +100,11 @@ function render({ model, el: host }) {
     "change:made": () => root.setAttribute("data-made", model.get("made").join(",")),
     "change:error": () => showError(errorBanner, model.get("error")),
   };
-  for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
+  const unbind = bind(model, handlers);
   syncControls();
   showError(errorBanner, model.get("error"));
   loadAtlas();
-  return () => {
-    for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
-  };
+  return unbind;
 }
 
 export default { render };

@@ -1,13 +1,11 @@
 // ImageGallery: the selected images with label, prediction and confidence, paged and sortable.
 
 import { blobOf } from "./lib/binary.js";
-import { clear, el, showError } from "./lib/dom.js";
-import { STYLE } from "./lib/style.js";
+import { bind, clear, el, showError } from "./lib/dom.js";
+import { ensureStyle } from "./lib/style.js";
 
 function render({ model, el: host }) {
-  if (!document.getElementById("dashwidgets-style")) {
-    document.head.appendChild(el("style", { attrs: { id: "dashwidgets-style" }, text: STYLE }));
-  }
+  ensureStyle();
   const root = el("div", { class: "dw-root dw-gallery" });
   host.appendChild(root);
 
@@ -127,29 +125,22 @@ function render({ model, el: host }) {
     model.save_changes();
   });
 
-  const onItems = () => renderItems();
-  const onAtlas = () => loadAtlas();
   const onError = () => showError(errorBanner, model.get("error"));
-  model.on("change:items", onItems);
-  model.on("change:focus", onItems);
-  model.on("change:total", onItems);
-  model.on("change:atlas", onAtlas);
-  model.on("change:error", onError);
-  model.on("change:sort_by", () => (sort.value = model.get("sort_by")));
-  model.on("change:descending", () => (desc.checked = model.get("descending")));
+  const unbind = bind(model, {
+    "change:items": () => renderItems(),
+    "change:focus": () => renderItems(),
+    "change:total": () => renderItems(),
+    "change:atlas": () => loadAtlas(),
+    "change:error": onError,
+    "change:sort_by": () => (sort.value = model.get("sort_by")),
+    "change:descending": () => (desc.checked = model.get("descending")),
+  });
 
   sort.value = model.get("sort_by");
   desc.checked = model.get("descending");
   onError();
   loadAtlas();
-
-  return () => {
-    model.off("change:items", onItems);
-    model.off("change:focus", onItems);
-    model.off("change:total", onItems);
-    model.off("change:atlas", onAtlas);
-    model.off("change:error", onError);
-  };
+  return unbind;
 }
 
 export default { render };

@@ -4,16 +4,14 @@
 // works in an exported page.
 
 import { typed } from "./lib/binary.js";
-import { clear, el, showError } from "./lib/dom.js";
+import { bind, clear, el, showError } from "./lib/dom.js";
 import { changeColor, confusionCounts, mosaicCells } from "./lib/mosaic-layout.js";
-import { STYLE } from "./lib/style.js";
+import { ensureStyle } from "./lib/style.js";
 
 const W = 560, H = 320, LEFT = 8, BOTTOM = 22;
 
 function render({ model, el: host }) {
-  if (!document.getElementById("dashwidgets-style")) {
-    document.head.appendChild(el("style", { attrs: { id: "dashwidgets-style" }, text: STYLE }));
-  }
+  ensureStyle();
   const root = el("div", { class: "dw-root dw-mosaic" });
   host.appendChild(root);
   const title = el("div", { class: "dw-status dw-mosaic-title" });
@@ -156,12 +154,10 @@ function render({ model, el: host }) {
     },
     "change:error": () => showError(errorBanner, model.get("error")),
   };
-  for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
+  const unbind = bind(model, handlers);
   load();
   showError(errorBanner, model.get("error"));
-  return () => {
-    for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
-  };
+  return unbind;
 }
 
 export default { render };

@@ -11,7 +11,7 @@ import { createPointRenderer } from "./lib/points-gl.js";
 import { combine, modeFromEvent, selectInBox, selectInPolygon } from "./lib/selection.js";
 import { ThumbnailCache } from "./lib/thumbnails.js";
 import { ViewTransform, bounds } from "./lib/view.js";
-import { STYLE } from "./lib/style.js";
+import { ensureStyle } from "./lib/style.js";
 
 const SPLIT_NAMES = ["train", "val", "test"];
 const CONTOUR_LEVELS = [0.12, 0.3, 0.6];
@@ -52,9 +52,7 @@ function quantile(values, q) {
 }
 
 function render({ model, el: host }) {
-  if (!document.getElementById("dashwidgets-style")) {
-    document.head.appendChild(el("style", { attrs: { id: "dashwidgets-style" }, text: STYLE }));
-  }
+  ensureStyle();
   const root = el("div", { class: "dw-root dw-projection" });
   host.appendChild(root);
 

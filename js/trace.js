@@ -2,17 +2,15 @@
 // red = became correct, blue = became wrong, grey = unchanged. Click a point to set focus.
 
 import { typed } from "./lib/binary.js";
-import { clear, el, showError } from "./lib/dom.js";
+import { bind, clear, el, showError } from "./lib/dom.js";
 import { changeOf, traceLayout } from "./lib/mosaic-layout.js";
-import { STYLE } from "./lib/style.js";
+import { ensureStyle } from "./lib/style.js";
 
 const H = 300;
 const FILTERS = ["all", "became right", "became wrong", "always wrong", "always right", "mixed"];
 
 function render({ model, el: host }) {
-  if (!document.getElementById("dashwidgets-style")) {
-    document.head.appendChild(el("style", { attrs: { id: "dashwidgets-style" }, text: STYLE }));
-  }
+  ensureStyle();
   const root = el("div", { class: "dw-root dw-trace" });
   host.appendChild(root);
   const filter = el("select", { class: "dw-filter", title: "Show images whose path is…" });
@@ -189,13 +187,11 @@ function render({ model, el: host }) {
     "change:focus": () => draw(),
     "change:error": () => showError(errorBanner, model.get("error")),
   };
-  for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
+  const unbind = bind(model, handlers);
   filter.value = model.get("filter");
   load();
   showError(errorBanner, model.get("error"));
-  return () => {
-    for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
-  };
+  return unbind;
 }
 
 export default { render };

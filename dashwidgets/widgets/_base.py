@@ -27,6 +27,12 @@ def bundle(name: str) -> Path:
     return path
 
 
+def cell_size(engine: Engine, lo: int, hi: int) -> int:
+    """Thumbnail cell in pixels for ``engine``'s images: their side, clamped to [lo, hi]."""
+    h, w = engine.dataset.image_size if isinstance(engine, Engine) else (32, 32)
+    return int(min(hi, max(lo, max(h, w))))
+
+
 class Indices(traitlets.List):
     """A list of image indices that also takes numpy arrays, ranges and tuples (made plain lists)."""
 
@@ -97,6 +103,8 @@ class EngineView(View):
     """str: id of the version shown; linked views follow it."""
     selection = Indices().tag(sync=True)
     """list of int: selected image indices (dataset order); linked views share it."""
+    focus = traitlets.Int(-1).tag(sync=True)
+    """int: index of the image clicked last (-1: none)."""
 
     def __init__(self, engine: Engine, version: ModelVersion | str | Job | None, bundle_name: str, **kwargs: Any):
         bundle(bundle_name)
@@ -127,6 +135,13 @@ class EngineView(View):
     @traitlets.validate("version")
     def _check_version(self, proposal):
         return self._valid_version(proposal["value"])
+
+    @traitlets.validate("focus")
+    def _check_focus(self, proposal):
+        value = proposal["value"]
+        if value != -1 and not 0 <= value < len(self._engine.dataset):
+            self._reject(f"focus index {value} out of range [0, {len(self._engine.dataset)})")
+        return value
 
     # Validators shared by the views that show an engine's images (``self._engine``).
     def _valid_selection(self, value) -> list[int]:

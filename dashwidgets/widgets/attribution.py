@@ -14,7 +14,7 @@ from ..explain.attribution import METHODS
 from ..models.layers import conv_layers
 from ..models.version import ModelVersion
 from ._atlas import atlas_png, heat_bytes
-from ._base import STATIC, EngineView
+from ._base import STATIC, EngineView, cell_size
 
 CAM_METHODS = ("gradcam", "scorecam")
 COLORMAPS = ("jet", "viridis", "inferno", "gray")
@@ -75,8 +75,6 @@ class AttributionGrid(EngineView):
     """int: image and heatmap size in pixels."""
     progress = traitlets.Float(1.0).tag(sync=True)
     """float: share of the page's maps computed (1: done)."""
-    focus = traitlets.Int(-1).tag(sync=True)
-    """int: index of the image clicked last (-1: none)."""
 
     def __init__(
         self,
@@ -85,8 +83,7 @@ class AttributionGrid(EngineView):
         chunk: int = 4,
         **kwargs: Any,
     ):
-        h, w = engine.dataset.image_size if isinstance(engine, Engine) else (32, 32)
-        super().__init__(engine, version, "attribution", cell=int(min(128, max(64, max(h, w)))), **kwargs)
+        super().__init__(engine, version, "attribution", cell=cell_size(engine, 64, 128), **kwargs)
         self._chunk = max(1, int(chunk))
         self.layers = conv_layers(self._engine.model(self.initial_version))
         self.version = self.initial_version.id
@@ -129,12 +126,6 @@ class AttributionGrid(EngineView):
             self._reject(f"page_size must be positive, got {proposal['value']}")
         return proposal["value"]
 
-    @traitlets.validate("focus")
-    def _check_focus(self, proposal):
-        value = proposal["value"]
-        if value != -1 and not 0 <= value < len(self._engine.dataset):
-            self._reject(f"focus index {value} out of range [0, {len(self._engine.dataset)})")
-        return value
 
     # -------------------------------------------------------------- rendering
     @traitlets.observe("selection", "version", "page_size")

@@ -28,8 +28,6 @@ class _VersionsView(EngineView):
     """bytes: ``[M] uint32`` dataset indices of the compared images."""
     labels = traitlets.Bytes(b"").tag(sync=True)
     """bytes: ``[M] uint16`` true classes."""
-    focus = traitlets.Int(-1).tag(sync=True)
-    """int: index of the image clicked last (-1: none)."""
 
     _allow_fewer = False  # a following TraceView waits for a second version
 
@@ -60,12 +58,6 @@ class _VersionsView(EngineView):
             self._reject(f"split {value!r} has no images")
         return value
 
-    @traitlets.validate("focus")
-    def _check_focus(self, proposal):
-        value = proposal["value"]
-        if value != -1 and not 0 <= value < len(self._engine.dataset):
-            self._reject(f"focus index {value} out of range [0, {len(self._engine.dataset)})")
-        return value
 
     @traitlets.observe("versions", "split")
     def _on_versions(self, change) -> None:

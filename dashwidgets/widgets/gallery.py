@@ -11,7 +11,7 @@ from ..engine.engine import Engine
 from ..engine.jobs import Job
 from ..models.version import ModelVersion
 from ._atlas import atlas_png
-from ._base import STATIC, EngineView
+from ._base import STATIC, EngineView, cell_size
 
 SORT_BY = ("index", "confidence", "loss")
 
@@ -49,12 +49,9 @@ class ImageGallery(EngineView):
     """int: columns of the atlas."""
     cell = traitlets.Int(32).tag(sync=True)
     """int: atlas cell size in pixels."""
-    focus = traitlets.Int(-1).tag(sync=True)
-    """int: index of the image clicked last (-1: none)."""
 
     def __init__(self, engine: Engine, version: ModelVersion | str | Job | None = None, **kwargs: Any):
-        h, w = engine.dataset.image_size if isinstance(engine, Engine) else (32, 32)
-        super().__init__(engine, version, "gallery", cell=int(min(96, max(32, max(h, w)))), **kwargs)
+        super().__init__(engine, version, "gallery", cell=cell_size(engine, 32, 96), **kwargs)
         self.version = self.initial_version.id
 
     # -------------------------------------------------------------- validation
@@ -64,12 +61,6 @@ class ImageGallery(EngineView):
             self._reject(f"unknown sort_by {proposal['value']!r}; choose one of {list(SORT_BY)}")
         return proposal["value"]
 
-    @traitlets.validate("focus")
-    def _check_focus(self, proposal):
-        value = proposal["value"]
-        if value != -1 and not 0 <= value < len(self._engine.dataset):
-            self._reject(f"focus index {value} out of range [0, {len(self._engine.dataset)})")
-        return value
 
     @traitlets.validate("page_size")
     def _check_page_size(self, proposal):

@@ -26,3 +26,11 @@ export function showError(banner, message) {
   banner.textContent = message || "";
   banner.style.display = message ? "block" : "none";
 }
+
+/** Listen to `handlers` ({"change:x": fn}) on a widget model; returns the function that stops. */
+export function bind(model, handlers) {
+  for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
+  return () => {
+    for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
+  };
+}

@@ -64,3 +64,12 @@ button.dw-discard-confirm { background: #fde8e8; border-color: #d62728; color: #
 .dw-pair span { display: block; font-size: 11px; }
 .dw-aug-summary { min-width: 120px; }
 `;
+
+/** Add the stylesheet to the page once (every view calls this first). */
+export function ensureStyle() {
+  if (document.getElementById("dashwidgets-style")) return;
+  const node = document.createElement("style");
+  node.id = "dashwidgets-style";
+  node.textContent = STYLE;
+  document.head.appendChild(node);
+}
