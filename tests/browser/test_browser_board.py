@@ -143,4 +143,14 @@ def test_mosaic_cells_select_their_images_and_trace_colours_match_flips(page, la
     _poll(lambda: nb.kernel.eval("gal.selection") == want, what="select shown -> gallery")
     tr.scroll_into_view_if_needed()
     screenshot(page, "trace-became-right")
+    # clicking an image's point (drawn #666) sets focus to that image
+    canvas = page.locator(".dw-trace canvas.dw-trace-canvas")
+    hit = canvas.evaluate(
+        "c => { const r = c.getBoundingClientRect(); for (let y = 0; y < r.height; y++) for (let x = 0; x < r.width; x++) {"
+        " const d = c.getContext('2d').getImageData(x * devicePixelRatio, y * devicePixelRatio, 1, 1).data;"
+        " if (y > 20 && Math.abs(d[0] - 102) < 3 && d[0] === d[1] && d[1] === d[2] && d[3] === 255) return [r.left + x, r.top + y]; } return null; }"
+    )
+    assert hit is not None
+    page.mouse.click(*hit)
+    _poll(lambda: nb.kernel.eval("trace.focus") in want, what="focus on a traced image")
     assert not [e for e in page.console_errors if "pageerror" in e]
