@@ -71,6 +71,29 @@ class View(anywidget.AnyWidget):
         raise traitlets.TraitError(msg)
 
 
+class Paged(traitlets.HasTraits):
+    """Traits of a view that pages through images sent as one PNG atlas (mixed into a View)."""
+
+    page = traitlets.Int(0).tag(sync=True)
+    """int: current page (0-based)."""
+    page_size = traitlets.Int(24).tag(sync=True)
+    """int: images per page."""
+    total = traitlets.Int(0).tag(sync=True)
+    """int: number of images to page through."""
+    atlas = traitlets.Bytes(b"").tag(sync=True)
+    """bytes: PNG sprite atlas of the page's images, cell k at (k % atlas_cols, k // atlas_cols)."""
+    atlas_cols = traitlets.Int(1).tag(sync=True)
+    """int: columns of the atlas."""
+    cell = traitlets.Int(48).tag(sync=True)
+    """int: atlas cell size in pixels."""
+
+    @traitlets.validate("page_size")
+    def _check_page_size(self, proposal):
+        if proposal["value"] < 1:
+            self._reject(f"page_size must be positive, got {proposal['value']}")
+        return proposal["value"]
+
+
 def resolve_version(engine: Engine, version: ModelVersion | str | Job | None) -> ModelVersion:
     """The version a view should show: a record, an id, a finished Job, or the latest one."""
     if version is None:

@@ -14,14 +14,14 @@ from ..explain.attribution import METHODS
 from ..models.layers import conv_layers
 from ..models.version import ModelVersion
 from ._atlas import atlas_png, heat_bytes
-from ._base import STATIC, EngineView, cell_size
+from ._base import STATIC, EngineView, Paged, cell_size
 
 CAM_METHODS = ("gradcam", "scorecam")
 COLORMAPS = ("jet", "viridis", "inferno", "gray")
 TARGETS = ("pred", "label")
 
 
-class AttributionGrid(EngineView):
+class AttributionGrid(Paged, EngineView):
     """Attribution maps of the selected images (DASH's Grad-CAM view).
 
     One column per image: the image, its heatmap, and the heatmap over the image; label and
@@ -54,25 +54,14 @@ class AttributionGrid(EngineView):
     """str: "jet", "viridis", "inferno" or "gray" (browser only)."""
     opacity = traitlets.Float(0.5).tag(sync=True)
     """float: heatmap opacity in the overlay row, 0 to 1 (browser only)."""
-    page = traitlets.Int(0).tag(sync=True)
-    """int: current page (0-based)."""
     page_size = traitlets.Int(12).tag(sync=True)
-    """int: images per page."""
-    total = traitlets.Int(0).tag(sync=True)
-    """int: number of selected images."""
     items = traitlets.List(traitlets.Dict()).tag(sync=True)
     """list of dict: the page's images: index, label, pred, confidence, correct, and rma_/rra_<mask>."""
-    atlas = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: PNG sprite atlas of the page's images."""
-    atlas_cols = traitlets.Int(1).tag(sync=True)
-    """int: columns of the atlas."""
     heat = traitlets.Bytes(b"").tag(sync=True)
     """bytes: ``[n, cell, cell] uint8`` heatmaps of the page (|relevance| over its 99.5th
     percentile, per image)."""
     rendered = traitlets.Unicode("").tag(sync=True)
     """str: "method|layer|target" of the maps in ``heat`` (what the browser shows)."""
-    cell = traitlets.Int(64).tag(sync=True)
-    """int: image and heatmap size in pixels."""
     progress = traitlets.Float(1.0).tag(sync=True)
     """float: share of the page's maps computed (1: done)."""
 
@@ -120,11 +109,6 @@ class AttributionGrid(EngineView):
             self._reject(f"opacity must be between 0 and 1, got {proposal['value']}")
         return proposal["value"]
 
-    @traitlets.validate("page_size")
-    def _check_page_size(self, proposal):
-        if proposal["value"] < 1:
-            self._reject(f"page_size must be positive, got {proposal['value']}")
-        return proposal["value"]
 
 
     # -------------------------------------------------------------- rendering

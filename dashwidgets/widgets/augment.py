@@ -14,7 +14,7 @@ from ..engine.engine import Engine
 from ..engine.jobs import Job
 from ..models.version import ModelVersion
 from ._atlas import atlas_png
-from ._base import STATIC, EngineView, View, bundle
+from ._base import STATIC, EngineView, Paged, View, bundle
 
 
 class ClusterGallery(EngineView):
@@ -146,10 +146,10 @@ def _plain(v):
     return v
 
 
-class AugmentedView(View):
+class AugmentedView(Paged, View):
     """Originals beside their augmented images, for one augmentation at a time; click a pair to
     reject (or accept again) it before retraining; counts per class and per target cluster, and
-    the augmentation history.
+    the augmentation history. Atlas cell ``2k`` is pair k's source image, ``2k + 1`` its result.
 
     Parameters
     ----------
@@ -165,15 +165,8 @@ class AugmentedView(View):
     """list of dict: every augmentation (id, method, style, params, images, accepted, created)."""
     pairs = traitlets.List(traitlets.Dict()).tag(sync=True)
     """list of dict: the page's pairs: row, source, label, accepted."""
-    atlas = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: PNG atlas, cell 2k the source of pair k, cell 2k+1 its augmented image."""
-    atlas_cols = traitlets.Int(1).tag(sync=True)
-    cell = traitlets.Int(48).tag(sync=True)
     summary = traitlets.List(traitlets.Dict()).tag(sync=True)
     """list of dict: accepted images per class."""
-    page = traitlets.Int(0).tag(sync=True)
-    page_size = traitlets.Int(24).tag(sync=True)
-    total = traitlets.Int(0).tag(sync=True)
 
     def __init__(self, engine: Engine, augmentation=None, **kwargs: Any):
         bundle("augmented")

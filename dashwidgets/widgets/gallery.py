@@ -11,12 +11,12 @@ from ..engine.engine import Engine
 from ..engine.jobs import Job
 from ..models.version import ModelVersion
 from ._atlas import atlas_png
-from ._base import STATIC, EngineView, cell_size
+from ._base import STATIC, EngineView, Paged, cell_size
 
 SORT_BY = ("index", "confidence", "loss")
 
 
-class ImageGallery(EngineView):
+class ImageGallery(Paged, EngineView):
     """Pages through the selected images of one version.
 
     Each item shows the image, its label, the predicted class and the confidence (as text, never
@@ -35,20 +35,9 @@ class ImageGallery(EngineView):
     """str: "index", "confidence" or "loss"."""
     descending = traitlets.Bool(False).tag(sync=True)
     """bool: reverse the sort order."""
-    page = traitlets.Int(0).tag(sync=True)
-    """int: current page (0-based)."""
     page_size = traitlets.Int(40).tag(sync=True)
-    """int: images per page."""
-    total = traitlets.Int(0).tag(sync=True)
-    """int: number of selected images."""
     items = traitlets.List(traitlets.Dict()).tag(sync=True)
     """list of dict: the page's images: index, label, pred, confidence, loss, correct."""
-    atlas = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: PNG sprite atlas of the page's thumbnails, cell k at (k % atlas_cols, k // atlas_cols)."""
-    atlas_cols = traitlets.Int(1).tag(sync=True)
-    """int: columns of the atlas."""
-    cell = traitlets.Int(32).tag(sync=True)
-    """int: atlas cell size in pixels."""
 
     def __init__(self, engine: Engine, version: ModelVersion | str | Job | None = None, **kwargs: Any):
         super().__init__(engine, version, "gallery", cell=cell_size(engine, 32, 96), **kwargs)
@@ -62,11 +51,6 @@ class ImageGallery(EngineView):
         return proposal["value"]
 
 
-    @traitlets.validate("page_size")
-    def _check_page_size(self, proposal):
-        if proposal["value"] < 1:
-            self._reject(f"page_size must be positive, got {proposal['value']}")
-        return proposal["value"]
 
     # -------------------------------------------------------------- paging
     @traitlets.observe("selection", "sort_by", "descending", "version", "page_size")
