@@ -2,7 +2,8 @@
 // The kernel sends the page's images (PNG atlas) and heatmaps (uint8 buffer); colormap and
 // opacity are applied here, so changing them never asks the kernel.
 
-import { blobOf, typed } from "./lib/binary.js";
+import { drawCell, latestAtlas } from "./lib/atlas.js";
+import { typed } from "./lib/binary.js";
 import { colormapLut, paintHeat } from "./lib/colors.js";
 import { bind, clear, el, showError } from "./lib/dom.js";
 import { ensureStyle } from "./lib/style.js";
@@ -61,7 +62,8 @@ function render({ model, el: host }) {
   root.append(toolbar, errorBanner, grid);
 
   let atlas = null; // ImageBitmap of the page's images
-  let atlasToken = 0;
+  let loads = 0;
+  const decodeAtlas = latestAtlas();
   let bases = []; // RGBA pixels of each image at cell size, for the overlay
 
   const pages = () => Math.max(1, Math.ceil(model.get("total") / model.get("page_size")));
@@ -103,12 +105,7 @@ function render({ model, el: host }) {
           over.getContext("2d").putImageData(o, 0, 0);
         }
       }
-      if (atlas) {
-        const cols = model.get("atlas_cols");
-        const ctx = orig.getContext("2d");
-        ctx.imageSmoothingEnabled = false;
-        ctx.drawImage(atlas, (k % cols) * cell, Math.floor(k / cols) * cell, cell, cell, 0, 0, cell, cell);
-      }
+      if (atlas) drawCell(orig.getContext("2d"), atlas, k, model.get("atlas_cols"), cell);
     });
     root.setAttribute("data-colormap", model.get("colormap"));
     root.setAttribute("data-opacity", String(alpha));
@@ -199,14 +196,12 @@ function render({ model, el: host }) {
 
   async function refresh() {
     scheduled = false;
-    const token = ++atlasToken;
     if (atlasDirty) {
       atlasDirty = false;
-      const bytes = model.get("atlas");
-      const bitmap = bytes && bytes.byteLength ? await createImageBitmap(blobOf(bytes)) : null;
-      if (token !== atlasToken) return; // a newer refresh took over
+      const bitmap = await decodeAtlas(model.get("atlas"));
+      if (bitmap === undefined) return; // a newer atlas took over
       atlas = bitmap;
-      root.setAttribute("data-loaded", String(token));
+      root.setAttribute("data-loaded", String(++loads));
     }
     const cell = model.get("cell");
     const cols = model.get("atlas_cols");
@@ -217,7 +212,7 @@ function render({ model, el: host }) {
       ? []
       : model.get("items").map((_, k) => {
           ctx.clearRect(0, 0, cell, cell);
-          ctx.drawImage(atlas, (k % cols) * cell, Math.floor(k / cols) * cell, cell, cell, 0, 0, cell, cell);
+          drawCell(ctx, atlas, k, cols, cell);
           return ctx.getImageData(0, 0, cell, cell).data;
         });
     renderItems();

@@ -1,7 +1,7 @@
 // AugmentedView: originals beside augmented images; click a pair to reject / accept it before
 // retraining; accepted images per class; the augmentation history.
 
-import { blobOf } from "./lib/binary.js";
+import { drawCell, latestAtlas } from "./lib/atlas.js";
 import { bind, clear, el, showError } from "./lib/dom.js";
 import { ensureStyle } from "./lib/style.js";
 
@@ -26,7 +26,8 @@ function render({ model, el: host }) {
   root.append(toolbar, errorBanner, grid, el("div", { class: "dw-board-body" }, [summary, history]));
 
   let atlas = null;
-  let token = 0;
+  let loads = 0;
+  const decodeAtlas = latestAtlas();
   const pages = () => Math.max(1, Math.ceil(model.get("total") / model.get("page_size")));
   const setAndSave = (name, value) => {
     model.set(name, value);
@@ -43,12 +44,7 @@ function render({ model, el: host }) {
       const canvases = [0, 1].map((j) => {
         const c = el("canvas");
         c.width = c.height = cell;
-        if (atlas) {
-          const ctx = c.getContext("2d");
-          ctx.imageSmoothingEnabled = false;
-          const a = 2 * k + j;
-          ctx.drawImage(atlas, (a % cols) * cell, Math.floor(a / cols) * cell, cell, cell, 0, 0, cell, cell);
-        }
+        if (atlas) drawCell(c.getContext("2d"), atlas, 2 * k + j, cols, cell);
         return c;
       });
       const node = el(
@@ -93,13 +89,11 @@ function render({ model, el: host }) {
   }
 
   async function loadAtlas() {
-    const t = ++token;
-    const bytes = model.get("atlas");
-    const bmp = bytes && bytes.byteLength ? await createImageBitmap(blobOf(bytes)) : null;
-    if (t !== token) return;
-    atlas = bmp;
+    const bitmap = await decodeAtlas(model.get("atlas"));
+    if (bitmap === undefined) return; // a newer atlas took over
+    atlas = bitmap;
     drawPairs();
-    root.setAttribute("data-ready", String(t));
+    root.setAttribute("data-ready", String(++loads));
   }
 
   pick.addEventListener("change", () => setAndSave("augmentation", pick.value));

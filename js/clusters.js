@@ -1,7 +1,7 @@
 // ClusterGallery: style clusters as columns of representatives (DASH's Cluster GAN View). Click
 // a column header to pick it as a target style; Augment turns the linked selection toward it.
 
-import { blobOf } from "./lib/binary.js";
+import { drawCell, latestAtlas } from "./lib/atlas.js";
 import { bind, clear, el, showError } from "./lib/dom.js";
 import { ensureStyle } from "./lib/style.js";
 
@@ -20,7 +20,8 @@ function render({ model, el: host }) {
   root.append(toolbar, errorBanner, grid);
 
   let atlas = null;
-  let token = 0;
+  let loads = 0;
+  const decodeAtlas = latestAtlas();
   const setAndSave = (name, value) => {
     model.set(name, value);
     model.save_changes();
@@ -49,11 +50,7 @@ function render({ model, el: host }) {
       for (const idx of reps) {
         const canvas = el("canvas", { class: "dw-cluster-rep", attrs: { "data-index": idx } });
         canvas.width = canvas.height = cell;
-        if (atlas) {
-          const ctx = canvas.getContext("2d");
-          ctx.imageSmoothingEnabled = false;
-          ctx.drawImage(atlas, (flat % cols) * cell, Math.floor(flat / cols) * cell, cell, cell, 0, 0, cell, cell);
-        }
+        if (atlas) drawCell(canvas.getContext("2d"), atlas, flat, cols, cell);
         flat += 1;
         col.appendChild(canvas);
       }
@@ -67,13 +64,11 @@ function render({ model, el: host }) {
   }
 
   async function loadAtlas() {
-    const t = ++token;
-    const bytes = model.get("atlas");
-    const bmp = bytes && bytes.byteLength ? await createImageBitmap(blobOf(bytes)) : null;
-    if (t !== token) return;
-    atlas = bmp;
+    const bitmap = await decodeAtlas(model.get("atlas"));
+    if (bitmap === undefined) return; // a newer atlas took over
+    atlas = bitmap;
     draw();
-    root.setAttribute("data-ready", String(t));
+    root.setAttribute("data-ready", String(++loads));
   }
 
   function syncControls() {

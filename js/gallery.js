@@ -1,6 +1,6 @@
 // ImageGallery: the selected images with label, prediction and confidence, paged and sortable.
 
-import { blobOf } from "./lib/binary.js";
+import { drawCell, latestAtlas } from "./lib/atlas.js";
 import { bind, clear, el, showError } from "./lib/dom.js";
 import { ensureStyle } from "./lib/style.js";
 
@@ -34,7 +34,8 @@ function render({ model, el: host }) {
   root.append(toolbar, errorBanner, grid);
 
   let atlas = null;
-  let atlasToken = 0;
+  let loads = 0;
+  const decodeAtlas = latestAtlas();
 
   function pages() {
     return Math.max(1, Math.ceil(model.get("total") / model.get("page_size")));
@@ -44,9 +45,7 @@ function render({ model, el: host }) {
     if (!atlas) return;
     const cell = model.get("cell");
     const cols = model.get("atlas_cols");
-    const ctx = canvas.getContext("2d");
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(atlas, (k % cols) * cell, Math.floor(k / cols) * cell, cell, cell, 0, 0, canvas.width, canvas.height);
+    drawCell(canvas.getContext("2d"), atlas, k, cols, cell, canvas.width, canvas.height);
   }
 
   function renderItems() {
@@ -94,18 +93,11 @@ function render({ model, el: host }) {
   }
 
   async function loadAtlas() {
-    const token = ++atlasToken;
-    const bytes = model.get("atlas");
-    if (!bytes || !bytes.byteLength) {
-      atlas = null;
-      renderItems();
-      return;
-    }
-    const bitmap = await createImageBitmap(blobOf(bytes));
-    if (token !== atlasToken) return; // a newer page arrived meanwhile
+    const bitmap = await decodeAtlas(model.get("atlas"));
+    if (bitmap === undefined) return; // a newer page arrived meanwhile
     atlas = bitmap;
     renderItems();
-    root.setAttribute("data-loaded", String(token));
+    root.setAttribute("data-loaded", String(++loads));
   }
 
   sort.addEventListener("change", () => {

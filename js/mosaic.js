@@ -4,7 +4,7 @@
 // works in an exported page.
 
 import { typed } from "./lib/binary.js";
-import { bind, clear, el, showError } from "./lib/dom.js";
+import { bind, el, hoverTooltip, showError } from "./lib/dom.js";
 import { changeColor, confusionCounts, mosaicCells } from "./lib/mosaic-layout.js";
 import { ensureStyle } from "./lib/style.js";
 
@@ -101,26 +101,14 @@ function render({ model, el: host }) {
     return out;
   }
 
-  canvas.addEventListener("mousemove", (ev) => {
+  hoverTooltip(canvas, tooltip, (ev) => {
     const c = cellAt(ev);
-    if (!c) {
-      tooltip.style.display = "none";
-      return;
-    }
+    if (!c) return null;
     const classes = model.get("classes");
     const [va, vb] = model.get("versions");
     const d = c.b - c.a;
-    clear(tooltip);
-    tooltip.append(
-      el("div", { class: "dw-tooltip-cell", text: `true ${classes[c.t]} → predicted ${classes[c.p]}` }),
-      el("div", { class: "dw-tooltip-counts", text: `${va}: ${c.a} · ${vb}: ${c.b} (${d > 0 ? "+" : ""}${d})` }),
-    );
-    const r = canvas.getBoundingClientRect();
-    tooltip.style.left = `${ev.clientX - r.left + 12}px`;
-    tooltip.style.top = `${ev.clientY - r.top + 12}px`;
-    tooltip.style.display = "block";
+    return [`true ${classes[c.t]} → predicted ${classes[c.p]}`, `${va}: ${c.a} · ${vb}: ${c.b} (${d > 0 ? "+" : ""}${d})`];
   });
-  canvas.addEventListener("mouseleave", () => (tooltip.style.display = "none"));
   canvas.addEventListener("click", (ev) => {
     const c = cellAt(ev);
     if (!c) return;

@@ -2,7 +2,7 @@
 // red = became correct, blue = became wrong, grey = unchanged. Click a point to set focus.
 
 import { typed } from "./lib/binary.js";
-import { bind, clear, el, showError } from "./lib/dom.js";
+import { bind, el, hoverTooltip, showError } from "./lib/dom.js";
 import { changeOf, traceLayout } from "./lib/mosaic-layout.js";
 import { ensureStyle } from "./lib/style.js";
 
@@ -141,27 +141,16 @@ function render({ model, el: host }) {
     return best;
   }
 
-  canvas.addEventListener("mousemove", (ev) => {
+  hoverTooltip(canvas, tooltip, (ev) => {
     const hit = nearest(ev);
-    if (!hit) {
-      tooltip.style.display = "none";
-      return;
-    }
+    if (!hit) return null;
     const classes = model.get("classes");
-    const versions = model.get("versions");
     const i = hit.row;
-    clear(tooltip);
-    tooltip.append(el("div", { text: `#${data.index[i]} · label ${classes[data.labels[i]]}` }));
-    versions.forEach((v, k) => {
-      const ok = data.correct[i * data.nV + k];
-      tooltip.append(el("div", { text: `${v}: ${classes[data.pred[i * data.nV + k]]} ${ok ? "✓" : "✗"}` }));
-    });
-    const r = canvas.getBoundingClientRect();
-    tooltip.style.left = `${ev.clientX - r.left + 12}px`;
-    tooltip.style.top = `${ev.clientY - r.top + 12}px`;
-    tooltip.style.display = "block";
+    return [
+      `#${data.index[i]} · label ${classes[data.labels[i]]}`,
+      ...model.get("versions").map((v, k) => `${v}: ${classes[data.pred[i * data.nV + k]]} ${data.correct[i * data.nV + k] ? "✓" : "✗"}`),
+    ];
   });
-  canvas.addEventListener("mouseleave", () => (tooltip.style.display = "none"));
   canvas.addEventListener("click", (ev) => {
     const hit = nearest(ev);
     if (!hit) return;

@@ -27,6 +27,25 @@ export function showError(banner, message) {
   banner.style.display = message ? "block" : "none";
 }
 
+/**
+ * Show `tooltip` beside the pointer over `target`, one line per string `lines(event)` returns
+ * (as text, never HTML); hidden where it returns null and when the pointer leaves.
+ */
+export function hoverTooltip(target, tooltip, lines) {
+  const hide = () => (tooltip.style.display = "none");
+  target.addEventListener("mousemove", (ev) => {
+    const text = lines(ev);
+    if (!text) return hide();
+    clear(tooltip);
+    for (const line of text) tooltip.appendChild(el("div", { text: line }));
+    const r = target.getBoundingClientRect();
+    tooltip.style.left = `${ev.clientX - r.left + 12}px`;
+    tooltip.style.top = `${ev.clientY - r.top + 12}px`;
+    tooltip.style.display = "block";
+  });
+  target.addEventListener("mouseleave", hide);
+}
+
 /** Listen to `handlers` ({"change:x": fn}) on a widget model; returns the function that stops. */
 export function bind(model, handlers) {
   for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
