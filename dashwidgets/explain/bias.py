@@ -8,6 +8,7 @@ and Cohen's d (difference of means over the root mean square of the two standard
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -36,8 +37,8 @@ class BiasReport:
         return self.table[self.table["p"] <= alpha]
 
     def _repr_html_(self) -> str:
-        head = f"<p>Attribution shift: <b>{_esc(self.biased)}</b> vs reference <b>{_esc(self.reference)}</b>"
-        head += f" on {_esc(self.split or 'all images')}</p>"
+        head = f"<p>Attribution shift: <b>{html.escape(self.biased)}</b> vs reference <b>{html.escape(self.reference)}</b>"
+        head += f" on {html.escape(self.split or 'all images')}</p>"
         return head + self.table.to_html(float_format=lambda v: f"{v:.3g}", index=False)
 
     def __repr__(self) -> str:
@@ -46,12 +47,6 @@ class BiasReport:
                 f"BiasReport({self.biased} vs reference {self.reference}, split={self.split!r})\n"
                 f"{self.table.to_string(index=False)}"
             )
-
-
-def _esc(s: str) -> str:
-    import html
-
-    return html.escape(str(s))
 
 
 def bias_report(

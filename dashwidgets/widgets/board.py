@@ -175,7 +175,7 @@ class ClassifierBoard(View):
         """Discard ``version`` from the engine (refused for the active one, with a message)."""
         active = self._engine.active
         if active is not None and version == active.id:
-            self._reject_plain(f"{version} is the active version and cannot be discarded; make another version active first")
+            self.error = f"{version} is the active version and cannot be discarded; make another version active first"
             return
         try:
             self._engine.discard(version)
@@ -184,9 +184,6 @@ class ClassifierBoard(View):
             return
         self.error = ""
         self.message = f"discarded {version}"
-
-    def _reject_plain(self, msg: str) -> None:
-        self.error = msg
 
     # -------------------------------------------------------------- training
     def config(self) -> TrainConfig:
