@@ -65,6 +65,20 @@ class View(anywidget.AnyWidget):
     def _report(self, exc: BaseException) -> None:
         self.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
 
+    def _apply(self, values: dict, names: tuple[str, ...]) -> bool:
+        """Set the traits ``names`` present in ``values``, from a browser request that carries its
+        form: ipywidgets may hold back a state update while an earlier one is pending, so a
+        custom message can arrive before it. False when a value is refused (the view shows why)."""
+        try:
+            with self.hold_trait_notifications():
+                for name in names:
+                    if name in values:
+                        setattr(self, name, values[name])
+        except traitlets.TraitError as e:
+            self.error = str(e)  # the held changes, the validator's message too, were rolled back
+            return False
+        return True
+
     def _reject(self, msg: str) -> NoReturn:
         """Show ``msg`` in the view and refuse the trait value with it."""
         self.error = msg

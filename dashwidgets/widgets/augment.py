@@ -128,14 +128,8 @@ class ClusterGallery(EngineView):
 
     def _on_msg(self, _widget, content, _buffers) -> None:
         if isinstance(content, dict) and content.get("action") == "augment":
-            try:  # the request carries the picks (a pending state update could arrive later)
-                if "method" in content:
-                    self.method = content["method"]
-                if "style_clusters" in content:
-                    self.style_clusters = list(content["style_clusters"])
-            except traitlets.TraitError:
-                return  # shown by the validator
-            self.augment()
+            if self._apply(content, ("method", "style_clusters")):
+                self.augment()
 
 
 def _plain(v):

@@ -257,12 +257,9 @@ class ClassifierBoard(View):
         action = content.get("action") if isinstance(content, dict) else None
         try:
             if action == "train":
-                form = content.get("form") or {}
-                with self.hold_trait_notifications():
-                    for name in ("epochs", "lr", "batch_size", "weight_decay", "optimizer", "parent", "use_augmentations"):
-                        if name in form:
-                            setattr(self, name, form[name])
-                self.train()
+                form = ("epochs", "lr", "batch_size", "weight_decay", "optimizer", "parent", "use_augmentations")
+                if self._apply(content.get("form") or {}, form):
+                    self.train()
             elif action == "cancel":
                 self.cancel()
             elif action == "discard":

@@ -39,6 +39,9 @@ def test_cluster_gallery_shows_representatives_and_augments_the_selection(eng):
     # the browser's request carries its picks
     g._on_msg(g, {"action": "augment", "method": "noise", "style_clusters": []}, [])
     assert eng.augmentations[-1].method == "noise"
+    n = len(eng.augmentations)
+    g._on_msg(g, {"action": "augment", "method": "gan", "style_clusters": [1]}, [])
+    assert "unknown augmentation method 'gan'" in g.error and len(eng.augmentations) == n
 
 
 def test_augmented_view_pairs_review_and_history(eng):

@@ -91,6 +91,9 @@ def test_board_switches_discards_and_refuses_bad_values(eng):
     board.epochs = 1
     board._on_msg(board, {"action": "discard", "version": "v1"}, [])
     assert "cannot be discarded" in board.error
+    # a train request whose form carries a refused value trains nothing and says why
+    board._on_msg(board, {"action": "train", "form": {"epochs": 1, "parent": "v7"}}, [])
+    assert "unknown version 'v7' to start from" in board.error and board.job is None
 
 
 def test_views_without_a_version_follow_the_active_one(eng):
