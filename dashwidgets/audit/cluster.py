@@ -47,6 +47,17 @@ class Clustering:
     centroids: np.ndarray
     representatives: list[np.ndarray]
     table: pd.DataFrame
+    mean: np.ndarray | None = None
+    std: np.ndarray | None = None
+
+    def assign(self, embedding: np.ndarray) -> np.ndarray:
+        """The nearest cluster of each row of ``embedding [M, D]`` (the same version's embedding,
+        e.g. ``Engine.predict(v, images)["embedding"]``), standardised as the clustered images were."""
+        if self.mean is None or self.std is None:
+            raise ValueError("this clustering has no standardisation stored; make it with Engine.cluster")
+        z = (np.asarray(embedding, dtype=np.float64) - self.mean) / self.std
+        d = ((z[:, None, :] - self.centroids[None].astype(np.float64)) ** 2).sum(-1)
+        return d.argmin(axis=1).astype(np.int64)
 
     def members(self, c: int) -> np.ndarray:
         self._check(c)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-METHODS = ("color", "background", "mask", "noise", "torchvision")
+METHODS = ("color", "background", "translate", "mask", "noise", "torchvision")
 
 
 @dataclass

@@ -24,6 +24,8 @@ from ..audit.projection import TSNEMap
 from ..audit.report import BiasAudit, bias_audit
 from ..augment.record import METHODS as AUG_METHODS
 from ..augment.record import Augmentation
+from ..augment.translate import STEPS as TRANSLATE_STEPS
+from ..augment.translate import Translator, generator_state, load_translator, train_translator
 from ..datasets.imageset import ImageSet
 from ..explain.bias import BiasReport, bias_report
 from ..explain.metrics import rma, rra
@@ -122,6 +124,7 @@ class Engine:
         self._augmentations: OrderedDict[str, Augmentation] = OrderedDict()
         self._next_aug = 1
         self._cluster_cache: dict[tuple, Clustering] = {}
+        self._translators: dict[str, Translator] = {}
         self._listeners: dict[str, list[Callable[[], Callable | None]]] = {e: [] for e in EVENTS}
         self.workspace_errors: list[str] = []
 
@@ -509,9 +512,12 @@ class Engine:
                 del self._eval_cache[key]
             for key in [k for k in self._attr_cache if k[1] == vid]:
                 del self._attr_cache[key]
+            for key in [k for k in self._translators if k.startswith(f"{vid}-")]:
+                del self._translators[key]
             if self._workspace is not None:
                 self._workspace.delete_version(vid)
                 self._workspace.delete_arrays(f"coords_{vid}")
+                self._workspace.delete_translators(vid)
         self._record({"event": "discard", "version": vid})
         self._emit("discard", version=vid)
         self._emit_active_change(before)
@@ -674,6 +680,28 @@ class Engine:
         return version
 
     # ================================================================== clusters, augmentation
+    def predict(self, version: ModelVersion | str, images: np.ndarray, layer: str | None = None) -> dict[str, np.ndarray]:
+        """What ``version`` says about images outside the dataset (uint8 ``[N, 3, H, W]``, e.g. an
+        augmentation's results): ``pred [N]``, ``probs [N, C]`` and ``embedding [N, D]`` (pooled
+        ``layer``, default the embedding layer)."""
+        v = self.version(version)
+        images = np.asarray(images)
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != self.dataset.images.shape[1:]:
+            raise ValueError(
+                f"images must be uint8 [N, {', '.join(map(str, self.dataset.images.shape[1:]))}] like the dataset's, "
+                f"got {images.dtype} {tuple(images.shape)}"
+            )
+        x_all = torch.from_numpy(images)
+
+        def inputs(bi: torch.Tensor) -> torch.Tensor:
+            return x_all[bi.cpu()].to(self.device).float().mul_(self._scale).add_(self._shift)
+
+        out = run_inference(
+            self.model(v), inputs, torch.zeros(len(images), dtype=torch.int64), np.arange(len(images)),
+            self.device, self.eval_batch_size, layer or self.embedding_layer,
+        )
+        return {"pred": out["pred"], "probs": out["probs"], "embedding": out["embedding"]}
+
     def cluster(
         self,
         version: ModelVersion | str,
@@ -722,7 +750,11 @@ class Engine:
                 row["aligned_share"] = float(np.asarray(aligned)[idx][m].mean()) if m.any() else float("nan")
             rows.append(row)
         table = pd.DataFrame(rows).set_index("cluster")
-        result = Clustering(v.id, k, split, idx, assign, centroids, [idx[r] for r in reps], table)
+        emb = ev.embedding[idx].astype(np.float64)
+        result = Clustering(
+            v.id, k, split, idx, assign, centroids, [idx[r] for r in reps], table,
+            mean=emb.mean(axis=0), std=np.maximum(emb.std(axis=0), 1e-8),
+        )
         with self._lock:
             self._cluster_cache[key] = result
         return result
@@ -760,7 +792,9 @@ class Engine:
         :meth:`cluster`), kept with their provenance (and in the workspace).
 
         ``method``: ``"color"`` (foreground colour statistics of a style image; ``strength=1``),
-        ``"background"`` (foreground pasted on a style image's background), ``"mask"`` /
+        ``"background"`` (foreground pasted on a style image's background), ``"translate"`` (the
+        cluster-conditioned GAN of :meth:`translator`, trained on first use: ``steps``,
+        ``translator_seed``, ``progress``), ``"mask"`` /
         ``"noise"`` (grey out or add Gaussian noise, ``sigma=0.5``, on the top ``quantile=0.3``
         of each image's ``region``: ``"attribution"`` of ``version`` with ``attribution=
         "gradcam"``, or the ground-truth ``"bias"`` mask), or ``"torchvision"`` (``transform``: a
@@ -777,7 +811,7 @@ class Engine:
             raise ValueError("empty source selection: pick the images to augment (e.g. a lasso)")
         if style is not None and len(style.members) == 0:
             raise ValueError(f"style cluster {style.id} has no images")
-        if method in ("color", "background") and style is None:
+        if method in ("color", "background", "translate") and style is None:
             raise ValueError(f"{method!r} needs a style cluster: style=eng.cluster(v, k)[c]")
         rng = np.random.default_rng(seed)
         ds = self.dataset
@@ -785,20 +819,11 @@ class Engine:
         style_src = np.full(len(idx), -1, np.int64)
         v = self.version(version) if version is not None else self.active
 
+        default_fg = "auto" if method == "translate" else ("object" if "object" in ds.masks else None)
+
         def foreground(rows: np.ndarray) -> np.ndarray:
-            how = params.get("foreground", "object" if "object" in ds.masks else None)
-            if how == "object":
-                if "object" not in ds.masks:
-                    raise ValueError("this dataset has no object masks; use foreground='attribution' or None")
-                return ds.masks["object"][rows]
-            if how == "attribution":
-                if v is None:
-                    raise ValueError("foreground='attribution' needs a trained version")
-                maps = self.attribute(v, rows, params.get("attribution", "gradcam"), numpy=True)
-                return classical.top_regions(maps, params.get("quantile", 0.3))
-            if how is None:
-                return np.ones((len(rows), *ds.image_size), dtype=bool)
-            raise ValueError(f"foreground must be 'object', 'attribution' or None, got {how!r}")
+            how = params.get("foreground", default_fg)
+            return self._foreground(rows, how, v, params.get("attribution", "gradcam"), params.get("quantile", 0.3))
 
         if method in ("color", "background"):
             pool = style.members
@@ -807,10 +832,24 @@ class Engine:
                     src, foreground(idx), ds.images[pool], foreground(pool), rng, float(params.get("strength", 1.0))
                 )
             else:
-                if params.get("foreground", "object") is None:
+                if params.get("foreground", "auto") is None:
                     raise ValueError("a background swap needs a foreground: foreground='object' or 'attribution'")
                 images, pick = classical.background_swap(src, foreground(idx), ds.images[pool], foreground(pool), rng)
             style_src = pool[pick]
+        elif method == "translate":
+            t = self.translator(
+                style.version, style.k, steps=int(params.get("steps", TRANSLATE_STEPS)),
+                seed=int(params.get("translator_seed", 0)), foreground=params.get("foreground", default_fg),
+                progress=bool(params.pop("progress", True)),
+            )
+            expected = self.cluster(style.version, style.k).members(style.id)
+            if not np.array_equal(np.sort(expected), np.sort(style.members)):
+                raise ValueError(
+                    "method='translate' needs a style cluster of eng.cluster(version, k) on the train split "
+                    "(the clusters the translator learned); this one was made from another split or selection"
+                )
+            images = t(src, foreground(idx), style.id, seed=seed)
+            params["translator"] = {"version": t.version, "k": t.k, "steps": t.steps, "seed": t.seed, "foreground": t.foreground}
         elif method in ("mask", "noise"):
             region = params.get("region", "attribution")
             if region == "bias":
@@ -835,6 +874,11 @@ class Engine:
             images = np.stack([np.asarray(o, dtype=np.uint8) for o in out])
             if images.shape != src.shape:
                 raise ValueError(f"the transform must keep the image shape {src.shape[1:]}, got {images.shape[1:]}")
+        if style is not None:  # how many results the style's clustering puts in the style cluster
+            clustering = self.cluster(style.version, style.k)
+            if np.array_equal(np.sort(clustering.members(style.id)), np.sort(style.members)):
+                hit = clustering.assign(self.predict(style.version, images)["embedding"]) == style.id
+                params["style_hit"] = round(float(hit.mean()), 4)
         meta_params = {k: (repr(p) if k == "transform" else p) for k, p in params.items()}
         if v is not None and method in ("mask", "noise"):
             meta_params.setdefault("version", v.id)
@@ -859,6 +903,129 @@ class Engine:
         self._record({"event": "augment", "augmentation": aid, "method": method, "style": aug.style, "images": len(aug)})
         self._emit("augment", augmentation=aid)
         return aug
+
+    def _foreground(
+        self, rows: np.ndarray, how: str | None, v: ModelVersion | None, attribution: str = "gradcam", quantile: float = 0.3
+    ) -> np.ndarray:
+        """Foreground masks of ``rows``: ``"object"`` (ground truth), ``"attribution"`` (top
+        ``quantile`` of ``v``'s maps), ``None`` (whole image) or ``"auto"`` (object when the
+        dataset has object masks, else attribution)."""
+        ds = self.dataset
+        if how == "auto":
+            how = "object" if "object" in ds.masks else "attribution"
+        if how == "object":
+            if "object" not in ds.masks:
+                raise ValueError("this dataset has no object masks; use foreground='attribution' or None")
+            return ds.masks["object"][rows]
+        if how == "attribution":
+            if v is None:
+                raise ValueError("foreground='attribution' needs a trained version")
+            from ..augment.classical import top_regions
+
+            return top_regions(self.attribute(v, rows, attribution, numpy=True), quantile)
+        if how is None:
+            return np.ones((len(rows), *ds.image_size), dtype=bool)
+        raise ValueError(f"foreground must be 'object', 'attribution', 'auto' or None, got {how!r}")
+
+    # ================================================================== translation
+    def _translator_spec(self, version, k: int, steps: int, seed: int, foreground: str | None) -> dict:
+        v = self.version(version) if version is not None else self.active
+        if v is None:
+            raise ValueError("no trained version: train one before making a translator")
+        k = check_k(k)
+        if int(steps) < 1:
+            raise ValueError(f"steps must be positive, got {steps}")
+        if foreground == "auto":
+            foreground = "object" if "object" in self.dataset.masks else "attribution"
+        if foreground not in ("object", "attribution", None):
+            raise ValueError(f"foreground must be 'object', 'attribution', 'auto' or None, got {foreground!r}")
+        key = f"{v.id}-k{k}-s{int(steps)}-r{int(seed)}-{foreground or 'none'}"
+        return {"version": v, "k": k, "steps": int(steps), "seed": int(seed), "foreground": foreground, "key": key}
+
+    def _cached_translator(self, spec: dict) -> Translator | None:
+        with self._lock:
+            hit = self._translators.get(spec["key"])
+        if hit is None and self._workspace is not None:
+            saved = self._workspace.load_translator(spec["key"])
+            if saved is not None:
+                try:
+                    hit = load_translator(saved[0], saved[1], self.device)
+                except (RuntimeError, KeyError, ValueError) as e:
+                    warnings.warn(f"corrupted translator {spec['key']}: {e}; it will be trained again", WorkspaceWarning, stacklevel=3)
+                    hit = None
+                if hit is not None:
+                    with self._lock:
+                        self._translators[spec["key"]] = hit
+        return hit
+
+    def _fit_translator(self, spec: dict, emit: Callable[[dict], None], stop: threading.Event | None) -> Translator:
+        hit = self._cached_translator(spec)
+        if hit is not None:
+            emit({"type": "cached", "progress": 1.0, "key": spec["key"]})
+            return hit
+        v = spec["version"]
+        cl = self.cluster(v, spec["k"])
+        fg = self._foreground(cl.indices, spec["foreground"], v)
+        G, log = train_translator(
+            self.dataset.images[cl.indices], fg, cl.assignment, spec["k"], steps=spec["steps"],
+            device=self.device, seed=spec["seed"], emit=emit, stop=stop,
+        )
+        t = Translator(v.id, spec["k"], spec["steps"], spec["seed"], spec["foreground"], G,
+                       log[-1]["seconds"] if log else 0.0, log)
+        with self._lock:
+            if v.id not in self._versions:
+                raise ValueError(f"{v.id} was discarded while its translator trained")
+            self._translators[spec["key"]] = t
+            if self._workspace is not None:
+                self._workspace.save_translator(spec["key"], t.meta(), generator_state(t))
+        self._record({"event": "translator", "key": spec["key"], **t.meta()})
+        return t
+
+    def translator(
+        self,
+        version: ModelVersion | str | None = None,
+        k: int = 8,
+        steps: int = TRANSLATE_STEPS,
+        seed: int = 0,
+        foreground: str | None = "auto",
+        progress: bool = True,
+    ) -> Translator:
+        """The cluster-conditioned translator toward the ``k`` style clusters of ``version``
+        (``eng.cluster(version, k)`` on the train split): trained here (blocking, with a progress
+        bar) or taken from the cache or workspace (one per version, k, steps, seed, foreground).
+        ``augment(..., method="translate")`` uses it; :meth:`translator_async` trains it in the
+        background. See :mod:`dashwidgets.augment.translate`.
+        """
+        spec = self._translator_spec(version, k, steps, seed, foreground)
+        hit = self._cached_translator(spec)
+        if hit is not None:
+            return hit
+        bar = _progress_bar(spec["steps"], f"translator {spec['version'].id} k={spec['k']}", progress)
+
+        def emit(ev: dict) -> None:
+            if bar is not None and ev["type"] == "step":
+                bar.update(ev["step"] - bar.n)
+                bar.set_postfix(g_cls=f"{ev['g_cls']:.2f}", rec=f"{ev['g_rec']:.3f}", refresh=False)
+
+        try:
+            return self._fit_translator(spec, emit, None)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def translator_async(
+        self,
+        version: ModelVersion | str | None = None,
+        k: int = 8,
+        steps: int = TRANSLATE_STEPS,
+        seed: int = 0,
+        foreground: str | None = "auto",
+    ) -> Job:
+        """Train the translator (see :meth:`translator`) in a background thread; returns a
+        :class:`Job` at once. Events: ``start``, ``step`` (every 10 steps: ``step``, ``progress``,
+        losses) or ``cached``; ``job.cancel()`` stops it and nothing is kept."""
+        spec = self._translator_spec(version, k, steps, seed, foreground)  # errors raise here
+        return Job(lambda emit, stop: self._fit_translator(spec, emit, stop), name="translator")
 
     def review(self, augmentation: Augmentation | str, rows: Sequence[int] | np.ndarray, accept: bool) -> Augmentation:
         """Accept or reject the images at ``rows`` (positions in the augmentation) before a retrain."""

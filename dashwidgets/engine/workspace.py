@@ -235,6 +235,41 @@ class Workspace:
                 errors.append(f"corrupted augmentation {meta_path.stem} in {d}: {type(e).__name__}: {e}")
         return out, errors
 
+    # ---------------------------------------------------------------- translators
+    def translator_paths(self, key: str) -> tuple[Path, Path]:
+        d = self.root / "translators"
+        return d / f"{key}.pt", d / f"{key}.json"
+
+    def save_translator(self, key: str, meta: dict, state: dict[str, torch.Tensor]) -> None:
+        """Weights first, record second (as for versions)."""
+        pt, js = self.translator_paths(key)
+        pt.parent.mkdir(parents=True, exist_ok=True)
+        self.save_state(pt, state)
+        atomic_write_json(js, meta)
+
+    def load_translator(self, key: str) -> tuple[dict, dict[str, torch.Tensor]] | None:
+        """``(meta, state)`` of a saved translator, None when there is none; a corrupted one is
+        named in a WorkspaceWarning and treated as missing (it is trained again)."""
+        pt, js = self.translator_paths(key)
+        if not js.exists():
+            return None
+        try:
+            meta = json.loads(js.read_text())
+            state = torch.load(pt, map_location="cpu", weights_only=True)
+            return meta, state
+        except Exception as e:  # noqa: BLE001 - any unreadable file: warn and retrain
+            warnings.warn(
+                f"corrupted translator {key} in {pt.parent}: {type(e).__name__}: {e}; it will be trained again",
+                WorkspaceWarning, stacklevel=3,
+            )
+            return None
+
+    def delete_translators(self, version_id: str) -> None:
+        d = self.root / "translators"
+        if d.is_dir():
+            for f in d.glob(f"{version_id}-*"):
+                f.unlink(missing_ok=True)
+
     # ---------------------------------------------------------------- projections
     def save_array(self, name: str, arr: np.ndarray) -> None:
         buf = io.BytesIO()
