@@ -14,7 +14,10 @@ function render({ model, el: host }) {
   const method = el("select", { class: "dw-aug-method", title: "augmentation method" });
   const augment = el("button", { class: "dw-augment", text: "Augment selection", attrs: { type: "button" } });
   const info = el("span", { class: "dw-status dw-aug-info" });
-  const toolbar = el("div", { class: "dw-toolbar" }, [el("label", { text: "K " }), k, kLabel, el("span", { class: "dw-sep" }), el("label", { text: "method " }), method, augment, info]);
+  const cancelBtn = el("button", { class: "dw-cancel", text: "Cancel", attrs: { type: "button", title: "stop training the translator" } });
+  const bar = el("div", { class: "dw-progress-bar" });
+  const progress = el("div", { class: "dw-progress", title: "training the translator" }, [bar]);
+  const toolbar = el("div", { class: "dw-toolbar" }, [el("label", { text: "K " }), k, kLabel, el("span", { class: "dw-sep" }), el("label", { text: "method " }), method, augment, progress, cancelBtn, info]);
   const errorBanner = el("div", { class: "dw-error" });
   const grid = el("div", { class: "dw-cluster-grid" });
   root.append(toolbar, errorBanner, grid);
@@ -58,7 +61,7 @@ function render({ model, el: host }) {
     });
     const sel = model.get("selection").length;
     info.textContent = `${sel} source image(s) selected · style ${[...style].map((s) => "#" + s).join(", ") || "none"} · ${model.get("message")}`;
-    augment.disabled = sel === 0;
+    augment.disabled = sel === 0 || model.get("state") === "running";
     root.setAttribute("data-clusters", String(model.get("clusters").length));
     root.setAttribute("data-style", [...style].join(","));
   }
@@ -69,6 +72,16 @@ function render({ model, el: host }) {
     atlas = bitmap;
     draw();
     root.setAttribute("data-ready", String(++loads));
+  }
+
+  function syncJob() {
+    const running = model.get("state") === "running";
+    bar.style.width = `${Math.round(100 * model.get("progress"))}%`;
+    progress.style.visibility = running ? "visible" : "hidden";
+    cancelBtn.style.display = running ? "" : "none";
+    augment.disabled = running || model.get("selection").length === 0;
+    root.setAttribute("data-state", model.get("state"));
+    root.setAttribute("data-progress", String(model.get("progress")));
   }
 
   function syncControls() {
@@ -83,6 +96,7 @@ function render({ model, el: host }) {
   k.addEventListener("change", () => setAndSave("k", Number(k.value)));
   method.addEventListener("change", () => setAndSave("method", method.value));
   augment.addEventListener("click", () => model.send({ action: "augment", method: method.value, style_clusters: model.get("style_clusters") }));
+  cancelBtn.addEventListener("click", () => model.send({ action: "cancel" }));
 
   const handlers = {
     "change:atlas": () => loadAtlas(),
@@ -94,9 +108,12 @@ function render({ model, el: host }) {
     "change:method": () => syncControls(),
     "change:made": () => root.setAttribute("data-made", model.get("made").join(",")),
     "change:error": () => showError(errorBanner, model.get("error")),
+    "change:state": () => syncJob(),
+    "change:progress": () => syncJob(),
   };
   const unbind = bind(model, handlers);
   syncControls();
+  syncJob();
   showError(errorBanner, model.get("error"));
   loadAtlas();
   return unbind;

@@ -38,7 +38,7 @@ from ..engine.jobs import Cancelled
 from .classical import fill_object
 
 STEPS = 1500
-"""Default training steps: about a minute on two CPU cores at 32 px (see ``benchmarks/translate.py``)."""
+"""Default training steps: about a minute on two CPU cores at 32 px (measured in ``tests/test_replication.py``)."""
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:

@@ -3,6 +3,7 @@ review the results before retraining (DASH's Cluster GAN View and Augmented Imag
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ import traitlets
 
 from ..audit.cluster import K_RANGE
 from ..augment.record import METHODS
+from ..augment.translate import STEPS
 from ..engine.engine import Engine
 from ..engine.jobs import Job
 from ..models.version import ModelVersion
@@ -23,7 +25,9 @@ class ClusterGallery(EngineView):
 
     Pick one or more clusters (``style_clusters``) as the target style; the linked ``selection`` gives the
     source images; :meth:`augment` (the Augment button) calls ``Engine.augment`` once per picked
-    cluster with ``method``.
+    cluster with ``method``. With ``method="translate"`` the cluster-conditioned translator of
+    ``(version, k)`` is trained first in a background job (``state``, ``progress``, Cancel), unless
+    it is already cached; the augmentations follow when it is done.
     """
 
     _esm = STATIC / "clusters.js"
@@ -43,7 +47,12 @@ class ClusterGallery(EngineView):
     """list of int: the clusters picked as target styles (``style`` is taken: ipywidgets
     reserves it for a widget's Style model)."""
     method = traitlets.Unicode("color").tag(sync=True)
-    methods = traitlets.List(traitlets.Unicode(), default_value=["color", "background", "mask", "noise"]).tag(sync=True)
+    methods = traitlets.List(traitlets.Unicode(), default_value=["color", "background", "translate", "mask", "noise"]).tag(sync=True)
+    steps = traitlets.Int(STEPS).tag(sync=True)
+    """int: training steps of the translator (``method="translate"``)."""
+    state = traitlets.Unicode("idle").tag(sync=True)
+    """str: the translator job: "idle", "running", "done", "failed" or "cancelled"."""
+    progress = traitlets.Float(0.0).tag(sync=True)
     made = traitlets.List(traitlets.Unicode()).tag(sync=True)
     """list of str: ids of the augmentations the last Augment made."""
     message = traitlets.Unicode("").tag(sync=True)
@@ -51,6 +60,8 @@ class ClusterGallery(EngineView):
     def __init__(self, engine: Engine, version: ModelVersion | str | Job | None = None, k: int = 8, **kwargs: Any):
         super().__init__(engine, version, "clusters", **kwargs)
         self.clustering = None
+        self.job: Job | None = None
+        self._last_sent = 0.0
         self.on_msg(self._on_msg)
         self.k = k
         self.version = self.initial_version.id
@@ -103,33 +114,85 @@ class ClusterGallery(EngineView):
             self.style_clusters = [c for c in self.style_clusters if c < self.k]
             self.error = ""
 
-    def augment(self, **params: Any) -> list:
+    def augment(self, **params: Any) -> list | Job:
         """Augment the selected images toward each picked style cluster; returns the
-        Augmentations (none, with the reason shown, on bad input)."""
+        Augmentations (none, with the reason shown, on bad input). With ``method="translate"``
+        it returns the background :class:`Job` (its result: the Augmentations)."""
         try:
             if not self.selection:
                 raise ValueError("no source images: select images (e.g. a lasso in a linked projection) first")
-            if not self.style_clusters and self.method in ("color", "background"):
+            if not self.style_clusters and self.method in ("color", "background", "translate"):
                 raise ValueError("pick at least one style cluster (click a column header)")
             if self.clustering is None:
                 raise ValueError("no clustering yet")
-            made = []
+            if self.job is not None and not self.job.done:
+                raise ValueError("the translator is still training; cancel it or wait")
             styles = [self.clustering[c] for c in self.style_clusters] or [None]
-            for st in styles:
-                made.append(self._engine.augment(self.selection, style=st, method=self.method, version=self.version, **params))
+            selection = list(self.selection)
+            if self.method == "translate":
+                job = self._engine.translator_async(self.version, self.k, steps=self.steps)
+                self.job = job
+                with self.hold_sync():
+                    self.state, self.progress, self.error = "running", 0.0, ""
+                    self.message = f"training the translator for k={self.k} ({self.steps} steps)…"
+                job.on_event(lambda ev: self._on_job_event(job, ev, selection, styles, params))
+                return job
+            made = self._make(selection, styles, self.method, params)
         except Exception as e:  # noqa: BLE001 - shown in the view
             self._report(e)
             return []
+        return made
+
+    def _make(self, selection: list[int], styles: list, method: str, params: dict) -> list:
+        made = [
+            self._engine.augment(selection, style=st, method=method, version=self.version,
+                                 **({"steps": self.steps, "progress": False} if method == "translate" else {}), **params)
+            for st in styles
+        ]
         with self.hold_sync():
             self.made = [a.id for a in made]
             self.error = ""
-            self.message = f"made {sum(len(a) for a in made)} images: " + ", ".join(a.id for a in made)
+            hits = [a.params["style_hit"] for a in made if "style_hit" in a.params]
+            landed = f" · {100 * np.mean(hits):.0f}% land in their style cluster" if hits else ""
+            self.message = f"made {sum(len(a) for a in made)} images: " + ", ".join(a.id for a in made) + landed
         return made
 
+    def cancel(self) -> None:
+        """Stop the translator's training; nothing is made."""
+        if self.job is not None and not self.job.done:
+            self.job.cancel()
+            self.message = "cancelling…"
+
+    def _on_job_event(self, job: Job, ev: dict, selection: list[int], styles: list, params: dict) -> None:
+        kind = ev.get("type")
+        if kind == "step":
+            now = time.monotonic()
+            if now - self._last_sent >= 0.25:  # throttled: a comm message costs
+                self._last_sent = now
+                self.progress = float(ev["progress"])
+        elif kind == "done":
+            with self.hold_sync():
+                self.state, self.progress = "done", 1.0
+            try:
+                self._make(selection, styles, "translate", params)
+            except Exception as e:  # noqa: BLE001 - shown in the view
+                self._report(e)
+        elif kind == "cancelled":
+            with self.hold_sync():
+                self.state = "cancelled"
+                self.message = "translator training cancelled: nothing was made"
+        elif kind == "failed":
+            with self.hold_sync():
+                self.state = "failed"
+                self.error = f"translator training failed: {ev.get('error', 'unknown error')}"
+
     def _on_msg(self, _widget, content, _buffers) -> None:
-        if isinstance(content, dict) and content.get("action") == "augment":
+        action = content.get("action") if isinstance(content, dict) else None
+        if action == "augment":
             if self._apply(content, ("method", "style_clusters")):
                 self.augment()
+        elif action == "cancel":
+            self.cancel()
 
 
 def _plain(v):

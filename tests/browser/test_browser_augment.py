@@ -76,3 +76,48 @@ def test_style_cluster_augment_review_retrain_and_trace(page, lab, open_notebook
     screenshot(page, "debias-loop-trace")
     errors = [e for e in page.console_errors if "pageerror" in e]
     assert not errors, errors
+
+
+TRANSLATE_CELLS = [
+    "import numpy as np, dashwidgets as dw\n"
+    "ds = dw.datasets.load('colored-digits', bias=0.99, seed=0, n_train=600, n_val=150, n_test=250)\n"
+    "eng = dw.Engine(ds)\n"
+    "v1 = eng.train(epochs=2, progress=False)",
+    "clusters = dw.ClusterGallery(eng, v1, k=4)\n"
+    "clusters.selection = [int(i) for i in np.flatnonzero(ds.split == 'test')[:16]]\n"
+    "clusters",
+]
+
+
+def test_translate_trains_the_translator_in_a_job_that_cancels_and_then_augments(page, lab, open_notebook, screenshot):
+    nb = open_notebook(page, lab, "translate.ipynb", TRANSLATE_CELLS, timeout=240)
+    root = page.locator(".dw-clusters")
+    _poll(lambda: root.get_attribute("data-clusters") == "4" and root.get_attribute("data-ready"), what="4 clusters")
+    page.locator(".dw-cluster-col[data-cluster='1'] .dw-cluster-head").click()
+    _poll(lambda: root.get_attribute("data-style") == "1", what="style cluster 1 picked")
+    page.locator(".dw-clusters select.dw-aug-method").select_option("translate")
+
+    # a long training: progress shows, Cancel stops it, nothing is made
+    nb.kernel.exec("clusters.steps = 100000")
+    page.locator(".dw-clusters button.dw-augment").click()
+    _poll(lambda: root.get_attribute("data-state") == "running", what="translator job running")
+    _poll(lambda: float(root.get_attribute("data-progress") or 0) > 0, timeout=60, what="progress reported")
+    assert page.locator(".dw-clusters .dw-progress").is_visible()
+    assert page.locator(".dw-clusters button.dw-augment").is_disabled()
+    page.locator(".dw-clusters button.dw-cancel").click()
+    _poll(lambda: root.get_attribute("data-state") == "cancelled", timeout=30, what="cancelled")
+    assert "cancelled: nothing was made" in page.locator(".dw-clusters .dw-aug-info").inner_text()
+    assert nb.kernel.eval("len(eng.augmentations)") == 0
+    assert not page.locator(".dw-clusters button.dw-cancel").is_visible()
+
+    # a short training runs to the end and the augmentation follows it
+    nb.kernel.exec("clusters.steps = 40")
+    page.locator(".dw-clusters button.dw-augment").click()
+    _poll(lambda: root.get_attribute("data-made") == "a1", timeout=120, what="translated augmentation a1")
+    assert root.get_attribute("data-state") == "done"
+    aug = nb.kernel.eval("[eng.augmentation('a1').method, eng.augmentation('a1').style, len(eng.augmentation('a1'))]")
+    assert aug == ["translate", {"version": "v1", "k": 4, "cluster": 1}, 16]
+    assert "land in their style cluster" in page.locator(".dw-clusters .dw-aug-info").inner_text()
+    screenshot(page, "translate-done")
+    errors = [e for e in page.console_errors if "pageerror" in e]
+    assert not errors, errors

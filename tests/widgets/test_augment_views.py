@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import traitlets
@@ -73,3 +75,38 @@ def test_board_trains_with_chosen_augmentations(eng):
     v = board.train().result(timeout=120)
     assert v.lineage["augmentations"] == [aug.id]
     assert board.versions[-1]["augmentations"] == [aug.id]
+
+
+def test_cluster_gallery_translate_runs_a_job_refuses_a_second_and_reports_failures(eng, monkeypatch):
+    gal = dw.ClusterGallery(eng, k=3)
+    gal.selection = eng.dataset.indices("test")[:8].tolist()
+    gal.style_clusters = [0]
+    gal.method = "translate"
+    gal.steps = 100_000
+    job = gal.augment()
+    assert gal.state == "running" and isinstance(job, dw.engine.jobs.Job)
+    assert gal.augment() == [] and "still training" in gal.error  # one translator job at a time
+    gal.cancel()
+    assert job.wait(30) and gal.state == "cancelled" and not eng.augmentations
+    gal.steps = 20
+    job = gal.augment()
+    job.wait(120)
+    for _ in range(600):  # the augmentation is made by the job's final listener
+        if gal.made:
+            break
+        time.sleep(0.05)
+    assert gal.error == "" and gal.state == "done" and gal.made == [eng.augmentations[-1].id]
+    assert eng.augmentations[-1].method == "translate" and len(eng.augmentations[-1]) == 8
+
+    def broken(*a, **k):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr("dashwidgets.engine.engine.train_translator", broken)
+    gal.k = 4  # a translator that is not cached yet
+    gal.style_clusters = [1]
+    gal.augment().wait(30)
+    for _ in range(100):
+        if gal.state == "failed":
+            break
+        time.sleep(0.05)
+    assert gal.state == "failed" and "out of memory" in gal.error
