@@ -32,3 +32,11 @@ def test_board_benchmark_runs_in_a_live_kernel(tmp_path):
     stdout, res = _run(["benchmarks/board.py", "--epochs", "1", "--reps", "1", "--device", "cpu"], tmp_path)
     assert "ratio" in stdout and res["ratio"] > 0
     assert len(res["samples"]["bare"]) == len(res["samples"]["board"]) == 1
+
+
+def test_translate_benchmark_prints_train_and_translate_ratios(tmp_path):
+    stdout, res = _run(["benchmarks/translate.py", "--quick", "--device", "cpu"], tmp_path)
+    assert re.search(r"one step = [\d.]+x a classifier step", stdout), stdout
+    assert re.search(r"^translate\s+\d+ vs \d+ img/s: ratio [\d.]+x", stdout, flags=re.M), stdout
+    assert res["train"]["ratio"] == res["train"]["translator_s_per_step"] / res["train"]["classifier_s_per_step"] > 0
+    assert res["translate"]["ratio"] > 0

@@ -697,7 +697,7 @@ class Engine:
             return x_all[bi.cpu()].to(self.device).float().mul_(self._scale).add_(self._shift)
 
         out = run_inference(
-            self.model(v), inputs, torch.zeros(len(images), dtype=torch.int64), np.arange(len(images)),
+            self.model(v), inputs, torch.zeros(len(images), dtype=torch.int64, device=self.device), np.arange(len(images)),
             self.device, self.eval_batch_size, layer or self.embedding_layer,
         )
         return {"pred": out["pred"], "probs": out["probs"], "embedding": out["embedding"]}

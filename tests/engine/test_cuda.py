@@ -79,3 +79,22 @@ def test_cluster_augment_and_retrain_on_the_gpu(gpu_cpu):
     cmp = gpu.compare(v, v2)
     assert cmp.confusion_b.sum() == len(gpu.dataset.indices("test"))
     assert gpu.trace([v, v2]).correct.shape[1] == 2
+
+
+def test_translator_trains_on_the_gpu_and_keeps_the_object(gpu_cpu):
+    gpu, cpu, v, _ = gpu_cpu
+    cl = gpu.cluster(v, k=4)
+    t = gpu.translator(v, k=4, steps=200, progress=False)
+    assert next(t.generator.parameters()).device.type == "cuda"
+    idx = gpu.dataset.indices("test")[:64]
+    out = t(gpu.dataset.images[idx], gpu.dataset.masks["object"][idx], 2)
+    assert out.shape == gpu.dataset.images[idx].shape and out.dtype == np.uint8
+    dark = (gpu.dataset.images[idx].max(axis=1) == 0) & gpu.dataset.masks["object"][idx]
+    assert (out.transpose(1, 0, 2, 3)[:, dark] == 0).all()
+    # the same generator read back on the CPU translates the same way (float32 both sides)
+    t_cpu = cpu.translator(v.id, k=4, steps=200, progress=False)
+    assert t_cpu is not t and cpu._translators  # loaded from the workspace, not retrained
+    diff = np.abs(t_cpu(cpu.dataset.images[idx], cpu.dataset.masks["object"][idx], 2).astype(int) - out.astype(int))
+    assert np.mean(diff <= 2) > 0.999, diff.max()
+    aug = gpu.augment(idx, style=cl[2], method="translate", steps=200, progress=False)
+    assert aug.method == "translate" and 0 <= aug.params["style_hit"] <= 1
