@@ -174,7 +174,7 @@ def _demo(args: argparse.Namespace) -> int:
         if proc is not None and proc.poll() is None:
             proc.terminate()  # SIGTERM: the server shuts its kernels down and exits
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()

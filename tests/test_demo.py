@@ -111,7 +111,7 @@ def test_demo_command_serves_the_notebook_and_stops_on_ctrl_c(demo_dir, tmp_path
         assert (d / "quickstart.ipynb").is_file()
 
         proc.send_signal(signal.SIGINT)
-        rc = proc.wait(timeout=30)
+        rc = proc.wait(timeout=60)  # generous: the demo itself gives JupyterLab 15 s, then kills it
     finally:
         if proc.poll() is None:
             proc.kill()

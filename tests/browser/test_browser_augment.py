@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from browser_helpers import _poll
 
-CELLS = [
+SETUP = (  # a small biased set and a 2-epoch model, shared by both notebooks
     "import numpy as np, ipywidgets as w, dashwidgets as dw\n"
     "ds = dw.datasets.load('colored-digits', bias=0.99, seed=0, n_train=600, n_val=150, n_test=250)\n"
     "eng = dw.Engine(ds)\n"
-    "v1 = eng.train(epochs=2, progress=False)",
+    "v1 = eng.train(epochs=2, progress=False)"
+)
+CELLS = [
+    SETUP,
     "gal = dw.ImageGallery(eng, v1, page_size=12)\n"
     "clusters = dw.ClusterGallery(eng, v1, k=5)\n"
     "augview = dw.AugmentedView(eng)\n"
@@ -79,10 +82,7 @@ def test_style_cluster_augment_review_retrain_and_trace(page, lab, open_notebook
 
 
 TRANSLATE_CELLS = [
-    "import numpy as np, dashwidgets as dw\n"
-    "ds = dw.datasets.load('colored-digits', bias=0.99, seed=0, n_train=600, n_val=150, n_test=250)\n"
-    "eng = dw.Engine(ds)\n"
-    "v1 = eng.train(epochs=2, progress=False)",
+    SETUP,
     "clusters = dw.ClusterGallery(eng, v1, k=4)\n"
     "clusters.selection = [int(i) for i in np.flatnonzero(ds.split == 'test')[:16]]\n"
     "clusters",
