@@ -145,6 +145,9 @@ def _demo(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C must stop the demo even when it was started with SIGINT ignored (a background job
+    # of a non-interactive shell inherits SIG_IGN, and Python then installs no handler).
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         proc = subprocess.Popen(cmd, cwd=directory, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 120
@@ -182,6 +185,7 @@ def _demo(args: argparse.Namespace) -> int:
         return 1 if isinstance(e, TimeoutError) else 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,6 +80,8 @@ def test_demo_command_serves_the_notebook_and_stops_on_ctrl_c(demo_dir, tmp_path
     proc = subprocess.Popen(
         [sys.executable, "-m", "dashwidgets", "demo", "--no-browser", "--port", str(port), "--dir", str(d)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, env=env,
+        # started with SIGINT ignored, as a background job of a script is: Ctrl-C must still work
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     lines: queue.Queue[str | None] = queue.Queue()
 
