@@ -81,20 +81,24 @@ class Clustering:
         return f"Clustering(k={self.k} on {self.version}, {len(self.indices)} images, sizes {self.table['size'].tolist()})"
 
 
-def kmeans(embedding: np.ndarray, k: int, seed: int = 0, n_rep: int = 8) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+def kmeans(
+    embedding: np.ndarray, k: int, seed: int = 0, n_rep: int = 8
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray, np.ndarray]:
     """k-means on standardised features: (assignment [M], centroids [k, D], representatives as
-    row positions [k][<= n_rep], closest first)."""
+    row positions [k][<= n_rep], closest first, and the standardisation's mean [D] and std [D],
+    which :meth:`Clustering.assign` applies to new embeddings)."""
     from sklearn.cluster import KMeans
 
     x = np.asarray(embedding, dtype=np.float64)
-    x = (x - x.mean(axis=0)) / np.maximum(x.std(axis=0), 1e-8)
+    mean, std = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-8)
+    x = (x - mean) / std
     km = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(x)
     dist = np.linalg.norm(x - km.cluster_centers_[km.labels_], axis=1)
     reps = []
     for c in range(k):
         rows = np.flatnonzero(km.labels_ == c)
         reps.append(rows[np.argsort(dist[rows], kind="stable")[:n_rep]])
-    return km.labels_.astype(np.int64), km.cluster_centers_.astype(np.float32), reps
+    return km.labels_.astype(np.int64), km.cluster_centers_.astype(np.float32), reps, mean, std
 
 
 def check_k(k) -> int:

@@ -732,7 +732,7 @@ class Engine:
         if hit is not None:
             return hit
         ev = self.evaluate(v)
-        assign, centroids, reps = kmeans(ev.embedding[idx], k, seed, n)
+        assign, centroids, reps, mean, std = kmeans(ev.embedding[idx], k, seed, n)
         rows = []
         labels = self.dataset.labels[idx]
         aligned = self.dataset.attributes.get("aligned")
@@ -750,11 +750,7 @@ class Engine:
                 row["aligned_share"] = float(np.asarray(aligned)[idx][m].mean()) if m.any() else float("nan")
             rows.append(row)
         table = pd.DataFrame(rows).set_index("cluster")
-        emb = ev.embedding[idx].astype(np.float64)
-        result = Clustering(
-            v.id, k, split, idx, assign, centroids, [idx[r] for r in reps], table,
-            mean=emb.mean(axis=0), std=np.maximum(emb.std(axis=0), 1e-8),
-        )
+        result = Clustering(v.id, k, split, idx, assign, centroids, [idx[r] for r in reps], table, mean=mean, std=std)
         with self._lock:
             self._cluster_cache[key] = result
         return result
@@ -818,6 +814,10 @@ class Engine:
         src = ds.images[idx]
         style_src = np.full(len(idx), -1, np.int64)
         v = self.version(version) if version is not None else self.active
+        # The clusters a translator learns (and style_hit measures against): eng.cluster(v, k) on
+        # the train split. A style cluster from another split or selection has other members.
+        learned = self.cluster(style.version, style.k) if style is not None else None
+        from_learned = learned is not None and np.array_equal(np.sort(learned.members(style.id)), np.sort(style.members))
 
         default_fg = "auto" if method == "translate" else ("object" if "object" in ds.masks else None)
 
@@ -837,17 +837,16 @@ class Engine:
                 images, pick = classical.background_swap(src, foreground(idx), ds.images[pool], foreground(pool), rng)
             style_src = pool[pick]
         elif method == "translate":
+            if not from_learned:  # refused before a minute of training, not after
+                raise ValueError(
+                    "method='translate' needs a style cluster of eng.cluster(version, k) on the train split "
+                    "(the clusters the translator learned); this one was made from another split or selection"
+                )
             t = self.translator(
                 style.version, style.k, steps=int(params.get("steps", TRANSLATE_STEPS)),
                 seed=int(params.get("translator_seed", 0)), foreground=params.get("foreground", default_fg),
                 progress=bool(params.pop("progress", True)),
             )
-            expected = self.cluster(style.version, style.k).members(style.id)
-            if not np.array_equal(np.sort(expected), np.sort(style.members)):
-                raise ValueError(
-                    "method='translate' needs a style cluster of eng.cluster(version, k) on the train split "
-                    "(the clusters the translator learned); this one was made from another split or selection"
-                )
             images = t(src, foreground(idx), style.id, seed=seed)
             params["translator"] = {"version": t.version, "k": t.k, "steps": t.steps, "seed": t.seed, "foreground": t.foreground}
         elif method in ("mask", "noise"):
@@ -874,11 +873,9 @@ class Engine:
             images = np.stack([np.asarray(o, dtype=np.uint8) for o in out])
             if images.shape != src.shape:
                 raise ValueError(f"the transform must keep the image shape {src.shape[1:]}, got {images.shape[1:]}")
-        if style is not None:  # how many results the style's clustering puts in the style cluster
-            clustering = self.cluster(style.version, style.k)
-            if np.array_equal(np.sort(clustering.members(style.id)), np.sort(style.members)):
-                hit = clustering.assign(self.predict(style.version, images)["embedding"]) == style.id
-                params["style_hit"] = round(float(hit.mean()), 4)
+        if from_learned:  # how many results the style's clustering puts in the style cluster
+            hit = learned.assign(self.predict(style.version, images)["embedding"]) == style.id
+            params["style_hit"] = round(float(hit.mean()), 4)
         meta_params = {k: (repr(p) if k == "transform" else p) for k, p in params.items()}
         if v is not None and method in ("mask", "noise"):
             meta_params.setdefault("version", v.id)
@@ -911,8 +908,7 @@ class Engine:
         ``quantile`` of ``v``'s maps), ``None`` (whole image) or ``"auto"`` (object when the
         dataset has object masks, else attribution)."""
         ds = self.dataset
-        if how == "auto":
-            how = "object" if "object" in ds.masks else "attribution"
+        how = self._foreground_kind(how)
         if how == "object":
             if "object" not in ds.masks:
                 raise ValueError("this dataset has no object masks; use foreground='attribution' or None")
@@ -923,9 +919,15 @@ class Engine:
             from ..augment.classical import top_regions
 
             return top_regions(self.attribute(v, rows, attribution, numpy=True), quantile)
-        if how is None:
-            return np.ones((len(rows), *ds.image_size), dtype=bool)
-        raise ValueError(f"foreground must be 'object', 'attribution', 'auto' or None, got {how!r}")
+        return np.ones((len(rows), *ds.image_size), dtype=bool)
+
+    def _foreground_kind(self, how: str | None) -> str | None:
+        """``how`` with ``"auto"`` resolved for this dataset; an unknown value is refused."""
+        if how == "auto":
+            how = "object" if "object" in self.dataset.masks else "attribution"
+        if how not in ("object", "attribution", None):
+            raise ValueError(f"foreground must be 'object', 'attribution', 'auto' or None, got {how!r}")
+        return how
 
     # ================================================================== translation
     def _translator_spec(self, version, k: int, steps: int, seed: int, foreground: str | None) -> dict:
@@ -935,10 +937,7 @@ class Engine:
         k = check_k(k)
         if int(steps) < 1:
             raise ValueError(f"steps must be positive, got {steps}")
-        if foreground == "auto":
-            foreground = "object" if "object" in self.dataset.masks else "attribution"
-        if foreground not in ("object", "attribution", None):
-            raise ValueError(f"foreground must be 'object', 'attribution', 'auto' or None, got {foreground!r}")
+        foreground = self._foreground_kind(foreground)
         key = f"{v.id}-k{k}-s{int(steps)}-r{int(seed)}-{foreground or 'none'}"
         return {"version": v, "k": k, "steps": int(steps), "seed": int(seed), "foreground": foreground, "key": key}
 
@@ -997,13 +996,13 @@ class Engine:
         background. See :mod:`dashwidgets.augment.translate`.
         """
         spec = self._translator_spec(version, k, steps, seed, foreground)
-        hit = self._cached_translator(spec)
-        if hit is not None:
-            return hit
-        bar = _progress_bar(spec["steps"], f"translator {spec['version'].id} k={spec['k']}", progress)
+        bar = None
 
-        def emit(ev: dict) -> None:
-            if bar is not None and ev["type"] == "step":
+        def emit(ev: dict) -> None:  # a bar only when it trains (not for a cached translator)
+            nonlocal bar
+            if ev["type"] == "start":
+                bar = _progress_bar(spec["steps"], f"translator {spec['version'].id} k={spec['k']}", progress)
+            elif bar is not None and ev["type"] == "step":
                 bar.update(ev["step"] - bar.n)
                 bar.set_postfix(g_cls=f"{ev['g_cls']:.2f}", rec=f"{ev['g_rec']:.3f}", refresh=False)
 
