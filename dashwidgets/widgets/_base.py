@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -61,6 +62,17 @@ class View(anywidget.AnyWidget):
                 f"valid ones are {sorted(k for k in allowed if not k.startswith('_'))}"
             )
         super().__init__(**kwargs)
+
+    _progress_interval = 0.25
+    """Seconds between job-progress updates sent to the browser (each is a comm message)."""
+    _progress_sent = 0.0
+
+    def _throttled_progress(self, value: float) -> None:
+        """Set the view's ``progress`` trait, at most once per ``_progress_interval``."""
+        now = time.monotonic()
+        if now - self._progress_sent >= self._progress_interval:
+            self._progress_sent = now
+            self.progress = float(value)
 
     def _report(self, exc: BaseException) -> None:
         self.error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)

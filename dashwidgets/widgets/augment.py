@@ -3,7 +3,6 @@ review the results before retraining (DASH's Cluster GAN View and Augmented Imag
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -61,7 +60,6 @@ class ClusterGallery(EngineView):
         super().__init__(engine, version, "clusters", **kwargs)
         self.clustering = None
         self.job: Job | None = None
-        self._last_sent = 0.0
         self.on_msg(self._on_msg)
         self.k = k
         self.version = self.initial_version.id
@@ -166,10 +164,7 @@ class ClusterGallery(EngineView):
     def _on_job_event(self, job: Job, ev: dict, selection: list[int], styles: list, params: dict) -> None:
         kind = ev.get("type")
         if kind == "step":
-            now = time.monotonic()
-            if now - self._last_sent >= 0.25:  # throttled: a comm message costs
-                self._last_sent = now
-                self.progress = float(ev["progress"])
+            self._throttled_progress(ev["progress"])
         elif kind == "done":
             with self.hold_sync():
                 self.state, self.progress = "done", 1.0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from typing import Any
 
 import traitlets
@@ -78,8 +77,7 @@ class ClassifierBoard(View):
         if not isinstance(engine, Engine):
             raise TypeError(f"engine must be a dashwidgets Engine, got {type(engine).__name__}")
         self._engine = engine
-        self._interval = float(progress_interval)
-        self._last_sent = 0.0
+        self._progress_interval = float(progress_interval)
         self._lock = threading.Lock()
         self.job: Job | None = None
         super().__init__(**kwargs)
@@ -226,10 +224,7 @@ class ClassifierBoard(View):
     def _on_job_event(self, ev: dict) -> None:
         kind = ev.get("type")
         if kind == "batch":
-            now = time.monotonic()
-            if now - self._last_sent >= self._interval:  # throttled: a comm message costs
-                self._last_sent = now
-                self.progress = float(ev.get("progress", self.progress))
+            self._throttled_progress(ev.get("progress", self.progress))
         elif kind == "epoch":
             with self.hold_sync():
                 self.epoch = int(ev.get("epoch", self.epoch))
