@@ -592,6 +592,12 @@ class Engine:
         augs = self._resolve_augmentations(augmentations)
         return Job(lambda emit, stop: self._train(cfg, parent_id, name, emit, stop, augs), name="train")
 
+    def train_config(self, **hparams: Any) -> TrainConfig:
+        """Validated training hyper-parameters: ``hparams`` over the defaults of
+        :class:`~dashwidgets.train.TrainConfig` (the one place they are defined). An unknown
+        name or a bad value raises with the field named."""
+        return TrainConfig.from_kwargs(**hparams)
+
     def retrain(self, version: ModelVersion | str, epochs: int = 3, **kwargs: Any) -> ModelVersion:
         """Continue training from ``version``'s weights into a new version (see :meth:`train`)."""
         return self.train(epochs=epochs, parent=version, **kwargs)
@@ -1329,6 +1335,24 @@ class Engine:
                 if self._workspace is not None:
                     self._workspace.save_array(f"coords_{key}", coords)
         return coords
+
+    def density(
+        self, version: ModelVersion | str, size: int = 64, mode: str = "transform"
+    ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+        """Smoothed density of ``version``'s t-SNE map per split (the projection's contours):
+        ``float32 [len(SPLITS), size, size]`` grids, each scaled to max 1, and the area
+        ``(x0, x1, y0, y1)`` they cover."""
+        from ..audit.density import density_grids
+        from ..datasets.imageset import SPLITS
+
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
+            raise ValueError(f"size must be an integer >= 2, got {size!r}")
+        xy = self.project(version, progress=False, mode=mode)
+        codes = np.zeros(len(self.dataset), np.uint8)
+        for k, name in enumerate(SPLITS):
+            codes[self.dataset.split == name] = k
+        grids, box = density_grids(xy, codes, len(SPLITS), size=int(size))
+        return grids.astype(np.float32), tuple(float(b) for b in box)
 
     @property
     def projection_reference(self) -> str | None:

@@ -44,6 +44,14 @@ class TrainConfig:
         if not isinstance(self.seed, (int, np.integer)):
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
 
+    @classmethod
+    def from_kwargs(cls, **hparams) -> TrainConfig:
+        """A config from keyword arguments; an unknown name is refused with the known ones."""
+        unknown = sorted(set(hparams) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise TypeError(f"unknown training hyper-parameter(s) {unknown}; known: {list(cls.__dataclass_fields__)}")
+        return cls(**hparams)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
