@@ -7,7 +7,8 @@ from browser_helpers import _drag, _poll, _ready
 
 SETUP = [
     "import numpy as np, ipywidgets as w, dashwidgets as dw\n"
-    "from dashwidgets.widgets._atlas import heat_bytes\n"
+    "from dashwidgets.widgets import _atlas\n"
+    "heat = getattr(_atlas, 'heat_thumbnails', None) or _atlas.heat_bytes\n"
     "ds = dw.datasets.load('patch-digits', bias=0.99, seed=0, n_train=600, n_val=150, n_test=250)\n"
     "eng = dw.Engine(ds)\n"
     "v1 = eng.train(epochs=2, progress=False)",
@@ -17,10 +18,15 @@ SETUP = [
     "w.VBox([proj, grid])",
 ]
 
-# per shown image: the sum of the heat bytes the kernel's engine computes for it
+# per shown image: the sum of the heat bytes the kernel's engine computes for it, computed as the
+# grid computes them: in chunks of ``grid._chunk`` images. Integrated Gradients batched otherwise
+# (one batch of 8) differs by ~1e-9 from float32 reduction order, and that flips a uint8 rounding
+# now and then; with the same chunks the maps, and so the sums, are identical.
+# (heat_bytes is being renamed heat_thumbnails, an array instead of bytes; memoryview reads both)
 HEAT_SUMS = (
-    "[[int(i), int(s)] for i, s in zip(grid.page_indices(), np.frombuffer("
-    "heat_bytes(eng.attribute(v1, grid.page_indices(), grid.method, numpy=True), grid.cell), np.uint8)"
+    "[[int(i), int(s)] for i, s in zip(grid.page_indices(), np.asarray(memoryview(heat(np.concatenate(["
+    "eng.attribute(v1, grid.page_indices()[k:k + grid._chunk], grid.method, numpy=True) "
+    "for k in range(0, len(grid.page_indices()), grid._chunk)]), grid.cell)), np.uint8)"
     ".reshape(-1, grid.cell * grid.cell).sum(1))]"
 )
 
