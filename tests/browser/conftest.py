@@ -6,7 +6,9 @@ Fixtures
 lab           session: a JupyterLab server (``.url``, ``.token``, ``.root``, ``.runtime_dir``)
 nb7           session: the same for a Notebook 7 server (``python -m notebook``)
 browser       session: Playwright Chromium (software WebGL2 through SwiftShader)
-page          function: a fresh context (1280x900); ``page.console_errors``, ``page.dialogs``
+page          function: a fresh context (1280x900); ``page.console_errors``, ``page.dialogs``.
+              A test fails if its page logged a console error (type "error") or threw, less
+              the known noise (``pytest_runtest_call`` below)
 console_errors function: ``console_errors(page, server)``: ``page.console_errors`` less the
               known noise of the stock front end (see ``KNOWN_CONSOLE_NOISE``)
 open_notebook function: ``open_notebook(page, server, name, cells) -> Notebook``; the kernels it
@@ -65,6 +67,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Fail a browser test whose page logged a console error or threw an uncaught exception that
+    is not known noise of the stock front end (``KNOWN_CONSOLE_NOISE``), even when the test's
+    own assertions passed: a view can break in the console while the kernel side looks right."""
+    result = yield  # the test's own failure, if any, propagates unchanged
+    page = getattr(item, "funcargs", {}).get("page")
+    if page is not None and hasattr(page, "console_errors"):
+        errors = unexpected_console_errors(page, getattr(page, "server", None))
+        if errors:
+            raise AssertionError("the page logged console errors:\n" + "\n".join(errors))
+    return result
 
 
 # ====================================================================== servers
@@ -480,6 +496,7 @@ def _open_notebook(page, server: JupyterServer, name: str, cells: list[str], tim
     """Write ``cells`` as a notebook ``name`` under ``server.root``, open it, run all cells, wait
     until every code cell has executed and the kernel is idle, and attach a kernel client."""
     write_notebook(server.root / name, cells)
+    page.server = server  # whose front-end noise to ignore when the test's console is checked
     page.goto(server.notebook_url(name), wait_until="domcontentloaded")
     state = lambda: page.evaluate(_STATE_JS, name)  # noqa: E731
 
