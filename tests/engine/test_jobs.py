@@ -129,10 +129,27 @@ def test_training_errors_surface_from_result_and_leave_no_version(small_ds):
 
 
 def test_kernel_stays_responsive_while_training(small_ds):
+    """train_async returns at once while the job runs on: a blocking train_async would return
+    only after the whole job (here ~200 epochs, minutes on any CPU)."""
     eng = dw.Engine(small_ds)
-    job = eng.train_async(epochs=3)
+    epochs = 200
     t0 = time.perf_counter()
-    total = sum(range(10000))  # other work in the calling thread is not blocked
-    assert total == 49995000 and time.perf_counter() - t0 < 1.0
-    assert not job.done or job.status == "done"
-    job.result(timeout=120)
+    job = eng.train_async(epochs=epochs)
+    call = time.perf_counter() - t0
+    running = job.done is False  # read before anything else can let the job finish
+    try:
+        assert running, job
+        stamps = []  # when the first two epochs end, seen from this (free) thread
+        while len(stamps) < 2:
+            n = sum(e["type"] == "epoch" for e in list(job.events))
+            stamps += [time.perf_counter()] * (n - len(stamps))
+            assert job.wait(0.02) is False, job
+        epoch = stamps[1] - stamps[0] if stamps[1] > stamps[0] else (stamps[1] - t0) / 2
+        assert job.done is False and job.status == "running"
+        # the call took a small share of the job's expected time (epochs x one epoch); a
+        # train_async that trained before returning would have taken about all of it
+        assert call < 0.05 * epochs * epoch, (call, epoch)
+    finally:
+        job.cancel()
+    assert job.wait(60) and job.status == "cancelled"
+    assert eng.versions == []  # a cancelled job keeps nothing
