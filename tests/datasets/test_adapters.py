@@ -159,9 +159,11 @@ def test_explicit_classes_split_attributes():
         from_tensors(_nchw(), _labels(), split=["train"] * 9 + ["holdout"])
 
 
-def test_single_label_value_still_two_classes():
-    ds = from_tensors(_nchw(4), np.zeros(4, np.int64))
-    assert ds.classes == ["0", "1"]
+def test_single_label_value_refused_unless_classes_named():
+    # It used to be padded to classes ["0", "1"], a class with no images (issue 12).
+    with pytest.raises(ValueError, match="at least two classes"):
+        from_tensors(_nchw(4), np.zeros(4, np.int64))
+    assert from_tensors(_nchw(4), np.zeros(4, np.int64), classes=["0", "1"]).classes == ["0", "1"]
 
 
 @pytest.mark.parametrize("fractions", [(0.8, 0.1, 0.1), (0.5, 0.25, 0.25), (0.6, 0.0, 0.4), (3, 1, 1)])
