@@ -423,7 +423,10 @@ def _image_to_hwc(img: Any, size_wh: tuple[int, int] | None, where: str) -> np.n
     from PIL import Image
 
     if isinstance(img, Image.Image):
-        pil = _pil_to_rgb(img)
+        try:
+            pil = _pil_to_rgb(img)
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
     else:
         arr = _to_numpy(img)
         if arr.ndim not in (2, 3):

@@ -257,4 +257,7 @@ def _check_mask(name: str, values: Any, image_shape: tuple[int, ...]) -> np.ndar
     n, _, h, w = image_shape
     if arr.shape != (n, h, w):
         raise ValueError(f"mask {name!r} must have shape [{n}, {h}, {w}], got shape {arr.shape}")
+    if arr.dtype.kind == "f" and np.isnan(arr).any():  # astype(bool) would put NaN inside the mask
+        i = int(np.argwhere(np.isnan(arr))[0][0])
+        raise ValueError(f"mask {name!r} contains NaN (first in image {i}); expected bool or 0/1 values")
     return arr.astype(bool)

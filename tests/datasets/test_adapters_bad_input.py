@@ -63,14 +63,6 @@ def class_tree(tmp_path) -> Path:
     return root
 
 
-def _no_warnings():
-    """Context in which any warning fails the test."""
-    ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    warnings.simplefilter("error")
-    return ctx
-
-
 # ====================================================================== 1. labels must be integral
 @pytest.mark.parametrize("bad", [1.7, float("nan"), float("inf")])
 def test_torchvision_non_integral_label_refused_naming_item(bad):
@@ -185,11 +177,9 @@ def test_folder_junk_files_skipped_silently(class_tree):
     macosx = class_tree / "__MACOSX" / "apple"  # zip from a Mac: not a class
     macosx.mkdir(parents=True)
     (macosx / "._img0.png").write_bytes(b"AppleDouble")
-    ctx = _no_warnings()
-    try:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # skipped silently: any warning fails the test
         ds = from_folder(class_tree)
-    finally:
-        ctx.__exit__(None, None, None)
     assert ds.classes == ["apple", "banana", "cherry"]
     assert len(ds) == 12
     assert all(Path(f).name.startswith("img") for f in ds.meta["files"])
@@ -414,3 +404,19 @@ def test_bad_size_refused_before_reading(class_tree, size):
         from_folder(class_tree, size=size)
     with pytest.raises((ValueError, TypeError), match=r"size"):
         from_torchvision(TinyDataset([(_img(), 0), (_img(), 1)]), size=size)
+
+
+def test_nan_in_a_float_mask_refused_not_read_as_inside():
+    m = np.zeros((10, 6, 7), np.float32)
+    m[3, 1, 1] = np.nan
+    with pytest.raises(ValueError, match=r"mask 'object' contains NaN.*image 3"):
+        from_tensors(_nchw(), _labels(), masks={"object": m})
+    m[3, 1, 1] = 1.0
+    assert from_tensors(_nchw(), _labels(), masks={"object": m}).masks["object"].sum() == 1
+
+
+def test_torchvision_32_bit_pil_item_names_the_item():
+    items = [(_img(), 0), (Image.fromarray(np.zeros((6, 6), np.float32)), 1)]
+    assert items[1][0].mode == "F"
+    with pytest.raises(ValueError, match=r"dataset item 1: 32-bit image mode 'F'"):
+        from_torchvision(TinyDataset(items))
