@@ -64,12 +64,12 @@ proj
 STATE_SIZE = """
 import json
 arrays = [proj.xy, proj.label, proj.pred, proj.correct, proj.split_code, proj.aligned, proj.loss, proj.confidence]
-binary = sum(len(a) for a in arrays) + len(proj.density)
+binary = sum(a.nbytes for a in arrays) + proj.density.nbytes
 ev = eng.evaluate(v1)
 as_json = sum(len(json.dumps(x)) for x in [
     proj.coordinates().tolist(), ds.labels.tolist(), ev.pred.tolist(), ev.correct.astype(int).tolist(),
     ds.split.tolist(), ds.attributes['aligned'].astype(int).tolist(), ev.loss.tolist(), ev.confidence.tolist(),
-    np.frombuffer(proj.density, np.float32).tolist()])
+    proj.density.ravel().tolist()])
 print(json.dumps([binary, as_json]))
 """
 

@@ -3,7 +3,7 @@
 // opacity are applied here, so changing them never asks the kernel.
 
 import { drawCell, latestAtlas } from "./lib/atlas.js";
-import { typed } from "./lib/binary.js";
+import { getArray } from "./lib/binary.js";
 import { colormapLut, paintHeat } from "./lib/colors.js";
 import { bind, clear, el, showError } from "./lib/dom.js";
 import { ensureStyle } from "./lib/style.js";
@@ -86,7 +86,7 @@ function render({ model, el: host }) {
 
   function drawRows() {
     const cell = model.get("cell");
-    const heat = typed(model.get("heat"), "uint8");
+    const heat = getArray(model, "heat", "uint8", [null, cell, cell]).data;
     const lut = colormapLut(model.get("colormap"));
     const alpha = model.get("opacity");
     grid.querySelectorAll(".dw-attr-col").forEach((col, k) => {

@@ -3,7 +3,7 @@
 // ctrl/cmd-click adds cells. Selection is computed here from the per-image arrays, so it also
 // works in an exported page.
 
-import { typed } from "./lib/binary.js";
+import { getArray } from "./lib/binary.js";
 import { bind, el, hoverTooltip, showError } from "./lib/dom.js";
 import { changeColor, confusionCounts, mosaicCells } from "./lib/mosaic-layout.js";
 import { ensureStyle } from "./lib/style.js";
@@ -37,12 +37,13 @@ function render({ model, el: host }) {
   let picked = new Set(); // "t,p" of the cells that make up the selection
 
   function load() {
-    const labels = typed(model.get("labels"), "uint16");
+    const labels = getArray(model, "labels", "uint16", [null]).data;
+    const m = [labels.length];
     data = {
       labels,
-      a: typed(model.get("pred_a"), "uint16"),
-      b: typed(model.get("pred_b"), "uint16"),
-      index: typed(model.get("index"), "uint32"),
+      a: getArray(model, "pred_a", "uint16", m).data,
+      b: getArray(model, "pred_b", "uint16", m).data,
+      index: getArray(model, "index", "uint32", m).data,
     };
     const n = model.get("classes").length;
     const ca = confusionCounts(data.labels, data.a, n);

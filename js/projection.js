@@ -2,7 +2,7 @@
 // Circle = correct, cross = wrong; fill = true class, ring = predicted class; density contours per
 // split; zoomed in, points become their images. Drag: lasso / box / pan; shift adds, alt removes.
 
-import { typed } from "./lib/binary.js";
+import { getArray } from "./lib/binary.js";
 import { BINARY, SPLITS, categorical, hexToRgb, sequential } from "./lib/colors.js";
 import { isoSegments } from "./lib/contours.js";
 import { clear, el, showError } from "./lib/dom.js";
@@ -22,26 +22,26 @@ function rgb255(c) {
 }
 
 function loadData(model) {
-  const xy = typed(model.get("xy"), "float32");
+  const xy = getArray(model, "xy", "float32", [null, 2]).data;
   const n = xy.length / 2;
   const xs = new Float32Array(n), ys = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     xs[i] = xy[2 * i];
     ys[i] = xy[2 * i + 1];
   }
-  const aligned = typed(model.get("aligned"), "uint8");
+  const aligned = getArray(model, "aligned", "uint8", [null]).data; // [n], or [0] when unknown
   return {
     n,
     xy,
     xs,
     ys,
-    label: typed(model.get("label"), "uint16"),
-    pred: typed(model.get("pred"), "uint16"),
-    correct: typed(model.get("correct"), "uint8"),
-    split: typed(model.get("split_code"), "uint8"),
+    label: getArray(model, "label", "uint16", [n]).data,
+    pred: getArray(model, "pred", "uint16", [n]).data,
+    correct: getArray(model, "correct", "uint8", [n]).data,
+    split: getArray(model, "split_code", "uint8", [n]).data,
     aligned: aligned.length === n ? aligned : null,
-    loss: typed(model.get("loss"), "float32"),
-    confidence: typed(model.get("confidence"), "float32"),
+    loss: getArray(model, "loss", "float32", [n]).data,
+    confidence: getArray(model, "confidence", "float32", [n]).data,
   };
 }
 
@@ -160,10 +160,10 @@ function render({ model, el: host }) {
   // ------------------------------------------------------------------ contours
   function buildContours() {
     contourSegs = [];
-    const g = model.get("density_size");
-    const dens = typed(model.get("density"), "float32");
+    const { data: dens, shape } = getArray(model, "density", "float32", [SPLIT_NAMES.length, null, null]);
+    const g = shape[1];
     const box = model.get("density_box");
-    if (!dens.length || box.length !== 4) return;
+    if (!dens.length || box.length !== 4 || shape[2] !== g) return;
     const [x0, x1, y0, y1] = box;
     const dx = (x1 - x0) / g, dy = (y1 - y0) / g;
     // per split, a flat list of segment end points in data coordinates: x0, y0, x1, y1, ...

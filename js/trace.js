@@ -1,7 +1,7 @@
 // TraceView: every image across versions (DASH). Upper row correct, lower row incorrect; lines
 // red = became correct, blue = became wrong, grey = unchanged. Click a point to set focus.
 
-import { typed } from "./lib/binary.js";
+import { getArray } from "./lib/binary.js";
 import { bind, el, hoverTooltip, showError } from "./lib/dom.js";
 import { changeOf, traceLayout } from "./lib/mosaic-layout.js";
 import { ensureStyle } from "./lib/style.js";
@@ -36,12 +36,14 @@ function render({ model, el: host }) {
 
   function load() {
     const versions = model.get("versions");
+    const correct = getArray(model, "correct", "uint8", [null, null]);
+    const [m, nV] = correct.shape;
     data = {
-      nV: versions.length,
-      correct: typed(model.get("correct"), "uint8"),
-      pred: typed(model.get("pred"), "uint16"),
-      labels: typed(model.get("labels"), "uint16"),
-      index: typed(model.get("index"), "uint32"),
+      nV: m ? nV : versions.length, // the arrays' own width: versions may change before they do
+      correct: correct.data,
+      pred: getArray(model, "pred", "uint16", [m, nV]).data,
+      labels: getArray(model, "labels", "uint16", [m]).data,
+      index: getArray(model, "index", "uint32", [m]).data,
     };
     width = Math.max(420, Math.min(1100, 160 * versions.length + 120));
     canvas.width = width * dpr;

@@ -47,15 +47,15 @@ def atlas_png(images: np.ndarray, size: int) -> tuple[bytes, int]:
     return buf.getvalue(), cols
 
 
-def heat_bytes(maps: np.ndarray, size: int, percentile: float = 99.5) -> bytes:
-    """Attribution maps ``[N, H, W]`` → ``[N, size, size] uint8`` bytes for display: |relevance|
+def heat_thumbnails(maps: np.ndarray, size: int, percentile: float = 99.5) -> np.ndarray:
+    """Attribution maps ``[N, H, W]`` → ``[N, size, size] uint8`` for display: |relevance|
     divided by its ``percentile`` per image (so one hot pixel does not wash out the rest), clipped
     to 0..255, resized like :func:`thumbnails`."""
     a = np.abs(np.asarray(maps, dtype=np.float32))
     if len(a) == 0:
-        return b""
+        return np.zeros((0, size, size), np.uint8)
     top = np.percentile(a.reshape(len(a), -1), percentile, axis=1)
     top = np.where(top > 0, top, 1.0)[:, None, None]
     scaled = np.clip(a / top * 255.0, 0, 255).astype(np.uint8)
     rgb = thumbnails(np.repeat(scaled[:, None], 3, axis=1), size)
-    return np.ascontiguousarray(rgb[..., 0]).tobytes()
+    return np.ascontiguousarray(rgb[..., 0])

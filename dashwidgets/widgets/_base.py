@@ -11,8 +11,8 @@ import numpy as np
 import traitlets
 
 from ..engine.engine import Engine
-from ..engine.jobs import Job
 from ..models.version import ModelVersion
+from ..runtime.jobs import Job
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -107,7 +107,8 @@ class Paged(traitlets.HasTraits):
     total = traitlets.Int(0).tag(sync=True)
     """int: number of images to page through."""
     atlas = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: PNG sprite atlas of the page's images, cell k at (k % atlas_cols, k // atlas_cols)."""
+    """bytes: PNG sprite atlas of the page's images, cell k at (k % atlas_cols, k // atlas_cols)
+    (a PNG file, not an array: ``atlas_cols`` and ``cell`` describe its layout)."""
     atlas_cols = traitlets.Int(1).tag(sync=True)
     """int: columns of the atlas."""
     cell = traitlets.Int(48).tag(sync=True)

@@ -9,12 +9,13 @@ import pandas as pd
 import traitlets
 
 from ..engine.engine import Engine
-from ..engine.jobs import Job
 from ..explain.attribution import METHODS
 from ..models.layers import conv_layers
 from ..models.version import ModelVersion
-from ._atlas import atlas_png, heat_bytes
+from ..runtime.jobs import Job
+from ._atlas import atlas_png, heat_thumbnails
 from ._base import STATIC, EngineView, Paged, cell_size
+from ._codec import Array
 
 CAM_METHODS = ("gradcam", "scorecam")
 COLORMAPS = ("jet", "viridis", "inferno", "gray")
@@ -57,8 +58,8 @@ class AttributionGrid(Paged, EngineView):
     page_size = traitlets.Int(12).tag(sync=True)
     items = traitlets.List(traitlets.Dict()).tag(sync=True)
     """list of dict: the page's images: index, label, pred, confidence, correct, and rma_/rra_<mask>."""
-    heat = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: ``[n, cell, cell] uint8`` heatmaps of the page (|relevance| over its 99.5th
+    heat = Array("uint8", (None, None, None)).tag(sync=True)
+    """ndarray: ``[n, cell, cell] uint8`` heatmaps of the page (|relevance| over its 99.5th
     percentile, per image)."""
     rendered = traitlets.Unicode("").tag(sync=True)
     """str: "method|layer|target" of the maps in ``heat`` (what the browser shows)."""
@@ -140,7 +141,8 @@ class AttributionGrid(Paged, EngineView):
         try:
             if not len(rows):
                 with self.hold_sync():
-                    self.total, self.items, self.atlas, self.heat = 0, [], b"", b""
+                    self.total, self.items, self.atlas = 0, [], b""
+                    self.heat = np.zeros((0, self.cell, self.cell), np.uint8)
                     self.rendered, self.progress, self.error = key, 1.0, ""
                 return
             layer = layer if self.method in CAM_METHODS else None
@@ -169,7 +171,7 @@ class AttributionGrid(Paged, EngineView):
                     item[col] = None if not np.isfinite(value) else round(value, 4)
                 items.append(item)
             png, cols = atlas_png(eng.dataset.images[rows], self.cell)
-            heat = heat_bytes(maps_all, self.cell)
+            heat = heat_thumbnails(maps_all, self.cell)
         except Exception as e:  # noqa: BLE001 - shown in the view
             self.progress = 1.0
             self._report(e)

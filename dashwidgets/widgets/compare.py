@@ -10,6 +10,7 @@ import traitlets
 from ..audit.compare import CHANGES
 from ..engine.engine import Engine
 from ._base import STATIC, EngineView
+from ._codec import Array
 
 FILTERS = ("all", *CHANGES)
 
@@ -24,10 +25,10 @@ class _VersionsView(EngineView):
     split = traitlets.Unicode("test").tag(sync=True)
     """str: split whose images are compared ("" for all images)."""
     classes = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    index = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: ``[M] uint32`` dataset indices of the compared images."""
-    labels = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: ``[M] uint16`` true classes."""
+    index = Array("uint32").tag(sync=True)
+    """ndarray: ``[M] uint32`` dataset indices of the compared images."""
+    labels = Array("uint16").tag(sync=True)
+    """ndarray: ``[M] uint16`` true classes."""
 
     _allow_fewer = False  # a following TraceView waits for a second version
 
@@ -90,10 +91,10 @@ class MosaicView(_VersionsView):
     """
 
     _esm = STATIC / "mosaic.js"
-    pred_a = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: ``[M] uint16`` predictions of version a."""
-    pred_b = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: ``[M] uint16`` predictions of version b."""
+    pred_a = Array("uint16").tag(sync=True)
+    """ndarray: ``[M] uint16`` predictions of version a."""
+    pred_b = Array("uint16").tag(sync=True)
+    """ndarray: ``[M] uint16`` predictions of version b."""
     accuracy = traitlets.List(traitlets.Float()).tag(sync=True)
     """list of float: accuracy of a and b on the split."""
 
@@ -117,10 +118,10 @@ class MosaicView(_VersionsView):
     def _load(self) -> None:
         cmp = self.comparison()
         with self.hold_sync():
-            self.index = cmp.indices.astype(np.uint32).tobytes()
-            self.labels = cmp.labels.astype(np.uint16).tobytes()
-            self.pred_a = cmp.pred_a.astype(np.uint16).tobytes()
-            self.pred_b = cmp.pred_b.astype(np.uint16).tobytes()
+            self.index = cmp.indices
+            self.labels = cmp.labels
+            self.pred_a = cmp.pred_a
+            self.pred_b = cmp.pred_b
             self.accuracy = [cmp.accuracy_a, cmp.accuracy_b]
 
 
@@ -143,10 +144,10 @@ class TraceView(_VersionsView):
     """
 
     _esm = STATIC / "trace.js"
-    correct = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: ``[M, V] uint8`` 1 where version v classifies image m correctly (row-major)."""
-    pred = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: ``[M, V] uint16`` predicted classes."""
+    correct = Array("uint8", (None, None)).tag(sync=True)
+    """ndarray: ``[M, V] uint8`` 1 where version v classifies image m correctly."""
+    pred = Array("uint16", (None, None)).tag(sync=True)
+    """ndarray: ``[M, V] uint16`` predicted classes."""
     filter = traitlets.Unicode("all").tag(sync=True)
     """str: "all" or one of "became right", "became wrong", "always wrong", "always right", "mixed"."""
     counts = traitlets.Dict().tag(sync=True)
@@ -184,14 +185,15 @@ class TraceView(_VersionsView):
     def _load(self) -> None:
         if len(self.versions) < 2:
             with self.hold_sync():
-                self.index = self.labels = self.correct = self.pred = b""
+                empty = np.zeros(0, np.uint8)
+                self.index = self.labels = self.correct = self.pred = empty
                 self.counts = {}
             return
         tr = self.trace()
         change = tr.change
         with self.hold_sync():
-            self.index = tr.indices.astype(np.uint32).tobytes()
-            self.labels = tr.labels.astype(np.uint16).tobytes()
-            self.correct = np.ascontiguousarray(tr.correct, dtype=np.uint8).tobytes()
-            self.pred = np.ascontiguousarray(tr.pred, dtype=np.uint16).tobytes()
+            self.index = tr.indices
+            self.labels = tr.labels
+            self.correct = tr.correct
+            self.pred = tr.pred
             self.counts = {c: int((change == c).sum()) for c in CHANGES}

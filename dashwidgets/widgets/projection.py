@@ -10,10 +10,11 @@ import traitlets
 from ..audit.density import density_grids
 from ..datasets.imageset import SPLITS
 from ..engine.engine import Engine
-from ..engine.jobs import Job
 from ..models.version import ModelVersion
+from ..runtime.jobs import Job
 from ._atlas import atlas_png
 from ._base import STATIC, EngineView
+from ._codec import Array
 
 COLOR_BY = ("class", "predicted", "correct", "split", "aligned", "loss")
 _MAX_THUMBS_PER_REQUEST = 2000
@@ -44,24 +45,24 @@ class ProjectionView(EngineView):
 
     classes = traitlets.List(traitlets.Unicode()).tag(sync=True)
     """list of str: class names (rendered as text)."""
-    xy = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: float32 [N, 2] t-SNE coordinates, row-major."""
-    label = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: uint16 [N] true class."""
-    pred = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: uint16 [N] predicted class."""
-    correct = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: uint8 [N] 1 when the prediction is right."""
-    split_code = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: uint8 [N] 0 train, 1 val, 2 test."""
-    aligned = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: uint8 [N] 1 when the image carries its class's spurious feature (empty if unknown)."""
-    loss = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: float32 [N] per-image cross-entropy."""
-    confidence = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: float32 [N] probability of the predicted class."""
-    density = traitlets.Bytes(b"").tag(sync=True)
-    """bytes: float32 [3, G, G] smoothed density per split, each scaled to max 1."""
+    xy = Array("float32", (None, 2)).tag(sync=True)
+    """ndarray: float32 [N, 2] t-SNE coordinates."""
+    label = Array("uint16").tag(sync=True)
+    """ndarray: uint16 [N] true class."""
+    pred = Array("uint16").tag(sync=True)
+    """ndarray: uint16 [N] predicted class."""
+    correct = Array("uint8").tag(sync=True)
+    """ndarray: uint8 [N] 1 when the prediction is right."""
+    split_code = Array("uint8").tag(sync=True)
+    """ndarray: uint8 [N] 0 train, 1 val, 2 test."""
+    aligned = Array("uint8").tag(sync=True)
+    """ndarray: uint8 [N] 1 when the image carries its class's spurious feature ([0] if unknown)."""
+    loss = Array("float32").tag(sync=True)
+    """ndarray: float32 [N] per-image cross-entropy."""
+    confidence = Array("float32").tag(sync=True)
+    """ndarray: float32 [N] probability of the predicted class."""
+    density = Array("float32", (len(SPLITS), None, None)).tag(sync=True)
+    """ndarray: float32 [3, G, G] smoothed density per split, each scaled to max 1."""
     density_box = traitlets.List(traitlets.Float()).tag(sync=True)
     """list of float: [x0, x1, y0, y1] area covered by the density grids."""
     density_size = traitlets.Int(64).tag(sync=True)
@@ -145,26 +146,26 @@ class ProjectionView(EngineView):
             ev = eng.evaluate(vid)
             if vid != eng.projection_reference:
                 self.status = f"projecting {vid} (t-SNE; cached after the first time)…"
-            xy = eng.project(vid, progress=False, mode=self._mode).astype(np.float32)
+            xy = eng.project(vid, progress=False, mode=self._mode)
         except Exception as e:  # noqa: BLE001 - shown in the view, the kernel lives on
             self.status = ""
             self._report(e)
             return
-        codes = np.zeros(len(ds), np.uint8)
+        codes = np.zeros(len(ds), np.uint8)  # encoding for the wire: split name -> its index in SPLITS
         for k, name in enumerate(SPLITS):
             codes[ds.split == name] = k
         grids, box = density_grids(xy, codes, len(SPLITS), size=self.density_size)
         aligned = ds.attributes.get("aligned")
         with self.hold_sync():
-            self.xy = np.ascontiguousarray(xy).tobytes()
-            self.label = ds.labels.astype(np.uint16).tobytes()
-            self.pred = ev.pred.astype(np.uint16).tobytes()
-            self.correct = ev.correct.astype(np.uint8).tobytes()
-            self.split_code = codes.tobytes()
-            self.aligned = np.asarray(aligned, dtype=np.uint8).tobytes() if aligned is not None else b""
-            self.loss = ev.loss.astype(np.float32).tobytes()
-            self.confidence = ev.confidence.astype(np.float32).tobytes()
-            self.density = grids.astype(np.float32).tobytes()
+            self.xy = xy
+            self.label = ds.labels
+            self.pred = ev.pred
+            self.correct = ev.correct
+            self.split_code = codes
+            self.aligned = aligned if aligned is not None else np.zeros(0, np.uint8)
+            self.loss = ev.loss
+            self.confidence = ev.confidence
+            self.density = grids
             self.density_box = [float(b) for b in box]
             self.status = ""
             self.error = ""
@@ -187,4 +188,4 @@ class ProjectionView(EngineView):
     # -------------------------------------------------------------- conveniences
     def coordinates(self) -> np.ndarray:
         """``[N, 2] float32`` coordinates currently shown."""
-        return np.frombuffer(self.xy, dtype=np.float32).reshape(-1, 2).copy()
+        return self.xy.copy()

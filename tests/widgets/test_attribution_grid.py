@@ -7,7 +7,7 @@ import pytest
 import traitlets
 
 import dashwidgets as dw
-from dashwidgets.widgets._atlas import heat_bytes
+from dashwidgets.widgets._atlas import heat_thumbnails
 
 
 def test_grid_sends_the_engines_maps_and_scores(trained):
@@ -19,8 +19,9 @@ def test_grid_sends_the_engines_maps_and_scores(trained):
     assert grid.total == 7 and [it["index"] for it in grid.items] == [3, 7, 40, 41, 42]
     rows = np.array([3, 7, 40, 41, 42])
     maps = eng.attribute(v, rows, "gradcam", numpy=True)
-    assert grid.heat == heat_bytes(maps, grid.cell)
-    heat = np.frombuffer(grid.heat, np.uint8).reshape(5, grid.cell, grid.cell)
+    np.testing.assert_array_equal(grid.heat, heat_thumbnails(maps, grid.cell))
+    heat = grid.heat
+    assert heat.shape == (5, grid.cell, grid.cell) and heat.dtype == np.uint8
     assert heat.max() == 255  # scaled per image
     scores = eng.attribution_scores(v, rows, "gradcam")
     assert grid.items[2]["rma_bias"] == pytest.approx(scores["rma_bias"].iloc[2], abs=1e-4)
@@ -36,12 +37,12 @@ def test_switching_method_recomputes_once_and_back_uses_the_cache(trained):
     grid.selection = [10, 11, 12]
     first = grid.heat
     grid.method = "ig"
-    assert grid.rendered == "ig||pred" and grid.heat != first
-    n_cached = len(eng._attr_cache)
+    assert grid.rendered == "ig||pred" and not np.array_equal(grid.heat, first)
+    n_cached = len(eng.caches["attribution"])
     grid.method = "gradcam"
-    assert grid.heat == first and len(eng._attr_cache) == n_cached  # nothing recomputed
+    assert np.array_equal(grid.heat, first) and len(eng.caches["attribution"]) == n_cached  # nothing recomputed
     grid.layer = grid.layers[0]
-    assert grid.rendered == f"gradcam|{grid.layers[0]}|pred" and grid.heat != first
+    assert grid.rendered == f"gradcam|{grid.layers[0]}|pred" and not np.array_equal(grid.heat, first)
     grid.target = "label"
     assert grid.rendered.endswith("|label")
 

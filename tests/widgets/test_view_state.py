@@ -77,7 +77,7 @@ def test_color_by_checks_the_dataset_has_the_attribute(engine2):
     eng_plain = dw.Engine(plain)
     vp = eng_plain.train(epochs=1, progress=False)
     view = dw.ProjectionView(eng_plain, vp)
-    assert "aligned" not in view.color_options and view.aligned == b""
+    assert "aligned" not in view.color_options and view.aligned.size == 0
     with pytest.raises(traitlets.TraitError, match="needs an 'aligned' attribute"):
         view.color_by = "aligned"
     assert "aligned" in view.error
