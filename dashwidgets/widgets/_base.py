@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import anywidget
 import numpy as np
@@ -46,14 +46,26 @@ class Indices(traitlets.List):
 class View(anywidget.AnyWidget):
     """Base of every dashwidgets view.
 
-    Unknown keyword arguments raise a TypeError (a typo must not pass silently), and engine errors
-    are shown in the view through the ``error`` trait instead of killing the cell.
+    A view names its front-end module once, ``_bundle = "projection"``: an entry of
+    ``js/views.json``, the build's list of views; ``_esm`` is derived from it. Unknown keyword
+    arguments raise a TypeError (a typo must not pass silently), and engine errors are shown in
+    the view through the ``error`` trait instead of killing the cell.
     """
+
+    _bundle: ClassVar[str] = ""
+    """str: the view's JS module: ``js/<name>.js``, built to ``static/<name>.js``."""
 
     error = traitlets.Unicode("").tag(sync=True)
     """str: message shown in the view's error banner ("" hides it)."""
 
+    def __init_subclass__(cls, **kwargs: Any):
+        if cls.__dict__.get("_bundle"):
+            cls._esm = STATIC / f"{cls._bundle}.js"  # set before anywidget's hook reads _esm
+        super().__init_subclass__(**kwargs)
+
     def __init__(self, **kwargs: Any):
+        if self._bundle:
+            bundle(self._bundle)  # a clear error when the front end was never built
         allowed = set(self.class_trait_names(sync=lambda v: v)) | {"layout"}
         unknown = sorted(set(kwargs) - allowed)
         if unknown:
@@ -141,7 +153,7 @@ def resolve_version(engine: Engine, version: ModelVersion | str | Job | None) ->
 class EngineView(View):
     """A view of one Engine's images as one version sees them.
 
-    Subclasses call ``super().__init__(engine, version, "<bundle>", **traits)`` and then set
+    Subclasses set ``_bundle``, call ``super().__init__(engine, version, **traits)`` and then set
     ``self.version = self.initial_version.id`` once they are ready to load data. A view made
     without a version shows the engine's active version and follows it when it changes (a
     ClassifierBoard switch, a new version while none is pinned).
@@ -156,8 +168,7 @@ class EngineView(View):
     focus = traitlets.Int(-1).tag(sync=True)
     """int: index of the image clicked last (-1: none)."""
 
-    def __init__(self, engine: Engine, version: ModelVersion | str | Job | None, bundle_name: str, **kwargs: Any):
-        bundle(bundle_name)
+    def __init__(self, engine: Engine, version: ModelVersion | str | Job | None, **kwargs: Any):
         if not isinstance(engine, Engine):
             raise TypeError(f"engine must be a dashwidgets Engine, got {type(engine).__name__}")
         self._engine = engine

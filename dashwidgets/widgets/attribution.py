@@ -14,7 +14,7 @@ from ..models.layers import conv_layers
 from ..models.version import ModelVersion
 from ..runtime.jobs import Job
 from ._atlas import atlas_png, heat_thumbnails
-from ._base import STATIC, EngineView, Paged, cell_size
+from ._base import EngineView, Paged, cell_size
 from ._codec import Array
 
 CAM_METHODS = ("gradcam", "scorecam")
@@ -39,7 +39,7 @@ class AttributionGrid(Paged, EngineView):
     method : {"gradcam", "scorecam", "ig", "lrp"}
     """
 
-    _esm = STATIC / "attribution.js"
+    _bundle = "attribution"
 
     method = traitlets.Unicode("gradcam").tag(sync=True)
     """str: attribution method (see ``Engine.attribute``)."""
@@ -73,7 +73,7 @@ class AttributionGrid(Paged, EngineView):
         chunk: int = 4,
         **kwargs: Any,
     ):
-        super().__init__(engine, version, "attribution", cell=cell_size(engine, 64, 128), **kwargs)
+        super().__init__(engine, version, cell=cell_size(engine, 64, 128), **kwargs)
         self._chunk = max(1, int(chunk))
         self.layers = conv_layers(self._engine.model(self.initial_version))
         self.version = self.initial_version.id

@@ -12,10 +12,10 @@ from ..audit.cluster import K_RANGE
 from ..augment.record import METHODS
 from ..augment.translate import STEPS
 from ..engine.engine import Engine
-from ..engine.jobs import Job
 from ..models.version import ModelVersion
+from ..runtime.jobs import Job
 from ._atlas import atlas_png
-from ._base import STATIC, EngineView, Paged, View, bundle
+from ._base import EngineView, Paged, View
 
 
 class ClusterGallery(EngineView):
@@ -29,7 +29,7 @@ class ClusterGallery(EngineView):
     it is already cached; the augmentations follow when it is done.
     """
 
-    _esm = STATIC / "clusters.js"
+    _bundle = "clusters"
 
     k = traitlets.Int(8).tag(sync=True)
     n = traitlets.Int(6).tag(sync=True)
@@ -57,7 +57,7 @@ class ClusterGallery(EngineView):
     message = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, engine: Engine, version: ModelVersion | str | Job | None = None, k: int = 8, **kwargs: Any):
-        super().__init__(engine, version, "clusters", **kwargs)
+        super().__init__(engine, version, **kwargs)
         self.clustering = None
         self.job: Job | None = None
         self.on_msg(self._on_msg)
@@ -210,7 +210,7 @@ class AugmentedView(Paged, View):
         Default: the latest one, following new ones.
     """
 
-    _esm = STATIC / "augmented.js"
+    _bundle = "augmented"
 
     augmentation = traitlets.Unicode("").tag(sync=True)
     history = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -221,7 +221,6 @@ class AugmentedView(Paged, View):
     """list of dict: accepted images per class."""
 
     def __init__(self, engine: Engine, augmentation=None, **kwargs: Any):
-        bundle("augmented")
         if not isinstance(engine, Engine):
             raise TypeError(f"engine must be a dashwidgets Engine, got {type(engine).__name__}")
         self._engine = engine

@@ -9,9 +9,9 @@ from typing import Any
 import traitlets
 
 from ..engine.engine import Engine
-from ..engine.jobs import Job
+from ..runtime.jobs import Job
 from ..train.loop import OPTIMIZERS, TrainConfig
-from ._base import STATIC, View, bundle
+from ._base import View
 
 
 def _num(x: Any) -> float | None:
@@ -36,7 +36,7 @@ class ClassifierBoard(View):
         sent at once).
     """
 
-    _esm = STATIC / "board.js"
+    _bundle = "board"
 
     epochs = traitlets.Int(3).tag(sync=True)
     lr = traitlets.Float(3e-3).tag(sync=True)
@@ -73,7 +73,6 @@ class ClassifierBoard(View):
     """str: status line (what the last job did)."""
 
     def __init__(self, engine: Engine, progress_interval: float = 0.25, **kwargs: Any):
-        bundle("board")
         if not isinstance(engine, Engine):
             raise TypeError(f"engine must be a dashwidgets Engine, got {type(engine).__name__}")
         self._engine = engine

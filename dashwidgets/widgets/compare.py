@@ -9,7 +9,7 @@ import traitlets
 
 from ..audit.compare import CHANGES
 from ..engine.engine import Engine
-from ._base import STATIC, EngineView
+from ._base import EngineView
 from ._codec import Array
 
 FILTERS = ("all", *CHANGES)
@@ -32,10 +32,10 @@ class _VersionsView(EngineView):
 
     _allow_fewer = False  # a following TraceView waits for a second version
 
-    def __init__(self, engine: Engine, versions, split: str, bundle_name: str, **kwargs: Any):
+    def __init__(self, engine: Engine, versions, split: str, **kwargs: Any):
         if isinstance(engine, Engine) and len(engine.versions) < 2 and not self._allow_fewer:
             raise ValueError(f"{type(self).__name__} needs at least two versions; the engine has {len(engine.versions)}")
-        super().__init__(engine, None, bundle_name, **kwargs)
+        super().__init__(engine, None, **kwargs)
         self.classes = list(engine.dataset.classes)
         self.split = split or ""
         self.versions = versions
@@ -90,7 +90,7 @@ class MosaicView(_VersionsView):
         Default "test" (the unbiased split of the embedded benchmarks).
     """
 
-    _esm = STATIC / "mosaic.js"
+    _bundle = "mosaic"
     pred_a = Array("uint16").tag(sync=True)
     """ndarray: ``[M] uint16`` predictions of version a."""
     pred_b = Array("uint16").tag(sync=True)
@@ -102,7 +102,7 @@ class MosaicView(_VersionsView):
         vs = engine.versions if isinstance(engine, Engine) else []
         pair = [a if a is not None else (vs[-2] if len(vs) >= 2 else None), b if b is not None else (vs[-1] if vs else None)]
         pair = [getattr(v, "id", v) for v in pair if v is not None]
-        super().__init__(engine, pair, split, "mosaic", **kwargs)
+        super().__init__(engine, pair, split, **kwargs)
 
     @traitlets.validate("versions")
     def _check_versions(self, proposal):
@@ -143,7 +143,7 @@ class TraceView(_VersionsView):
         Default "test".
     """
 
-    _esm = STATIC / "trace.js"
+    _bundle = "trace"
     correct = Array("uint8", (None, None)).tag(sync=True)
     """ndarray: ``[M, V] uint8`` 1 where version v classifies image m correctly."""
     pred = Array("uint16", (None, None)).tag(sync=True)
@@ -157,7 +157,7 @@ class TraceView(_VersionsView):
         self._follow_all = versions is None
         self._allow_fewer = self._follow_all  # following: shows a hint until a second version exists
         vs = engine.versions if versions is None and isinstance(engine, Engine) else (versions or [])
-        super().__init__(engine, [getattr(v, "id", v) for v in vs], split, "trace", **kwargs)
+        super().__init__(engine, [getattr(v, "id", v) for v in vs], split, **kwargs)
         if self._follow_all:
             engine.on("version", self._on_engine_versions)
             engine.on("discard", self._on_engine_versions)

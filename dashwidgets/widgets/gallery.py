@@ -8,10 +8,10 @@ import numpy as np
 import traitlets
 
 from ..engine.engine import Engine
-from ..engine.jobs import Job
 from ..models.version import ModelVersion
+from ..runtime.jobs import Job
 from ._atlas import atlas_png
-from ._base import STATIC, EngineView, Paged, cell_size
+from ._base import EngineView, Paged, cell_size
 
 SORT_BY = ("index", "confidence", "loss")
 
@@ -29,7 +29,7 @@ class ImageGallery(Paged, EngineView):
         Default: the latest version.
     """
 
-    _esm = STATIC / "gallery.js"
+    _bundle = "gallery"
 
     sort_by = traitlets.Unicode("index").tag(sync=True)
     """str: "index", "confidence" or "loss"."""
@@ -40,7 +40,7 @@ class ImageGallery(Paged, EngineView):
     """list of dict: the page's images: index, label, pred, confidence, loss, correct."""
 
     def __init__(self, engine: Engine, version: ModelVersion | str | Job | None = None, **kwargs: Any):
-        super().__init__(engine, version, "gallery", cell=cell_size(engine, 32, 96), **kwargs)
+        super().__init__(engine, version, cell=cell_size(engine, 32, 96), **kwargs)
         self.version = self.initial_version.id
 
     # -------------------------------------------------------------- validation

@@ -13,7 +13,7 @@ from ..engine.engine import Engine
 from ..models.version import ModelVersion
 from ..runtime.jobs import Job
 from ._atlas import atlas_png
-from ._base import STATIC, EngineView
+from ._base import EngineView
 from ._codec import Array
 
 COLOR_BY = ("class", "predicted", "correct", "split", "aligned", "loss")
@@ -41,7 +41,7 @@ class ProjectionView(EngineView):
         How versions after the first join the same map (see :meth:`Engine.project`).
     """
 
-    _esm = STATIC / "projection.js"
+    _bundle = "projection"
 
     classes = traitlets.List(traitlets.Unicode()).tag(sync=True)
     """list of str: class names (rendered as text)."""
@@ -102,7 +102,6 @@ class ProjectionView(EngineView):
         super().__init__(
             engine,
             version,
-            "projection",
             color_options=options,
             classes=list(ds.classes) if ds is not None else [],
             thumb_size=int(min(64, max(h, w))),
