@@ -129,3 +129,26 @@ def test_a_corrupted_augmentation_file_is_named_and_the_rest_loads(small_ds, tmp
     with pytest.warns(dw.WorkspaceWarning, match="corrupted augmentation a2"):
         again = dw.Engine.open(tmp_path / "ws")
     assert [a.id for a in again.augmentations] == [a1.id]
+
+
+def test_style_hit_says_a_colour_transfer_lands_in_its_style_cluster():
+    """``style_hit`` is the share of results the style's clustering assigns to the style cluster.
+    On colored-digits the biased model clusters by stroke colour, so a colour transfer toward a
+    cluster must land mostly in it, and far more often than the same images sent toward another
+    cluster land there (the baseline: ~1/k if the transfer did nothing useful, 0 if it works)."""
+    ds = dw.datasets.load("colored-digits", bias=0.99, seed=0, n_train=600, n_val=150, n_test=250)
+    eng = dw.Engine(ds, device="cpu")
+    v = eng.train(epochs=3, progress=False)
+    cl = eng.cluster(v, k=10)
+    rng = np.random.default_rng(0)
+    train = ds.indices("train")
+    for c in (0, 4, 7):
+        src = rng.choice(np.setdiff1d(train, cl.members(c)), 40, replace=False)
+        toward = eng.augment(src, style=cl[c], method="color", seed=c)
+        landed = cl.assign(eng.predict(v, toward.images)["embedding"])
+        assert toward.params["style_hit"] == pytest.approx(np.mean(landed == c), abs=1e-4)  # its meaning
+        other = (c + 1 + rng.integers(0, cl.k - 1)) % cl.k
+        away = eng.augment(src, style=cl[other], method="color", seed=c)
+        baseline = float(np.mean(cl.assign(eng.predict(v, away.images)["embedding"]) == c))
+        hit = toward.params["style_hit"]
+        assert hit >= 0.5 and hit >= baseline + 0.4, (c, hit, baseline)  # measured: 1.0 vs 0.0
