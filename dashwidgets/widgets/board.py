@@ -14,6 +14,10 @@ from ..train.loop import OPTIMIZERS, TrainConfig
 from ._base import View
 
 
+_DEFAULTS = TrainConfig()
+"""The training defaults, defined once by TrainConfig; the form starts from them."""
+
+
 def _num(x: Any) -> float | None:
     return None if x is None or not math.isfinite(float(x)) else round(float(x), 6)
 
@@ -38,13 +42,14 @@ class ClassifierBoard(View):
 
     _bundle = "board"
 
-    epochs = traitlets.Int(3).tag(sync=True)
-    lr = traitlets.Float(3e-3).tag(sync=True)
-    batch_size = traitlets.Int(128).tag(sync=True)
-    optimizer = traitlets.Unicode("adam").tag(sync=True)
+    epochs = traitlets.Int(_DEFAULTS.epochs).tag(sync=True)
+    """int: epochs of the next run (default: TrainConfig's)."""
+    lr = traitlets.Float(_DEFAULTS.lr).tag(sync=True)
+    batch_size = traitlets.Int(_DEFAULTS.batch_size).tag(sync=True)
+    optimizer = traitlets.Unicode(_DEFAULTS.optimizer).tag(sync=True)
     optimizers = traitlets.List(traitlets.Unicode(), default_value=list(OPTIMIZERS)).tag(sync=True)
-    weight_decay = traitlets.Float(0.0).tag(sync=True)
-    seed = traitlets.Int(0).tag(sync=True)
+    weight_decay = traitlets.Float(_DEFAULTS.weight_decay).tag(sync=True)
+    seed = traitlets.Int(_DEFAULTS.seed).tag(sync=True)
     parent = traitlets.Unicode("").tag(sync=True)
     """str: version to start from ("": the initial weights, a model trained from scratch)."""
 
@@ -184,8 +189,11 @@ class ClassifierBoard(View):
 
     # -------------------------------------------------------------- training
     def config(self) -> TrainConfig:
-        """The form's hyper-parameters (raises ValueError with the bad field)."""
-        return TrainConfig(self.epochs, self.lr, self.batch_size, self.optimizer, self.weight_decay, self.seed)
+        """The form's hyper-parameters, validated by the engine (raises ValueError with the bad field)."""
+        return self._engine.train_config(
+            epochs=self.epochs, lr=self.lr, batch_size=self.batch_size, optimizer=self.optimizer,
+            weight_decay=self.weight_decay, seed=self.seed,
+        )
 
     def train(self) -> Job | None:
         """Start a background training job with the form's values; returns the Job (None, with

@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 import traitlets
 
-from ..audit.density import density_grids
 from ..datasets.imageset import SPLITS
 from ..engine.engine import Engine
 from ..models.version import ModelVersion
@@ -62,7 +61,7 @@ class ProjectionView(EngineView):
     confidence = Array("float32").tag(sync=True)
     """ndarray: float32 [N] probability of the predicted class."""
     density = Array("float32", (len(SPLITS), None, None)).tag(sync=True)
-    """ndarray: float32 [3, G, G] smoothed density per split, each scaled to max 1."""
+    """ndarray: float32 [3, G, G] smoothed density per split, each scaled to max 1 (``Engine.density``)."""
     density_box = traitlets.List(traitlets.Float()).tag(sync=True)
     """list of float: [x0, x1, y0, y1] area covered by the density grids."""
     density_size = traitlets.Int(64).tag(sync=True)
@@ -146,6 +145,7 @@ class ProjectionView(EngineView):
             if vid != eng.projection_reference:
                 self.status = f"projecting {vid} (t-SNE; cached after the first time)…"
             xy = eng.project(vid, progress=False, mode=self._mode)
+            grids, box = eng.density(vid, size=self.density_size, mode=self._mode)
         except Exception as e:  # noqa: BLE001 - shown in the view, the kernel lives on
             self.status = ""
             self._report(e)
@@ -153,7 +153,6 @@ class ProjectionView(EngineView):
         codes = np.zeros(len(ds), np.uint8)  # encoding for the wire: split name -> its index in SPLITS
         for k, name in enumerate(SPLITS):
             codes[ds.split == name] = k
-        grids, box = density_grids(xy, codes, len(SPLITS), size=self.density_size)
         aligned = ds.attributes.get("aligned")
         with self.hold_sync():
             self.xy = xy
