@@ -99,11 +99,10 @@ def _random_layout_kept(features: np.ndarray, xy: np.ndarray, rng, k: int = 10) 
 
 
 @pytest.fixture(scope="module")
-def converged(small_ds):
-    """An engine on the 1,000-image patch-digits set with v1 (8 epochs: the biased model has
-    learned the patch shortcut), v2 (retrained from v1) and v3 (from scratch, another seed)."""
-    eng = dw.Engine(small_ds, device="cpu")
-    v1 = eng.train(epochs=8, progress=False)
+def versions(converged):
+    """The session's converged engine and v1 (8 epochs: the biased model has learned the patch
+    shortcut), plus v2 (retrained from v1) and v3 (from scratch, another seed)."""
+    eng, v1 = converged
     v2 = eng.retrain(v1, epochs=2, progress=False)
     v3 = eng.train(epochs=8, seed=7, progress=False)
     return eng, v1, v2, v3
@@ -116,8 +115,8 @@ def _check_converged(*versions):
         assert v.metrics["val_accuracy"] >= 0.8, (v.id, v.metrics)
 
 
-def test_engine_projection_fits_once_and_transforms_later_versions(converged, monkeypatch, rng):
-    eng, v1, v2, _ = converged
+def test_engine_projection_fits_once_and_transforms_later_versions(versions, monkeypatch, rng):
+    eng, v1, v2, _ = versions
     _check_converged(v1, v2)
     n = len(eng.dataset.labels)
     xy1 = eng.project(v1, progress=False)
@@ -141,8 +140,8 @@ def test_engine_projection_fits_once_and_transforms_later_versions(converged, mo
     assert (xy2.std(axis=0) > 0.3 * xy1.std(axis=0)).all()
 
 
-def test_aligned_projection_stays_in_the_reference_frame(converged, rng):
-    eng, v1, _, v3 = converged  # v3 trained from scratch: no shared feature axes with v1
+def test_aligned_projection_stays_in_the_reference_frame(versions, rng):
+    eng, v1, _, v3 = versions  # v3 trained from scratch: no shared feature axes with v1
     _check_converged(v1, v3)
     xy1 = eng.project(v1, progress=False)
     al = eng.project(v3, progress=False, mode="aligned")

@@ -83,15 +83,27 @@ def test_bad_arguments():
         aopc(m, x, torch.tensor([1]), torch.zeros(1, 10, 12))
 
 
-def test_engine_aopc_real_and_random(trained):
-    eng, v = trained
+def test_engine_aopc_real_and_random(converged):
+    """Perturbing what Grad-CAM and IG point at first hurts the prediction more than perturbing
+    the same images in a random order (Samek et al.'s baseline): on the mean, and image by image
+    more often than chance (a sign test). Measured on a 2-core CPU: 0.32 vs 0.20, ~88 % of
+    images; the random baseline is averaged over three orders (seed to seed it moves ~0.02)."""
+    from scipy.stats import binomtest
+
+    eng, v = converged
     idx = eng.dataset.indices("test")[:40]
-    real = eng.aopc(v, idx, "gradcam", steps=30)
-    rand = eng.aopc(v, idx, "random", steps=30)
-    assert real.scores.shape == (40,) and real.curves.shape == (40, 31)
+    real = eng.aopc(v, idx, "gradcam", steps=20)
+    rand = eng.aopc(v, idx, "random", steps=20)
+    assert real.scores.shape == (40,) and real.curves.shape == (40, 21)
     assert np.isfinite(real.scores).all() and real.method == "gradcam"
     assert np.array_equal(real.indices, idx)
-    again = eng.aopc(v, idx, "gradcam", steps=30)
+    random_scores = np.mean([eng.aopc(v, idx, "random", steps=20, seed=s).scores for s in (0, 1, 2)], axis=0)
+    for method in ("gradcam", "ig"):
+        scores = eng.aopc(v, idx, method, steps=20).scores
+        assert scores.mean() > random_scores.mean(), (method, scores.mean(), random_scores.mean())
+        wins = int((scores > random_scores).sum())
+        assert binomtest(wins, len(idx), 0.5, alternative="greater").pvalue < 0.01, (method, wins)
+    again = eng.aopc(v, idx, "gradcam", steps=20)
     np.testing.assert_array_equal(again.scores, real.scores)  # seeded noise, cached maps
     assert "mean=" in repr(rand)
     with pytest.raises(ValueError, match="empty selection"):
