@@ -7,7 +7,6 @@ import pytest
 from scipy.spatial import procrustes
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
-import dashwidgets as dw
 from dashwidgets.audit import TSNEMap
 
 
@@ -90,7 +89,7 @@ def _neighbours_kept(features: np.ndarray, xy: np.ndarray, k: int = 10) -> float
         return NearestNeighbors(n_neighbors=k + 1).fit(z).kneighbors(z, return_distance=False)[:, 1:]
 
     nf, nm = knn(np.asarray(features, np.float64)), knn(np.asarray(xy, np.float64))
-    return float(np.mean([len(np.intersect1d(a, b)) / k for a, b in zip(nf, nm)]))
+    return float(np.mean([len(np.intersect1d(a, b)) / k for a, b in zip(nf, nm, strict=True)]))
 
 
 def _random_layout_kept(features: np.ndarray, xy: np.ndarray, rng, k: int = 10) -> float:
