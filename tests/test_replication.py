@@ -100,9 +100,23 @@ def test_dash_debias_loop_raises_unbiased_accuracy_by_20_points(name, method):
     print(f"{name}: {v1.metrics['test_accuracy']:.3f} -> {v2.metrics['test_accuracy']:.3f} in {seconds:.0f} s after v1")
 
 
+# Measured on a 2-core CPU (fixed seeds, commit c37ff36): texture-digits translations keep
+# the content for 0.728 of the images (the unbiased texture model reads 0.716 of the originals
+# right) and keep the prediction for 0.844; style applied 0.930. The goal stays; the shortfall
+# is recorded here and in the README, and a fix that reaches it turns this xfail into a failure
+# to remove the mark.
+TEXTURE_SHORTFALL = pytest.mark.xfail(
+    strict=True,
+    reason="measured: texture-digits content kept 0.728 (< 0.90; originals 0.716), same prediction 0.844 (< 0.85)",
+)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["colored-digits", "texture-digits"])
-def test_translator_keeps_the_content_and_applies_the_style(name):
+@pytest.mark.parametrize(
+    "name, min_agreement",
+    [("colored-digits", 0.90), pytest.param("texture-digits", 0.85, marks=TEXTURE_SHORTFALL)],
+)
+def test_translator_keeps_the_content_and_applies_the_style(name, min_agreement):
     """DASH's translation quality: a model trained without bias still sees the source digit in a
     translated image (content kept), and the biased model's clustering puts it in the target
     cluster (style applied). 500 unbiased test images, each toward a random other cluster."""
@@ -124,9 +138,4 @@ def test_translator_keeps_the_content_and_applies_the_style(name):
     print(f"{name}: content kept {content:.3f} (originals {np.mean(before == labels):.3f}), "
           f"same prediction {agreement:.3f}, style applied {style:.3f}, trained in {t.seconds:.0f} s")
     assert style >= 0.70, style
-    if name == "colored-digits":
-        assert content >= 0.90 and agreement >= 0.90, (content, agreement)
-    else:  # the unbiased texture model reads only ~72 % of the originals right, so its
-        # predictions of ambiguous digits move with any change of background: compare with the
-        # originals' accuracy instead of 90 %
-        assert content >= np.mean(before == labels) - 0.03 and agreement >= 0.80, (content, agreement)
+    assert content >= 0.90 and agreement >= min_agreement, (content, agreement)
