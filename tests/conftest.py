@@ -11,6 +11,14 @@ import dashwidgets as dw
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 
 
+def pytest_collection_modifyitems(config, items):
+    """The notebooks (nbval cells) train models for minutes each: they count as slow, so the
+    default `pytest` leaves them to the full run (`pytest -m "slow or not slow"`)."""
+    for item in items:
+        if str(item.fspath).endswith(".ipynb"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def small_ds() -> dw.datasets.ImageSet:
     """600 / 150 / 250 images of patch-digits at 32 px (object bias, masks)."""
