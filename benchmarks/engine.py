@@ -83,7 +83,7 @@ import torch
 import torch.nn.functional as F
 
 import dashwidgets as dw
-from dashwidgets.engine.device import resolve_device
+from dashwidgets.runtime.device import resolve_device
 
 MEASURES = ("train", "evaluate", "workspace", "tsne")
 GOALS = {"evaluate": 0.9, "train": 0.9, "workspace": 0.95, "tsne_fit": 0.9}

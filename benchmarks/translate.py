@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dashwidgets as dw  # noqa: E402
 from dashwidgets.augment.translate import Translator, train_translator  # noqa: E402
-from dashwidgets.engine.device import resolve_device  # noqa: E402
+from dashwidgets.runtime.device import resolve_device  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:

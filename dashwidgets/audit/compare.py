@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:  # the engine imports this package; no import back at run time
-    from ..engine.evaluation import EvalResult
+from ..runtime.results import EvalResult
 
 CHANGES = ("became right", "became wrong", "always wrong", "always right", "mixed")
 

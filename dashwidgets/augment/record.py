@@ -42,6 +42,10 @@ class Augmentation:
     def n_accepted(self) -> int:
         return int(self.accepted.sum())
 
+    def source_splits(self, split: np.ndarray) -> list[str]:
+        """The splits (of the dataset's ``split`` array) the accepted images were made from."""
+        return sorted(set(np.asarray(split)[self.sources[self.accepted]].tolist()))
+
     def meta(self) -> dict:
         """JSON-able description (what the history and the workspace record)."""
         return {

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..runtime.jobs import Cancelled
 from .classical import fill_object
 
 STEPS = 1500
@@ -186,7 +187,6 @@ def train_translator(
     :class:`Cancelled` at the next step once ``stop`` is set. Returns the generator (eval mode)
     and the loss log.
     """
-    from ..engine.jobs import Cancelled  # here: the engine package imports this module
 
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[1] != 3 or images.dtype != np.uint8:

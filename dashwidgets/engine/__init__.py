@@ -1,9 +1,11 @@
-"""The Engine: one hub for data, model versions, cached inference and background jobs."""
+"""The Engine facade over one version store and one service per concern (see DESIGN.md)."""
 
-from .device import resolve_device
-from .engine import Engine  # noqa: I001 - last: it imports the modules above
-from .evaluation import EvalResult
-from .jobs import Job, JobCancelled
+from ..runtime import EvalResult, Job, JobCancelled, resolve_device
+from .engine import Engine
+from .versions import VersionCache, VersionStore
 from .workspace import WorkspaceError, WorkspaceWarning
 
-__all__ = ["Engine", "EvalResult", "Job", "JobCancelled", "WorkspaceError", "WorkspaceWarning", "resolve_device"]
+__all__ = [
+    "Engine", "EvalResult", "Job", "JobCancelled", "VersionCache", "VersionStore", "WorkspaceError",
+    "WorkspaceWarning", "resolve_device",
+]

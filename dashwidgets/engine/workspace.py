@@ -1,21 +1,28 @@
 """A workspace folder that keeps every finished version across kernel restarts.
 
-Layout::
+Layout (the version store's part; each service owns a subfolder of its own)::
 
-    workspace.json          format marker, dataset fingerprint, model spec, input normalisation
+    workspace.json          format marker, dataset fingerprint, model spec and architecture
+                            signature, input normalisation
+    .lock                   an OS-level lock held while anything is written (two processes
+                            can train into one workspace; ids are allocated from the disk)
     dataset.npz             the ImageSet (so the workspace opens on its own)
+    init.pt                 the initial weights every run without a parent starts from
     history.json            training / discard / augmentation events
     versions/v1.pt          weights (torch.save of a state dict; loaded with weights_only=True)
     versions/v1.json        the ModelVersion record, written after its weights: its presence
                             marks a finished version
-    projection/...          the reference t-SNE map and per-version coordinates
+    projection/...          the t-SNE map (written by the projection service)
+    augmentations/...       augmented images, translators/...: the augmentation service's
 
 Every file is written to a temporary name in the same folder, flushed to disk and renamed over the
-target, so a crash leaves either the old file or the new one, never half of one.
+target, so a crash leaves either the old file or the new one, never half of one. Files get the
+user's umask (a team can share a workspace), not ``mkstemp``'s 0600.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -34,6 +41,19 @@ from ..models.version import ModelVersion
 FORMAT = "dashwidgets-workspace"
 FORMAT_VERSION = 1
 _VID = re.compile(r"^v(\d+)$")
+_LOCK_TIMEOUT = 120.0  # seconds to wait for another process's write to finish
+# What an interrupted Workspace.create can leave behind: such a folder may be reused.
+_CREATE_LEFTOVERS = re.compile(r"^(dataset\.npz|versions|\.lock|init\.pt|\.[\w.]+\.tmp)$")
+
+
+def _current_umask() -> int:
+    """The process's umask (read once, at import, when no other thread can race the swap)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_current_umask()
 
 
 class WorkspaceWarning(UserWarning):
@@ -44,6 +64,16 @@ class WorkspaceError(ValueError):
     """The workspace as a whole cannot be used (missing or corrupted ``workspace.json``...)."""
 
 
+def describe_load_error(e: BaseException) -> str:
+    """A short reason why ``torch.load(weights_only=True)`` refused a file. PyTorch's own message
+    advises retrying with ``weights_only=False``, which would run whatever code the file holds:
+    that advice is never repeated."""
+    text = f"{type(e).__name__}: {e}"
+    if "weights_only" in text or "Unpickl" in type(e).__name__ or "allow_pickle" in text:
+        return f"not a plain data file ({type(e).__name__}; refused, it may hold code)"
+    return text.splitlines()[0][:300]
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +82,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            os.fchmod(f.fileno(), _FILE_MODE)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -64,11 +95,53 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, json.dumps(obj, indent=1, sort_keys=True).encode())
 
 
+def state_bytes(state: dict[str, torch.Tensor]) -> bytes:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return buf.getvalue()
+
+
+def load_state(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict saved by :func:`state_bytes`; raises ValueError with a safe reason."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any unreadable file becomes one clear reason
+        raise ValueError(describe_load_error(e)) from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError("not a state dict of tensors")
+    return state
+
+
 class Workspace:
     """Reads and writes one workspace folder (see the module docstring for the layout)."""
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+        self._lock = None
+
+    # ---------------------------------------------------------------- lock
+    @contextlib.contextmanager
+    def locked(self):
+        """Hold the workspace's OS-level lock (re-entrant in one thread; other threads and
+        processes wait, at most ``_LOCK_TIMEOUT`` seconds, then get a WorkspaceError)."""
+        from filelock import FileLock, Timeout
+
+        if self._lock is None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._lock = FileLock(str(self.root / ".lock"))
+        try:
+            self._lock.acquire(timeout=_LOCK_TIMEOUT)
+        except Timeout:
+            raise WorkspaceError(
+                f"workspace {self.root} is locked by another process for over {_LOCK_TIMEOUT:.0f} s "
+                f"(remove {self.root / '.lock'} only if no process uses it)"
+            ) from None
+        try:
+            yield self
+        finally:
+            self._lock.release()
 
     # ---------------------------------------------------------------- header
     @property
@@ -89,22 +162,62 @@ class Workspace:
             raise WorkspaceError(f"corrupted workspace file {self.header_path}: {e}") from None
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise WorkspaceError(f"corrupted workspace file {self.header_path}: not a {FORMAT} header")
-        if header.get("format_version", 0) > FORMAT_VERSION:
+        if not isinstance(header.get("format_version", 0), int) or header.get("format_version", 0) > FORMAT_VERSION:
             raise WorkspaceError(
                 f"{self.header_path} was written by a newer dashwidgets (format {header['format_version']})"
             )
         return header
 
-    def create(self, header: dict, dataset: ImageSet) -> None:
-        """Start a new workspace: dataset first, then the header that makes it valid."""
+    def check_empty_for_create(self) -> None:
+        """Refuse to turn a folder holding someone else's files into a workspace: the
+        workspace writes history.json, versions/ and projection/ and must never overwrite or
+        delete files it did not write."""
         if self.root.exists() and not self.root.is_dir():
             raise WorkspaceError(f"workspace path {self.root} exists and is not a folder")
-        self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "versions").mkdir(exist_ok=True)
-        buf = io.BytesIO()
-        np.savez(buf, **dataset.to_arrays())
-        atomic_write_bytes(self.root / "dataset.npz", buf.getvalue())
-        atomic_write_json(self.header_path, {"format": FORMAT, "format_version": FORMAT_VERSION, **header})
+        if not self.root.is_dir():
+            return
+        foreign = sorted(p.name for p in self.root.iterdir() if not _CREATE_LEFTOVERS.match(p.name))
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            raise WorkspaceError(
+                f"{self.root} is not empty and is not a dashwidgets workspace (it holds {shown}); "
+                "choose an empty or new folder for workspace="
+            )
+
+    def create(self, header: dict, dataset: ImageSet, init_state: dict[str, torch.Tensor]) -> bool:
+        """Start a new workspace: dataset and initial weights first, then the header that makes
+        it valid (under the lock, so two processes creating one workspace make it once). False
+        when another process made it meanwhile."""
+        self.check_empty_for_create()
+        with self.locked():
+            if self.exists():
+                return False
+            (self.root / "versions").mkdir(exist_ok=True)
+            buf = io.BytesIO()
+            np.savez(buf, **dataset.to_arrays())
+            atomic_write_bytes(self.root / "dataset.npz", buf.getvalue())
+            atomic_write_bytes(self.root / "init.pt", state_bytes(init_state))
+            atomic_write_json(self.header_path, {"format": FORMAT, "format_version": FORMAT_VERSION, **header})
+        return True
+
+    def check_writable(self) -> None:
+        """Raise WorkspaceError when a version could not be saved here (read-only folder, full
+        disk): checked before a training job starts, not after its work is done."""
+        d = self.root / "versions"
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=d)
+            try:
+                os.write(fd, b"\0" * 4096)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                os.unlink(tmp)
+        except OSError as e:
+            raise WorkspaceError(
+                f"cannot write to workspace {self.root}: {e.strerror or e}; free space, fix the "
+                "folder's permissions, or use another workspace= (versions would not be kept)"
+            ) from None
 
     def read_dataset(self, meta: dict | None = None) -> ImageSet:
         path = self.root / "dataset.npz"
@@ -113,7 +226,7 @@ class Workspace:
                 return ImageSet.from_arrays({k: z[k] for k in z.files}, meta=meta)
         except FileNotFoundError:
             raise WorkspaceError(f"workspace dataset missing: {path}") from None
-        except (ValueError, OSError, KeyError) as e:
+        except (ValueError, OSError, KeyError, TypeError) as e:
             raise WorkspaceError(f"corrupted workspace file {path}: {e}") from None
 
     # ---------------------------------------------------------------- versions
@@ -124,15 +237,8 @@ class Workspace:
     def save_version(self, version: ModelVersion, state: dict[str, torch.Tensor]) -> None:
         """Weights first, record second: a version exists only once both are on disk."""
         pt, js = self.version_paths(version.id)
-        self.save_state(pt, state)
+        atomic_write_bytes(pt, state_bytes(state))
         atomic_write_bytes(js, version.to_json().encode())
-
-    @staticmethod
-    def save_state(path: Path, state: dict[str, torch.Tensor]) -> None:
-        """Atomically write a state dict (read back with ``torch.load(weights_only=True)``)."""
-        buf = io.BytesIO()
-        torch.save(state, buf)
-        atomic_write_bytes(path, buf.getvalue())
 
     def delete_version(self, vid: str) -> None:
         pt, js = self.version_paths(vid)
@@ -151,7 +257,8 @@ class Workspace:
         return out
 
     def load_versions(self) -> tuple[list[tuple[ModelVersion, dict[str, torch.Tensor]]], list[str]]:
-        """Every finished version with its weights, and one message per file that failed."""
+        """Every finished version with its weights, and one message per file that failed (a
+        record whose id is not its file's name is refused: it would load another's weights)."""
         d = self.root / "versions"
         loaded, errors = [], []
         if not d.is_dir():
@@ -163,18 +270,18 @@ class Workspace:
             pt = js.with_suffix(".pt")
             try:
                 version = ModelVersion.from_json(js.read_text())
-            except (ValueError, TypeError, UnicodeDecodeError) as e:
-                errors.append(f"corrupted version record {js}: {e}")
+                if version.id != js.stem:
+                    raise ValueError(f"its id {version.id!r} is not its file name {js.stem!r}")
+            except (ValueError, TypeError, UnicodeDecodeError, OSError) as e:
+                errors.append(f"corrupted version record {js}: {e}; skipped")
                 continue
             try:
-                state = torch.load(pt, map_location="cpu", weights_only=True)
-                if not isinstance(state, dict):
-                    raise ValueError("not a state dict")
+                state = load_state(pt)
             except FileNotFoundError:
                 errors.append(f"weights missing for version {version.id}: {pt}")
                 continue
-            except Exception as e:  # noqa: BLE001 - any unreadable file is reported, not fatal
-                errors.append(f"corrupted weights file {pt}: not a readable state dict ({type(e).__name__})")
+            except (ValueError, OSError) as e:
+                errors.append(f"corrupted weights file {pt}: {e}")
                 continue
             loaded.append((version, state))
         for pt in d.glob("v*.pt"):
@@ -183,101 +290,42 @@ class Workspace:
         return loaded, errors
 
     # ---------------------------------------------------------------- history
-    def read_history(self) -> list[dict]:
+    def read_history(self, warn: bool = True) -> list[dict]:
         path = self.root / "history.json"
         if not path.exists():
             return []
         try:
             data = json.loads(path.read_text())
-            if not isinstance(data, list):
-                raise ValueError("expected a list")
+            if not isinstance(data, list) or not all(isinstance(h, dict) for h in data):
+                raise ValueError("expected a list of events")
             return data
         except (ValueError, UnicodeDecodeError) as e:
-            warnings.warn(f"corrupted workspace file {path}: {e}; history starts empty", WorkspaceWarning, stacklevel=3)
+            if warn:
+                warnings.warn(
+                    f"corrupted workspace file {path}: {e}; history starts empty", WorkspaceWarning, stacklevel=3
+                )
             return []
 
-    def write_history(self, history: list[dict]) -> None:
-        atomic_write_json(self.root / "history.json", history)
+    def append_history(self, events: list[dict]) -> list[dict]:
+        """Add ``events`` to the history on disk (read under the lock, so another process's
+        events are kept) and return the whole history."""
+        with self.locked():
+            history = self.read_history(warn=False) + list(events)
+            atomic_write_json(self.root / "history.json", history)
+        return history
 
-    # ---------------------------------------------------------------- augmentations
-    def save_augmentation(self, aug) -> None:
-        d = self.root / "augmentations"
-        d.mkdir(parents=True, exist_ok=True)
-        buf = io.BytesIO()
-        np.savez(
-            buf, images=aug.images, sources=aug.sources, labels=aug.labels,
-            style_sources=aug.style_sources, accepted=aug.accepted,
-        )
-        atomic_write_bytes(d / f"{aug.id}.npz", buf.getvalue())
-        atomic_write_json(d / f"{aug.id}.json", aug.meta())
+    # ---------------------------------------------------------------- files of the services
+    def path(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
 
-    def load_augmentations(self) -> tuple[list, list[str]]:
-        from ..augment.record import Augmentation
-
-        d = self.root / "augmentations"
-        out, errors = [], []
-        if not d.is_dir():
-            return out, errors
-        for meta_path in sorted(d.glob("a*.json"), key=lambda p: int(p.stem[1:]) if p.stem[1:].isdigit() else 0):
-            try:
-                meta = json.loads(meta_path.read_text())
-                with np.load(meta_path.with_suffix(".npz"), allow_pickle=False) as z:
-                    arrays = {k: z[k] for k in z.files}
-                out.append(
-                    Augmentation(
-                        id=meta["id"], method=meta["method"], style=meta.get("style"), params=meta.get("params", {}),
-                        sources=arrays["sources"], labels=arrays["labels"], images=arrays["images"],
-                        style_sources=arrays["style_sources"], created=meta.get("created", ""),
-                        accepted=arrays["accepted"].astype(bool),
-                    )
-                )
-            except (OSError, ValueError, KeyError) as e:
-                errors.append(f"corrupted augmentation {meta_path.stem} in {d}: {type(e).__name__}: {e}")
-        return out, errors
-
-    # ---------------------------------------------------------------- translators
-    def translator_paths(self, key: str) -> tuple[Path, Path]:
-        d = self.root / "translators"
-        return d / f"{key}.pt", d / f"{key}.json"
-
-    def save_translator(self, key: str, meta: dict, state: dict[str, torch.Tensor]) -> None:
-        """Weights first, record second (as for versions)."""
-        pt, js = self.translator_paths(key)
-        pt.parent.mkdir(parents=True, exist_ok=True)
-        self.save_state(pt, state)
-        atomic_write_json(js, meta)
-
-    def load_translator(self, key: str) -> tuple[dict, dict[str, torch.Tensor]] | None:
-        """``(meta, state)`` of a saved translator, None when there is none; a corrupted one is
-        named in a WorkspaceWarning and treated as missing (it is trained again)."""
-        pt, js = self.translator_paths(key)
-        if not js.exists():
-            return None
-        try:
-            meta = json.loads(js.read_text())
-            state = torch.load(pt, map_location="cpu", weights_only=True)
-            return meta, state
-        except Exception as e:  # noqa: BLE001 - any unreadable file: warn and retrain
-            warnings.warn(
-                f"corrupted translator {key} in {pt.parent}: {type(e).__name__}: {e}; it will be trained again",
-                WorkspaceWarning, stacklevel=3,
-            )
-            return None
-
-    def delete_translators(self, version_id: str) -> None:
-        d = self.root / "translators"
-        if d.is_dir():
-            for f in d.glob(f"{version_id}-*"):
-                f.unlink(missing_ok=True)
-
-    # ---------------------------------------------------------------- projections
-    def save_array(self, name: str, arr: np.ndarray) -> None:
+    def save_array(self, path: Path, arr: np.ndarray) -> None:
         buf = io.BytesIO()
         np.save(buf, arr, allow_pickle=False)
-        atomic_write_bytes(self.root / "projection" / f"{name}.npy", buf.getvalue())
+        atomic_write_bytes(path, buf.getvalue())
 
-    def load_array(self, name: str) -> np.ndarray | None:
-        path = self.root / "projection" / f"{name}.npy"
+    @staticmethod
+    def load_array(path: Path) -> np.ndarray | None:
+        """The array at ``path``; None when missing; a corrupted file is named in a warning."""
         if not path.exists():
             return None
         try:
@@ -285,9 +333,3 @@ class Workspace:
         except (ValueError, OSError) as e:
             warnings.warn(f"corrupted workspace file {path}: {e}; it will be recomputed", WorkspaceWarning, stacklevel=3)
             return None
-
-    def delete_arrays(self, prefix: str) -> None:
-        d = self.root / "projection"
-        if d.is_dir():
-            for f in d.glob(f"{prefix}*.npy"):
-                f.unlink(missing_ok=True)

@@ -18,6 +18,8 @@ single-override shape, Captum's single verb):
 
 from __future__ import annotations
 
+import inspect
+import numbers
 from collections.abc import Callable
 
 import torch
@@ -36,9 +38,7 @@ def _default_chunk(x: torch.Tensor) -> int:
     return 64 if x.device.type == "cpu" else 1024
 
 
-def _gradcam(
-    model: nn.Module, x: torch.Tensor, target: torch.Tensor, layer: str | None, **_
-) -> torch.Tensor:
+def _gradcam(model: nn.Module, x: torch.Tensor, target: torch.Tensor, layer: str | None) -> torch.Tensor:
     if layer is None:
         raise ValueError("gradcam needs a conv layer")
     with capture(model, layer) as store:
@@ -63,7 +63,6 @@ def _integrated_gradients(
     steps: int = 64,
     baseline: torch.Tensor | None = None,
     max_batch: int | None = None,
-    **_,
 ) -> torch.Tensor:
     if steps < 1:
         raise ValueError(f"steps must be positive, got {steps}")
@@ -90,7 +89,6 @@ def _scorecam(
     layer: str | None,
     baseline: torch.Tensor | None = None,
     max_batch: int | None = None,
-    **_,
 ) -> torch.Tensor:
     if layer is None:
         raise ValueError("scorecam needs a conv layer")
@@ -159,7 +157,6 @@ def _lrp(
     target: torch.Tensor,
     layer: str | None = None,
     epsilon: float = 10.0,
-    **_,
 ) -> torch.Tensor:
     if epsilon <= 0:
         raise ValueError(f"epsilon must be positive, got {epsilon}")
@@ -188,6 +185,16 @@ METHODS: dict[str, Callable[..., torch.Tensor]] = {
 }
 
 
+def check_params(method: str, params: dict) -> None:
+    """Refuse a parameter ``method`` does not take (a typo must not be dropped silently)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown attribution method {method!r}; choose one of {sorted(METHODS)}")
+    known = [p for p in inspect.signature(METHODS[method]).parameters if p not in ("model", "x", "target", "layer")]
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise TypeError(f"{method} takes no parameter(s) {unknown}; its parameters are {known or 'none'}")
+
+
 def attribute(
     model: nn.Module,
     x: torch.Tensor,
@@ -207,6 +214,10 @@ def attribute(
     if len(target) != len(x):
         raise ValueError(f"got {len(target)} targets for {len(x)} images")
     fn = METHODS[method]
+    check_params(method, params)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = int(batch_size)
     was_training = model.training
     model.eval()
     out = []

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+_VID = re.compile(r"^v\d+$")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,20 @@ class ModelVersion:
         d = json.loads(text)
         if not isinstance(d, dict) or "id" not in d:
             raise ValueError("not a ModelVersion record (no 'id')")
+        if not isinstance(d["id"], str) or not _VID.match(d["id"]):
+            raise ValueError(f"'id' must look like 'v1', got {d['id']!r}")
+        parent = d.get("parent")
+        if parent is not None and (not isinstance(parent, str) or not _VID.match(parent)):
+            raise ValueError(f"'parent' must be None or a version id, got {parent!r}")
+        for name in ("hparams", "lineage", "metrics"):
+            if not isinstance(d.get(name, {}), dict):
+                raise ValueError(f"{name!r} must be a mapping, got {type(d[name]).__name__}")
+        hist = d.get("history", [])
+        if not isinstance(hist, list) or not all(isinstance(h, dict) for h in hist):
+            raise ValueError("'history' must be a list of per-epoch mappings")
+        for name in ("created", "name"):
+            if not isinstance(d.get(name, ""), str):
+                raise ValueError(f"{name!r} must be a string, got {d[name]!r}")
         known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
         return cls(**known)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import threading
 import time
 from collections.abc import Callable
@@ -13,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..engine.device import autocast, needs_grad_scaler
-from ..engine.jobs import Cancelled
+from ..runtime.device import autocast, needs_grad_scaler
+from ..runtime.jobs import Cancelled
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 
@@ -31,18 +32,27 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, np.integer)) or self.epochs < 1:
+        # numpy scalars (np.float32(1e-3), np.int64(3)) are accepted and stored as Python numbers
+        for name in ("epochs", "batch_size", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise ValueError(f"{name} must be a{' positive' if name != 'seed' else 'n'} integer, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        for name, what in (("lr", "a positive number"), ("weight_decay", "a non-negative number")):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+                raise ValueError(f"{name} must be {what}, got {value!r}")
+            object.__setattr__(self, name, float(value))
+        if self.epochs < 1:
             raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
-        if not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) or self.lr <= 0:
+        if self.lr <= 0:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
+        if self.batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}")
-        if not isinstance(self.weight_decay, (int, float)) or self.weight_decay < 0:
+        if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be a non-negative number, got {self.weight_decay!r}")
-        if not isinstance(self.seed, (int, np.integer)):
-            raise ValueError(f"seed must be an integer, got {self.seed!r}")
 
     @classmethod
     def from_kwargs(cls, **hparams) -> TrainConfig:

@@ -88,7 +88,7 @@ def test_retrain_on_accepted_augmented_images_names_them_in_the_lineage(small_ds
     eng.review(aug, [0, 1, 2, 3], accept=False)
     assert aug.n_accepted == 36
     seen = {}
-    from dashwidgets.engine import engine as engine_module
+    from dashwidgets.train import loop as engine_module
 
     real_fit = engine_module.fit
 

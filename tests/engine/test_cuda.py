@@ -93,7 +93,7 @@ def test_translator_trains_on_the_gpu_and_keeps_the_object(gpu_cpu):
     assert (out.transpose(1, 0, 2, 3)[:, dark] == 0).all()
     # the same generator read back on the CPU translates the same way (float32 both sides)
     t_cpu = cpu.translator(v.id, k=4, steps=200, progress=False)
-    assert t_cpu is not t and cpu._translators  # loaded from the workspace, not retrained
+    assert t_cpu is not t and len(cpu.caches["translators"])  # loaded from the workspace, not retrained
     diff = np.abs(t_cpu(cpu.dataset.images[idx], cpu.dataset.masks["object"][idx], 2).astype(int) - out.astype(int))
     assert np.mean(diff <= 2) > 0.999, diff.max()
     aug = gpu.augment(idx, style=cl[2], method="translate", steps=200, progress=False)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import dashwidgets as dw
-from dashwidgets.engine.device import resolve_device
+from dashwidgets.runtime.device import resolve_device
 
 
 # ---------------------------------------------------------------- device

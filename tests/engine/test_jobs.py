@@ -9,7 +9,7 @@ import pytest
 from torch import nn
 
 import dashwidgets as dw
-from dashwidgets.engine.jobs import Cancelled, Job
+from dashwidgets.runtime.jobs import Cancelled, Job
 
 
 def test_job_returns_its_result_and_records_events():

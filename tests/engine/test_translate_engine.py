@@ -13,7 +13,7 @@ import torch
 
 import dashwidgets as dw
 from dashwidgets.augment.translate import Generator, _roll, train_translator
-from dashwidgets.engine.jobs import JobCancelled
+from dashwidgets.runtime.jobs import JobCancelled
 from dashwidgets.engine.workspace import WorkspaceWarning
 
 
@@ -64,7 +64,7 @@ def test_train_translator_checks_its_input_and_stops_when_asked():
         if ev.get("step") == 20:
             stop.set()
 
-    from dashwidgets.engine.jobs import Cancelled
+    from dashwidgets.runtime.jobs import Cancelled
 
     with pytest.raises(Cancelled):
         train_translator(imgs, fg, cl, 2, steps=1000, emit=emit, stop=stop)
@@ -74,7 +74,7 @@ def test_train_translator_checks_its_input_and_stops_when_asked():
 def test_augment_translate_records_provenance_and_reuses_the_translator(eng_v):
     eng, v = eng_v
     cl = eng.cluster(v, k=3)
-    src = eng.dataset.indices("test")[:12]
+    src = eng.dataset.indices("train")[:12]  # augmentations are made from training images
     a = eng.augment(src, style=cl[1], method="translate", steps=30, progress=False)
     assert a.images.shape == (12, *eng.dataset.images.shape[1:]) and a.images.dtype == np.uint8
     assert a.method == "translate" and a.style == {"version": v.id, "k": 3, "cluster": 1}
@@ -97,14 +97,14 @@ def test_augment_translate_records_provenance_and_reuses_the_translator(eng_v):
 
 def test_translate_bad_input_gives_clear_errors(eng_v):
     eng, v = eng_v
-    src = eng.dataset.indices("test")[:5]
+    src = eng.dataset.indices("train")[:5]
     with pytest.raises(ValueError, match="'translate' needs a style cluster"):
         eng.augment(src, style=None, method="translate")
     with pytest.raises(ValueError, match="empty source selection"):
         eng.augment([], style=eng.cluster(v, k=3)[0], method="translate")
     with pytest.raises(ValueError, match="k must be an integer from 2 to 20"):
         eng.translator(v, k=21)
-    with pytest.raises(ValueError, match="steps must be positive"):
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
         eng.translator_async(v, k=3, steps=0)
     other = eng.cluster(v, k=3, selection=eng.dataset.indices("train")[:40])
     with pytest.raises(ValueError, match="train split"):
@@ -126,8 +126,8 @@ def test_cancelling_the_translator_job_keeps_nothing(eng_v, tmp_path):
     assert job.status == "cancelled"
     with pytest.raises(JobCancelled):
         job.result()
-    assert not any(k.startswith(f"{v.id}-k4-") for k in eng._translators)
-    assert not list((eng._workspace.root / "translators").glob(f"{v.id}-k4-*"))
+    assert not any(k.startswith(f"{v.id}-k4-") for k in eng.caches["translators"].keys(v.id))
+    assert not list((eng.workspace / "translators").glob(f"{v.id}-k4-*"))
     # a finished job reports progress up to 1 and its result is the cached translator
     job = eng.translator_async(v, k=4, steps=20)
     t = job.result(timeout=120)
@@ -139,7 +139,7 @@ def test_translators_survive_a_restart_and_a_corrupted_one_is_retrained(eng_v):
     src = eng.dataset.indices("test")[:6]
     t = eng.translator(v, k=3, steps=30, progress=False)
     before = t(eng.dataset.images[src], eng.dataset.masks["object"][src], 2)
-    root = eng._workspace.root
+    root = eng.workspace
     again = dw.Engine.open(root, device="cpu")
     t2 = again.translator(v.id, k=3, steps=30, progress=False)
     assert t2 is not t and np.array_equal(t2(again.dataset.images[src], again.dataset.masks["object"][src], 2), before)
@@ -161,7 +161,7 @@ def test_discarding_a_version_drops_its_translators(small_ds, tmp_path):
     eng.translator(v1, k=2, steps=10, progress=False)
     assert list((tmp_path / "ws" / "translators").glob("v1-*"))
     eng.discard(v1)
-    assert not eng._translators and not list((tmp_path / "ws" / "translators").glob("v1-*"))
+    assert not len(eng.caches["translators"]) and not list((tmp_path / "ws" / "translators").glob("v1-*"))
 
 
 def test_predict_and_assign_match_evaluate_and_the_clustering(eng_v):

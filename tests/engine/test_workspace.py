@@ -158,10 +158,12 @@ def test_crash_while_saving_leaves_no_half_version(small_ds, tmp_path, monkeypat
         return real_replace(src, dst)
 
     monkeypatch.setattr(wsmod.os, "replace", failing_replace)
-    with pytest.raises(OSError, match="disk full"):
-        eng.train(epochs=1, progress=False)
+    # the save fails after the work is done: the version stays in this kernel, and the warning
+    # says how to save it elsewhere; the workspace holds no half version
+    with pytest.warns(RuntimeWarning, match=r"v2 could not be saved .*disk full.*torch.save\(eng.model\('v2'\)"):
+        v2 = eng.train(epochs=1, progress=False)
     monkeypatch.setattr(wsmod.os, "replace", real_replace)
-    assert [v.id for v in eng.versions] == ["v1"]
+    assert [v.id for v in eng.versions] == ["v1", "v2"] and eng.model(v2) is not None
     assert sorted(p.name for p in (path / "versions").iterdir()) == ["v1.json", "v1.pt"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -226,5 +228,5 @@ def test_projection_is_kept_in_the_workspace(small_ds, tmp_path, monkeypatch):
 
 def test_workspace_of_another_architecture_is_refused(ws_engine, small_ds):
     eng, path, *_ = ws_engine
-    with pytest.raises(dw.WorkspaceError, match="made with model"):
+    with pytest.raises(dw.WorkspaceError, match="made with another architecture"):
         dw.Engine(small_ds, model=dw.models.SmallCNN(10, widths=(8, 16)), workspace=path)

@@ -48,7 +48,7 @@ def test_integrated_gradients_is_complete(trained):
     m = eng.model(v)
     idx = np.arange(4)
     x = eng.inputs(idx)
-    base = eng._shift.expand(1, 3, 32, 32)
+    base = eng._ctx.black  # a black image in model input space
     t = torch.from_numpy(eng.evaluate(v).pred[idx])
     a = attribute(m, x, t, "ig", steps=256, baseline=base)
     with torch.no_grad():

@@ -84,7 +84,7 @@ def test_cluster_gallery_translate_runs_a_job_refuses_a_second_and_reports_failu
     gal.method = "translate"
     gal.steps = 100_000
     job = gal.augment()
-    assert gal.state == "running" and isinstance(job, dw.engine.jobs.Job)
+    assert gal.state == "running" and isinstance(job, dw.runtime.jobs.Job)
     assert gal.augment() == [] and "still training" in gal.error  # one translator job at a time
     gal.cancel()
     assert job.wait(30) and gal.state == "cancelled" and not eng.augmentations
@@ -101,7 +101,7 @@ def test_cluster_gallery_translate_runs_a_job_refuses_a_second_and_reports_failu
     def broken(*a, **k):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr("dashwidgets.engine.engine.train_translator", broken)
+    monkeypatch.setattr("dashwidgets.engine.translation.train_translator", broken)
     gal.k = 4  # a translator that is not cached yet
     gal.style_clusters = [1]
     gal.augment().wait(30)

@@ -10,7 +10,7 @@ import pytest
 import traitlets
 
 import dashwidgets as dw
-from dashwidgets.engine import engine as engine_module
+from dashwidgets.train import loop as engine_module
 
 
 def _wait(cond, timeout=60.0):

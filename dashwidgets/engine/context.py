@@ -1,0 +1,139 @@
+"""What every engine service shares: the images on the device, exactly as the model sees them,
+the model template and its embedding layer, and the checks of common arguments."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..datasets.imageset import SPLITS, ImageSet
+from ..models.layers import capture, get_layer, last_conv
+
+_GPU_RESIDENT_BYTES = 2 << 30  # datasets smaller than this live on the GPU as uint8
+
+
+def check_positive_int(name: str, value, minimum: int = 1) -> int:
+    """``value`` as an int (numpy integers too); TypeError/ValueError name ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if int(value) < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return int(value)
+
+
+class DataContext:
+    """The dataset as tensors on ``device`` plus the model template (see :class:`Engine`)."""
+
+    def __init__(
+        self,
+        dataset: ImageSet,
+        template: nn.Module,
+        device: torch.device,
+        embedding_layer: str | None,
+        normalize,
+        eval_batch_size: int,
+    ):
+        self.dataset = dataset
+        self.device = device
+        self.eval_batch_size = check_positive_int("eval_batch_size", eval_batch_size)
+        self.template = template.to(device).eval()
+        if embedding_layer is not None and not isinstance(embedding_layer, str):
+            raise TypeError(f"embedding_layer must be a layer name, got {embedding_layer!r}")
+        self.embedding_layer = embedding_layer or last_conv(self.template)
+        get_layer(self.template, self.embedding_layer)  # unknown names fail here, clearly
+        self.mean, self.std, self.normalize_json = self._normalisation(normalize)
+        images = torch.from_numpy(dataset.images)
+        if device.type != "cpu" and images.numel() <= _GPU_RESIDENT_BYTES:
+            images = images.to(device)
+        elif device.type == "cuda":
+            images = images.pin_memory()
+        self.images = images
+        self.targets = torch.from_numpy(dataset.labels).to(device)
+        # x_normalised = uint8 * scale + shift, one fused multiply-add per batch
+        self.scale = (1.0 / (255.0 * self.std)).to(device)
+        self.shift = (-self.mean / self.std).to(device)
+        self._check_model()  # also materialises lazy parameters before the store's snapshot
+
+    def _normalisation(self, normalize) -> tuple[torch.Tensor, torch.Tensor, list]:
+        if normalize is None:
+            mean, std = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+        elif isinstance(normalize, str):
+            if normalize != "dataset":
+                raise ValueError(f"normalize must be 'dataset', None or (mean, std), got {normalize!r}")
+            idx = self.dataset.indices("train")
+            idx = idx if len(idx) else self.dataset.indices()
+            sample = self.dataset.images[idx[:: max(1, len(idx) // 5000)]].astype(np.float32) / 255.0
+            mean = sample.mean(axis=(0, 2, 3)).tolist()
+            std = np.maximum(sample.std(axis=(0, 2, 3)), 1e-3).tolist()
+        else:
+            try:
+                mean, std = (list(map(float, normalize[0])), list(map(float, normalize[1])))
+            except (TypeError, ValueError, IndexError):
+                raise ValueError(f"normalize must be 'dataset', None or (mean, std), got {normalize!r}") from None
+            if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+                raise ValueError(f"normalize needs 3 means and 3 positive stds, got {normalize!r}")
+        m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+        s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+        return m, s, [list(mean), list(std)]
+
+    def _check_model(self) -> None:
+        idx = torch.arange(min(2, len(self.dataset)))
+        try:
+            with torch.inference_mode(), capture(self.template, self.embedding_layer) as store:
+                out = self.template(self.inputs_t(idx))
+        except Exception as e:  # noqa: BLE001 - any failure here is a model/data mismatch
+            h, w = self.dataset.image_size
+            raise ValueError(
+                f"the model failed on a [{len(idx)}, 3, {h}, {w}] input batch: {type(e).__name__}: {e}"
+            ) from e
+        if not isinstance(out, torch.Tensor) or out.dim() != 2:
+            raise ValueError(f"the model must return [batch, classes] logits, got {getattr(out, 'shape', type(out))}")
+        if out.shape[1] != self.dataset.num_classes:
+            raise ValueError(
+                f"the model outputs {out.shape[1]} classes but the dataset has {self.dataset.num_classes} "
+                f"({self.dataset.classes[:5]}...); replace the model's last layer"
+            )
+        if not store:
+            raise ValueError(f"embedding layer {self.embedding_layer!r} is not used in the model's forward pass")
+
+    # ---------------------------------------------------------------- inputs
+    def inputs_t(self, idx: torch.Tensor) -> torch.Tensor:
+        """Normalised float inputs for an index tensor (the hot path: no checks)."""
+        x = self.images[idx.to(self.images.device)]
+        x = x.to(self.device, non_blocking=True)
+        return x.float().mul_(self.scale).add_(self.shift)
+
+    def inputs(self, idx: Sequence[int] | np.ndarray) -> torch.Tensor:
+        return self.inputs_t(torch.from_numpy(self.dataset.check_indices(idx)))
+
+    def inputs_of(self, images: torch.Tensor):
+        """``inputs(idx)`` over other uint8 images (e.g. the dataset plus augmentations)."""
+
+        def inputs(idx: torch.Tensor) -> torch.Tensor:
+            x = images[idx.to(images.device)].to(self.device, non_blocking=True)
+            return x.float().mul_(self.scale).add_(self.shift)
+
+        return inputs
+
+    @property
+    def black(self) -> torch.Tensor:
+        """A black image in model input space ``[1, 3, H, W]``."""
+        return self.shift.expand(1, 3, *self.dataset.image_size)
+
+    # ---------------------------------------------------------------- argument checks
+    def check_split(self, split) -> str | None:
+        """``split`` if it is None or one of SPLITS; a clear error otherwise."""
+        if split is not None and (not isinstance(split, str) or split not in SPLITS):
+            raise ValueError(f"unknown split {split!r}; expected one of {list(SPLITS)} or None (all images)")
+        return split
+
+    def check_layer(self, model: nn.Module, layer) -> str:
+        if not isinstance(layer, str):
+            raise TypeError(f"layer must be a layer name (str), got {layer!r}")
+        get_layer(model, layer)
+        return layer
