@@ -64,7 +64,7 @@ def _pair(method, eng, model, x, t, n):
     """(batched, per-image loop) callables for one measure, sharing model, inputs and targets."""
     if method == "aopc":
         maps = attribute(model, x, t, "gradcam", layer=eng.embedding_layer)
-        lo, hi = eng._shift, eng._shift + 255.0 * eng._scale  # pixel values 0 and 1
+        lo, hi = eng._ctx.shift, eng._ctx.shift + 255.0 * eng._ctx.scale  # pixel values 0 and 1
 
         def batched():
             aopc(model, x, t, maps, 100, 9, lo, hi, batch_size=64)
@@ -76,7 +76,7 @@ def _pair(method, eng, model, x, t, n):
         return batched, single
     kw = {"layer": eng.embedding_layer} if method in ("gradcam", "scorecam") else {}
     if method in ("ig", "scorecam"):
-        kw["baseline"] = eng._shift.expand(1, *x.shape[1:])  # a black image
+        kw["baseline"] = eng._ctx.shift.expand(1, *x.shape[1:])  # a black image
 
     def batched():
         attribute(model, x, t, method, batch_size=n, **kw)

@@ -12,7 +12,7 @@ What is measured, and why the baseline is fair
 ----------------------------------------------
 ``train``
     ``eng.train(epochs=E)`` against the training loop a user would write: a fresh copy of the
-    same initial weights (``eng._template`` + ``eng._init_state``), Adam with the same lr (3e-3)
+    same initial weights (``eng._ctx.template`` + ``eng._store.init_state``), Adam with the same lr (3e-3)
     and batch size (128), a seeded random permutation of the train indices every epoch, batches
     indexed from inputs *pre-normalised once* (outside the timer) into a float tensor on the
     device, cross-entropy, backward, step, and after every epoch one inference pass over the val
@@ -148,8 +148,8 @@ def bare_evaluate(model, x: torch.Tensor, bs: int) -> torch.Tensor:
 def bare_train(eng, xtr, ytr, xval, yval, epochs: int, seed: int = 0) -> float:
     """The plain training loop of the module docstring; returns the last val accuracy."""
     device = xtr.device
-    model = copy.deepcopy(eng._template)
-    model.load_state_dict(eng._init_state)
+    model = copy.deepcopy(eng._ctx.template)
+    model.load_state_dict(eng._store.init_state)
     for p in model.parameters():
         p.requires_grad_(True)
     opt = torch.optim.Adam(model.parameters(), lr=LR)
@@ -178,7 +178,7 @@ def bare_train(eng, xtr, ytr, xval, yval, epochs: int, seed: int = 0) -> float:
 def warm_up(eng, xtr, ytr) -> None:
     """A few training steps and one inference batch on a throwaway copy: one-time kernel setup
     (oneDNN primitives, cuDNN autotuning, allocator growth) should not land in the first timing."""
-    model = copy.deepcopy(eng._template)
+    model = copy.deepcopy(eng._ctx.template)
     for p in model.parameters():
         p.requires_grad_(True)
     opt = torch.optim.Adam(model.parameters(), lr=LR)
@@ -197,8 +197,8 @@ def warm_up(eng, xtr, ytr) -> None:
 def measure_train(eng, epochs: int, reps: int, results: dict):
     device = eng.device
     tr, va = eng.dataset.indices("train"), eng.dataset.indices("val")
-    xtr, ytr = eng.inputs(tr), eng._targets[torch.from_numpy(tr).to(eng._targets.device)]
-    xval, yval = eng.inputs(va), eng._targets[torch.from_numpy(va).to(eng._targets.device)]
+    xtr, ytr = eng.inputs(tr), eng._ctx.targets[torch.from_numpy(tr).to(eng._ctx.targets.device)]
+    xval, yval = eng.inputs(va), eng._ctx.targets[torch.from_numpy(va).to(eng._ctx.targets.device)]
     warm_up(eng, xtr, ytr)
     versions, bare_acc = [], []
 
@@ -259,7 +259,7 @@ def measure_evaluate(eng, v, reps: int, results: dict) -> None:
     bs = eng.eval_batch_size
 
     def engine_run():
-        eng._eval_cache.clear()
+        eng.caches["evaluate"].drop(v.id)
         return eng.evaluate(v)
 
     def bare_run():

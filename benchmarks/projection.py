@@ -49,8 +49,8 @@ ds = dw.datasets.load('colored-digits', bias=0.99, seed=0, size=16, n_train=N - 
 eng = dw.Engine(ds)
 v1 = eng.train(epochs=1, batch_size=512, progress=False)
 emb = eng.evaluate(v1).embedding
-eng._coords[v1.id] = (PCA(2).fit_transform(emb) * 10).astype(np.float32)  # stand-in for t-SNE
-eng._map_version = v1.id
+eng._projection.coords.put(v1.id, "transform", (PCA(2).fit_transform(emb) * 10).astype(np.float32))  # stand-in for t-SNE
+eng._projection.reference = v1.id
 stamps = []
 """
 
