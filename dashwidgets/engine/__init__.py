@@ -2,7 +2,8 @@
 
 from ..runtime import EvalResult, Job, JobCancelled, resolve_device
 from .engine import Engine
-from .versions import VersionCache, VersionStore
+from .caches import VersionCache
+from .versions import VersionStore
 from .workspace import WorkspaceError, WorkspaceWarning
 
 __all__ = [

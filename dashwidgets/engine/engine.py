@@ -3,6 +3,9 @@
 Every method here delegates in a line or two. The work lives in the services (``training``,
 ``inference``, ``projection``, ``attribution``, ``augmentation``, ``translation``); versions,
 weights, caches, events, history and the workspace live in :class:`~.versions.VersionStore`.
+
+This file is over 400 lines for one reason: each public method carries its user-facing
+docstring (shapes, defaults, what is cached); the bodies are one or two lines each.
 """
 
 from __future__ import annotations
