@@ -86,7 +86,11 @@ function render({ model, el: host }) {
 
   function drawRows() {
     const cell = model.get("cell");
-    const heat = getArray(model, "heat", "uint8", [null, cell, cell]).data;
+    // [n, cell, cell]; the empty default before the first page is [0, 0, 0]
+    const { data: heat, shape } = getArray(model, "heat", "uint8", [null, null, null]);
+    if (heat.length && (shape[1] !== cell || shape[2] !== cell)) {
+      throw new Error(`heat: expected [*, ${cell}, ${cell}] maps (the cell size), got [${shape.join(", ")}]`);
+    }
     const lut = colormapLut(model.get("colormap"));
     const alpha = model.get("opacity");
     grid.querySelectorAll(".dw-attr-col").forEach((col, k) => {

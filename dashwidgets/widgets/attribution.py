@@ -75,6 +75,7 @@ class AttributionGrid(Paged, EngineView):
     ):
         super().__init__(engine, version, cell=cell_size(engine, 64, 128), **kwargs)
         self._chunk = max(1, int(chunk))
+        self.heat = np.zeros((0, self.cell, self.cell), np.uint8)
         self.layers = conv_layers(self._engine.model(self.initial_version))
         self.version = self.initial_version.id
 
