@@ -57,10 +57,10 @@ class AttributionService:
             maps = self.cache.put(v.id, key, maps.cpu())  # device memory is not held by the cache
         return maps.numpy() if numpy else maps.to(ctx.device)
 
-    def scores(self, version, idx, method: str, target, params: dict) -> pd.DataFrame:
+    def scores(self, version, idx, method: str, target, layer: str | None, params: dict) -> pd.DataFrame:
         ds = self.ctx.dataset
         idx = ds.check_indices(idx)
-        maps = self.attribute(version, idx, method, target, None, True, None, params)
+        maps = self.attribute(version, idx, method, target, layer, True, None, params)
         cols = {}
         for name, mask in ds.masks.items():
             cols[f"rma_{name}"] = rma(maps, mask[idx])

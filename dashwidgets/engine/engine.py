@@ -367,10 +367,12 @@ class Engine:
         return self._attribution.attribute(version, idx, method, target, layer, numpy, batch_size, params)
 
     def attribution_scores(self, version: Version, idx: Sequence[int] | np.ndarray, method: str = "gradcam",
-                           target: str | int | Sequence[int] | np.ndarray = "pred", **params: Any) -> pd.DataFrame:
+                           target: str | int | Sequence[int] | np.ndarray = "pred", layer: str | None = None,
+                           **params: Any) -> pd.DataFrame:
         """Per-image RMA and RRA of ``method``'s maps on each ground-truth mask: a DataFrame indexed
-        by image with columns ``rma_<mask>``, ``rra_<mask>`` (none when the dataset has no masks)."""
-        return self._attribution.scores(version, idx, method, target, params)
+        by image with columns ``rma_<mask>``, ``rra_<mask>`` (none when the dataset has no masks).
+        ``layer`` and ``params``: as for :meth:`attribute`."""
+        return self._attribution.scores(version, idx, method, target, layer, params)
 
     def aopc(self, version: Version, idx: Sequence[int] | np.ndarray, method: str = "gradcam",
              target: str | int | Sequence[int] | np.ndarray = "pred", steps: int = 100, patch: int = 9,
