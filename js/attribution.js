@@ -5,7 +5,7 @@
 import { drawCell, latestAtlas } from "./lib/atlas.js";
 import { getArray } from "./lib/binary.js";
 import { colormapLut, paintHeat } from "./lib/colors.js";
-import { bind, clear, el, showError } from "./lib/dom.js";
+import { disposer, clear, el, showError } from "./lib/dom.js";
 import { ensureStyle } from "./lib/style.js";
 
 const METHOD_NAMES = { gradcam: "Grad-CAM", scorecam: "Score-CAM", ig: "Integrated Gradients", lrp: "ε-LRP" };
@@ -22,6 +22,7 @@ function fmt(v) {
 
 function render({ model, el: host }) {
   ensureStyle();
+  const scope = disposer();
   const root = el("div", { class: "dw-root dw-attribution" });
   host.appendChild(root);
 
@@ -229,13 +230,13 @@ function render({ model, el: host }) {
     root.setAttribute("data-progress", String(p));
   }
 
-  method.addEventListener("change", () => setAndSave("method", method.value));
-  layer.addEventListener("change", () => setAndSave("layer", layer.value));
-  target.addEventListener("change", () => setAndSave("target", target.value));
-  cmap.addEventListener("change", () => setAndSave("colormap", cmap.value));
-  opacity.addEventListener("input", () => setAndSave("opacity", Number(opacity.value)));
-  prev.addEventListener("click", () => setAndSave("page", Math.max(0, model.get("page") - 1)));
-  next.addEventListener("click", () => setAndSave("page", Math.min(pages() - 1, model.get("page") + 1)));
+  scope.bind(method, { change: () => setAndSave("method", method.value) });
+  scope.bind(layer, { change: () => setAndSave("layer", layer.value) });
+  scope.bind(target, { change: () => setAndSave("target", target.value) });
+  scope.bind(cmap, { change: () => setAndSave("colormap", cmap.value) });
+  scope.bind(opacity, { input: () => setAndSave("opacity", Number(opacity.value)) });
+  scope.bind(prev, { click: () => setAndSave("page", Math.max(0, model.get("page") - 1)) });
+  scope.bind(next, { click: () => setAndSave("page", Math.min(pages() - 1, model.get("page") + 1)) });
 
   const handlers = {
     "change:atlas": () => schedule(true),
@@ -252,14 +253,14 @@ function render({ model, el: host }) {
     "change:progress": () => showProgress(),
     "change:error": () => showError(errorBanner, model.get("error")),
   };
-  const unbind = bind(model, handlers);
+  scope.bind(model, handlers);
 
   syncControls();
   showProgress();
   showError(errorBanner, model.get("error"));
   schedule(true);
 
-  return unbind;
+  return scope.dispose;
 }
 
 export default { render };

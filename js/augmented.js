@@ -2,7 +2,7 @@
 // retraining; accepted images per class; the augmentation history.
 
 import { drawCell, latestAtlas } from "./lib/atlas.js";
-import { bind, clear, el, showError } from "./lib/dom.js";
+import { bind, disposer, clear, el, showError } from "./lib/dom.js";
 import { ensureStyle } from "./lib/style.js";
 
 function styleText(s) {
@@ -11,6 +11,7 @@ function styleText(s) {
 
 function render({ model, el: host }) {
   ensureStyle();
+  const scope = disposer();
   const root = el("div", { class: "dw-root dw-augmented" });
   host.appendChild(root);
   const pick = el("select", { class: "dw-aug-pick", title: "augmentation" });
@@ -52,7 +53,7 @@ function render({ model, el: host }) {
         { class: `dw-pair${p.accepted ? "" : " dw-rejected"}`, attrs: { "data-row": p.row, "data-source": p.source, "data-accepted": p.accepted ? "1" : "0" }, title: `source #${p.source}: click to ${p.accepted ? "reject" : "accept"}` },
         [el("div", { class: "dw-pair-imgs" }, canvases), el("span", { class: "dw-label", text: p.label }), el("span", { class: "dw-pair-state", text: p.accepted ? "accepted" : "rejected" })],
       );
-      node.addEventListener("click", () => model.send({ action: "toggle", row: p.row }));
+      bind(node, { click: () => model.send({ action: "toggle", row: p.row }) });
       grid.appendChild(node);
     });
     pageLabel.textContent = ` page ${model.get("page") + 1} / ${pages()} `;
@@ -96,9 +97,9 @@ function render({ model, el: host }) {
     root.setAttribute("data-ready", String(++loads));
   }
 
-  pick.addEventListener("change", () => setAndSave("augmentation", pick.value));
-  prev.addEventListener("click", () => setAndSave("page", Math.max(0, model.get("page") - 1)));
-  next.addEventListener("click", () => setAndSave("page", Math.min(pages() - 1, model.get("page") + 1)));
+  scope.bind(pick, { change: () => setAndSave("augmentation", pick.value) });
+  scope.bind(prev, { click: () => setAndSave("page", Math.max(0, model.get("page") - 1)) });
+  scope.bind(next, { click: () => setAndSave("page", Math.min(pages() - 1, model.get("page") + 1)) });
   const handlers = {
     "change:atlas": () => loadAtlas(),
     "change:pairs": () => drawPairs(),
@@ -107,11 +108,11 @@ function render({ model, el: host }) {
     "change:augmentation": () => drawSide(),
     "change:error": () => showError(errorBanner, model.get("error")),
   };
-  const unbind = bind(model, handlers);
+  scope.bind(model, handlers);
   drawSide();
   showError(errorBanner, model.get("error"));
   loadAtlas();
-  return unbind;
+  return scope.dispose;
 }
 
 export default { render };

@@ -1,7 +1,7 @@
 // ClassifierBoard: hyper-parameter form, live train (red) / val (blue) loss per epoch, progress
 // and cancel; version list with switch, compare picks and discard (with confirmation).
 
-import { bind, clear, el, showError } from "./lib/dom.js";
+import { bind, disposer, clear, el, showError } from "./lib/dom.js";
 import { lossChart } from "./lib/chart.js";
 import { ensureStyle } from "./lib/style.js";
 
@@ -20,6 +20,7 @@ function hparamText(h) {
 
 function render({ model, el: host }) {
   ensureStyle();
+  const scope = disposer();
   const root = el("div", { class: "dw-root dw-board" });
   host.appendChild(root);
 
@@ -105,10 +106,10 @@ function render({ model, el: host }) {
     for (const a of opts) {
       const box = el("input", { class: "dw-use-aug", attrs: { type: "checkbox", "data-augmentation": a.id } });
       box.checked = use.has(a.id);
-      box.addEventListener("change", () => {
+      bind(box, { change: () => {
         const now = model.get("use_augmentations").filter((x) => x !== a.id);
         setAndSave("use_augmentations", box.checked ? [...now, a.id] : now);
-      });
+      } });
       augBox.appendChild(el("label", { class: "dw-aug-choice", title: `${a.method}, ${a.accepted} of ${a.images} accepted` }, [box, el("span", { text: ` ${a.id} (${a.accepted})` })]));
     }
   }
@@ -159,20 +160,20 @@ function render({ model, el: host }) {
     for (const r of rows) {
       const radio = el("input", { class: "dw-activate", attrs: { type: "radio", name: `dw-active-${model.cid || "board"}`, title: "make active: linked views show it" } });
       radio.checked = r.id === active;
-      radio.addEventListener("change", () => setAndSave("active", r.id));
+      bind(radio, { change: () => setAndSave("active", r.id) });
       const pick = el("input", { class: "dw-compare", attrs: { type: "checkbox", title: "compare (two versions)" } });
       pick.checked = compare.includes(r.id);
-      pick.addEventListener("change", () => {
+      bind(pick, { change: () => {
         const now = model.get("compare").filter((c) => c !== r.id);
         setAndSave("compare", pick.checked ? [...now, r.id] : now);
-      });
+      } });
       const isConfirm = confirming === r.id;
       const discard = el("button", {
         class: isConfirm ? "dw-discard dw-discard-confirm" : "dw-discard",
         text: isConfirm ? `Discard ${r.id}? Yes` : "Discard",
         attrs: { type: "button" },
       });
-      discard.addEventListener("click", () => {
+      bind(discard, { click: () => {
         if (confirming === r.id) {
           confirming = null;
           send({ action: "discard", version: r.id });
@@ -180,7 +181,7 @@ function render({ model, el: host }) {
           confirming = r.id;
         }
         drawVersions();
-      });
+      } });
       const lineage = r.augmentations.length ? `${r.augmentations.length} augmentation(s)` : "train split";
       table.appendChild(
         el("tr", { class: `dw-version-row${r.id === active ? " dw-active" : ""}`, attrs: { "data-version": r.id } }, [
@@ -201,10 +202,10 @@ function render({ model, el: host }) {
   }
 
   // ---------------------------------------------------------------- events
-  for (const input of [epochs, lr, batch, wd]) input.addEventListener("change", readForm);
-  optimizer.addEventListener("change", () => setAndSave("optimizer", optimizer.value));
-  parent.addEventListener("change", () => setAndSave("parent", parent.value));
-  trainBtn.addEventListener("click", () => {
+  for (const input of [epochs, lr, batch, wd]) scope.bind(input, { change: readForm });
+  scope.bind(optimizer, { change: () => setAndSave("optimizer", optimizer.value) });
+  scope.bind(parent, { change: () => setAndSave("parent", parent.value) });
+  scope.bind(trainBtn, { click: () => {
     readForm();
     // The form travels with the request: ipywidgets may hold back a state update while an
     // earlier one is pending, and a custom message would then overtake it.
@@ -218,8 +219,8 @@ function render({ model, el: host }) {
       use_augmentations: model.get("use_augmentations"),
     };
     send({ action: "train", form });
-  });
-  cancelBtn.addEventListener("click", () => send({ action: "cancel" }));
+  } });
+  scope.bind(cancelBtn, { click: () => send({ action: "cancel" }) });
 
   const handlers = {
     "change:versions": () => (syncForm(), drawVersions(), drawChart()),
@@ -240,7 +241,7 @@ function render({ model, el: host }) {
     "change:use_augmentations": () => syncForm(),
     "change:error": () => showError(errorBanner, model.get("error")),
   };
-  const unbind = bind(model, handlers);
+  scope.bind(model, handlers);
   syncForm();
   syncJob();
   drawVersions();
@@ -248,7 +249,7 @@ function render({ model, el: host }) {
   showError(errorBanner, model.get("error"));
   root.setAttribute("data-ready", "1");
 
-  return unbind;
+  return scope.dispose;
 }
 
 export default { render };

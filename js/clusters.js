@@ -2,11 +2,12 @@
 // a column header to pick it as a target style; Augment turns the linked selection toward it.
 
 import { drawCell, latestAtlas } from "./lib/atlas.js";
-import { bind, clear, el, showError } from "./lib/dom.js";
+import { bind, disposer, clear, el, showError } from "./lib/dom.js";
 import { ensureStyle } from "./lib/style.js";
 
 function render({ model, el: host }) {
   ensureStyle();
+  const scope = disposer();
   const root = el("div", { class: "dw-root dw-clusters" });
   host.appendChild(root);
   const k = el("input", { class: "dw-k", attrs: { type: "range", min: 2, max: 20, step: 1, title: "number of clusters" } });
@@ -44,12 +45,12 @@ function render({ model, el: host }) {
         el("div", { class: "dw-cluster-top", text: `${c.top_class} ${(100 * c.top_class_share).toFixed(0)}%` }),
       ]);
       const col = el("div", { class: `dw-cluster-col${style.has(c.cluster) ? " dw-picked" : ""}`, attrs: { "data-cluster": c.cluster } }, [head]);
-      head.addEventListener("click", () => {
+      bind(head, { click: () => {
         const now = new Set(model.get("style_clusters"));
         if (now.has(c.cluster)) now.delete(c.cluster);
         else now.add(c.cluster);
         setAndSave("style_clusters", [...now].sort((a, b) => a - b));
-      });
+      } });
       for (const idx of reps) {
         const canvas = el("canvas", { class: "dw-cluster-rep", attrs: { "data-index": idx } });
         canvas.width = canvas.height = cell;
@@ -92,11 +93,11 @@ function render({ model, el: host }) {
     method.value = model.get("method");
   }
 
-  k.addEventListener("input", () => (kLabel.textContent = ` ${k.value} `));
-  k.addEventListener("change", () => setAndSave("k", Number(k.value)));
-  method.addEventListener("change", () => setAndSave("method", method.value));
-  augment.addEventListener("click", () => model.send({ action: "augment", method: method.value, style_clusters: model.get("style_clusters") }));
-  cancelBtn.addEventListener("click", () => model.send({ action: "cancel" }));
+  scope.bind(k, { input: () => (kLabel.textContent = ` ${k.value} `) });
+  scope.bind(k, { change: () => setAndSave("k", Number(k.value)) });
+  scope.bind(method, { change: () => setAndSave("method", method.value) });
+  scope.bind(augment, { click: () => model.send({ action: "augment", method: method.value, style_clusters: model.get("style_clusters") }) });
+  scope.bind(cancelBtn, { click: () => model.send({ action: "cancel" }) });
 
   const handlers = {
     "change:atlas": () => loadAtlas(),
@@ -111,12 +112,12 @@ function render({ model, el: host }) {
     "change:state": () => syncJob(),
     "change:progress": () => syncJob(),
   };
-  const unbind = bind(model, handlers);
+  scope.bind(model, handlers);
   syncControls();
   syncJob();
   showError(errorBanner, model.get("error"));
   loadAtlas();
-  return unbind;
+  return scope.dispose;
 }
 
 export default { render };

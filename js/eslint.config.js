@@ -17,6 +17,7 @@ export default [
         "error",
         { property: "innerHTML", message: "Build DOM nodes and set textContent instead." },
         { property: "outerHTML", message: "Build DOM nodes and set textContent instead." },
+        { property: "addEventListener", message: "Listen through bind() / disposer() (lib/dom.js) so teardown releases it." },
       ],
       "no-restricted-syntax": [
         "error",
@@ -28,6 +29,17 @@ export default [
           selector: "CallExpression[callee.property.name='insertAdjacentHTML']",
           message: "Build DOM nodes and set textContent instead.",
         },
+      ],
+    },
+  },
+  {
+    // the one place listeners are registered
+    files: ["lib/dom.js", "tests/**"],
+    rules: {
+      "no-restricted-properties": [
+        "error",
+        { property: "innerHTML", message: "Build DOM nodes and set textContent instead." },
+        { property: "outerHTML", message: "Build DOM nodes and set textContent instead." },
       ],
     },
   },

@@ -1,11 +1,12 @@
 // ImageGallery: the selected images with label, prediction and confidence, paged and sortable.
 
 import { drawCell, latestAtlas } from "./lib/atlas.js";
-import { bind, clear, el, showError } from "./lib/dom.js";
+import { disposer, clear, el, showError } from "./lib/dom.js";
 import { ensureStyle } from "./lib/style.js";
 
 function render({ model, el: host }) {
   ensureStyle();
+  const scope = disposer();
   const root = el("div", { class: "dw-root dw-gallery" });
   host.appendChild(root);
 
@@ -100,25 +101,25 @@ function render({ model, el: host }) {
     root.setAttribute("data-loaded", String(++loads));
   }
 
-  sort.addEventListener("change", () => {
+  scope.bind(sort, { change: () => {
     model.set("sort_by", sort.value);
     model.save_changes();
-  });
-  desc.addEventListener("change", () => {
+  } });
+  scope.bind(desc, { change: () => {
     model.set("descending", desc.checked);
     model.save_changes();
-  });
-  prev.addEventListener("click", () => {
+  } });
+  scope.bind(prev, { click: () => {
     model.set("page", Math.max(0, model.get("page") - 1));
     model.save_changes();
-  });
-  next.addEventListener("click", () => {
+  } });
+  scope.bind(next, { click: () => {
     model.set("page", Math.min(pages() - 1, model.get("page") + 1));
     model.save_changes();
-  });
+  } });
 
   const onError = () => showError(errorBanner, model.get("error"));
-  const unbind = bind(model, {
+  scope.bind(model, {
     "change:items": () => renderItems(),
     "change:focus": () => renderItems(),
     "change:total": () => renderItems(),
@@ -132,7 +133,7 @@ function render({ model, el: host }) {
   desc.checked = model.get("descending");
   onError();
   loadAtlas();
-  return unbind;
+  return scope.dispose;
 }
 
 export default { render };

@@ -4,7 +4,7 @@
 // works in an exported page.
 
 import { getArray } from "./lib/binary.js";
-import { bind, el, hoverTooltip, showError } from "./lib/dom.js";
+import { disposer, el, hoverTooltip, showError } from "./lib/dom.js";
 import { changeColor, confusionCounts, mosaicCells } from "./lib/mosaic-layout.js";
 import { ensureStyle } from "./lib/style.js";
 
@@ -12,6 +12,7 @@ const W = 560, H = 320, LEFT = 8, BOTTOM = 22;
 
 function render({ model, el: host }) {
   ensureStyle();
+  const scope = disposer();
   const root = el("div", { class: "dw-root dw-mosaic" });
   host.appendChild(root);
   const title = el("div", { class: "dw-status dw-mosaic-title" });
@@ -102,15 +103,15 @@ function render({ model, el: host }) {
     return out;
   }
 
-  hoverTooltip(canvas, tooltip, (ev) => {
+  scope.add(hoverTooltip(canvas, tooltip, (ev) => {
     const c = cellAt(ev);
     if (!c) return null;
     const classes = model.get("classes");
     const [va, vb] = model.get("versions");
     const d = c.b - c.a;
     return [`true ${classes[c.t]} → predicted ${classes[c.p]}`, `${va}: ${c.a} · ${vb}: ${c.b} (${d > 0 ? "+" : ""}${d})`];
-  });
-  canvas.addEventListener("click", (ev) => {
+  }));
+  scope.bind(canvas, { click: (ev) => {
     const c = cellAt(ev);
     if (!c) return;
     const add = ev.ctrlKey || ev.metaKey;
@@ -127,7 +128,7 @@ function render({ model, el: host }) {
     model.set("selection", [...sel].sort((x, y) => x - y));
     model.save_changes();
     draw();
-  });
+  } });
 
   const handlers = {
     "change:index": () => load(),
@@ -143,10 +144,10 @@ function render({ model, el: host }) {
     },
     "change:error": () => showError(errorBanner, model.get("error")),
   };
-  const unbind = bind(model, handlers);
+  scope.bind(model, handlers);
   load();
   showError(errorBanner, model.get("error"));
-  return unbind;
+  return scope.dispose;
 }
 
 export default { render };

@@ -1,78 +1,38 @@
 // ProjectionView: the t-SNE map of one model version (DASH's projection view).
 // Circle = correct, cross = wrong; fill = true class, ring = predicted class; density contours per
 // split; zoomed in, points become their images. Drag: lasso / box / pan; shift adds, alt removes.
+// The pieces live in ./projection/: data, colours, contours, drawing, pointer interaction,
+// tooltip, controls. This module wires them to the model; every listener goes through one
+// disposer, so the returned cleanup releases them all.
 
-import { getArray } from "./lib/binary.js";
-import { BINARY, SPLITS, categorical, hexToRgb, sequential } from "./lib/colors.js";
-import { isoSegments } from "./lib/contours.js";
-import { clear, el, showError } from "./lib/dom.js";
+import { disposer, el, showError } from "./lib/dom.js";
 import { GridIndex } from "./lib/grid-index.js";
 import { createPointRenderer } from "./lib/points-gl.js";
-import { combine, modeFromEvent, selectInBox, selectInPolygon } from "./lib/selection.js";
+import { combine, selectInBox, selectInPolygon } from "./lib/selection.js";
+import { ensureStyle } from "./lib/style.js";
 import { ThumbnailCache } from "./lib/thumbnails.js";
 import { ViewTransform, bounds } from "./lib/view.js";
-import { ensureStyle } from "./lib/style.js";
+import { pointColors } from "./projection/colors.js";
+import { contourSegments, drawContours } from "./projection/contours.js";
+import { buildToolbar, fillColorOptions, fillLegend, fillSplitBoxes } from "./projection/controls.js";
+import { SPLIT_NAMES, emptyData, loadData } from "./projection/data.js";
+import { drawDragShape, drawThumbnails, pointsInView } from "./projection/draw.js";
+import { bindPointer } from "./projection/interaction.js";
+import { hideTooltip, showPointTooltip } from "./projection/tooltip.js";
 
-const SPLIT_NAMES = ["train", "val", "test"];
-const CONTOUR_LEVELS = [0.12, 0.3, 0.6];
 const POINT_SIZE = 7;
-
-function rgb255(c) {
-  return [Math.round(c[0] * 255), Math.round(c[1] * 255), Math.round(c[2] * 255)];
-}
-
-function loadData(model) {
-  const xy = getArray(model, "xy", "float32", [null, 2]).data;
-  const n = xy.length / 2;
-  const xs = new Float32Array(n), ys = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    xs[i] = xy[2 * i];
-    ys[i] = xy[2 * i + 1];
-  }
-  const aligned = getArray(model, "aligned", "uint8", [null]).data; // [n], or [0] when unknown
-  return {
-    n,
-    xy,
-    xs,
-    ys,
-    label: getArray(model, "label", "uint16", [n]).data,
-    pred: getArray(model, "pred", "uint16", [n]).data,
-    correct: getArray(model, "correct", "uint8", [n]).data,
-    split: getArray(model, "split_code", "uint8", [n]).data,
-    aligned: aligned.length === n ? aligned : null,
-    loss: getArray(model, "loss", "float32", [n]).data,
-    confidence: getArray(model, "confidence", "float32", [n]).data,
-  };
-}
-
-function quantile(values, q) {
-  if (!values.length) return 1;
-  const sorted = Float32Array.from(values).sort();
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] || 1;
-}
+const THUMB_ZOOM = 4; // points become images at this multiple of the fitted scale
+const ANIMATION_MS = 500;
 
 function render({ model, el: host }) {
   ensureStyle();
+  const scope = disposer();
   const root = el("div", { class: "dw-root dw-projection" });
   host.appendChild(root);
+  scope.add(() => root.remove());
 
   // ------------------------------------------------------------------ layout
-  const toolbar = el("div", { class: "dw-toolbar" });
-  const tools = {};
-  for (const [tool, label, title] of [
-    ["lasso", "Lasso", "Drag to draw a lasso (shift adds, alt removes)"],
-    ["box", "Box", "Drag to select a box (shift adds, alt removes)"],
-    ["pan", "Pan", "Drag to pan (or drag with the middle button in any tool)"],
-  ]) {
-    tools[tool] = el("button", { text: label, title, attrs: { "data-tool": tool, type: "button" } });
-    toolbar.appendChild(tools[tool]);
-  }
-  const colorSelect = el("select", { class: "dw-color-by", title: "Colour points by" });
-  const splitBoxes = el("span", { class: "dw-splits" });
-  const resetBtn = el("button", { class: "dw-reset", text: "Reset view", attrs: { type: "button" } });
-  const clearBtn = el("button", { class: "dw-clear", text: "Clear selection", attrs: { type: "button" } });
-  toolbar.append(el("span", { class: "dw-sep" }), el("label", { text: "Colour " }), colorSelect, splitBoxes, resetBtn, clearBtn);
-
+  const { toolbar, tools, colorSelect, splitBoxes, resetBtn, clearBtn } = buildToolbar();
   const errorBanner = el("div", { class: "dw-error" });
   const plot = el("div", { class: "dw-plot" });
   const glCanvas = el("canvas", { class: "dw-points" });
@@ -84,100 +44,36 @@ function render({ model, el: host }) {
   root.append(toolbar, errorBanner, plot, legend, statusLine);
 
   const renderer = createPointRenderer(glCanvas);
+  scope.add(() => renderer.destroy());
   const pointsCanvas = renderer.canvas; // a fresh canvas when WebGL2 failed
   root.setAttribute("data-renderer", renderer.kind);
   const octx = overlay.getContext("2d");
   const view = new ViewTransform(1, 1);
 
   // ------------------------------------------------------------------ state
-  let data = loadData(model);
-  let tool = "lasso";
-  let selected = new Uint8Array(data.n);
-  let visibleSplit = [true, true, true];
-  let contourSegs = [];
+  const state = { tool: "lasso", drag: null, userMoved: false };
+  let data = emptyData();
+  let selected = new Uint8Array(0);
+  const visibleSplit = [true, true, true];
+  let contours = [];
   let grid = null; // hover index, rebuilt lazily after the view changes
   let dpr = window.devicePixelRatio || 1;
   let fitted = false;
-  let userMoved = false;
+  let fitScale = 0;
   let frame = 0;
-  let drag = null;
-  let animation = null;
+  let animation = 0;
   let viewBoxTimer = 0;
-  let thumbsDrawn = 0;
+  let dataTimer = 0;
   const thumbs = new ThumbnailCache((content) => model.send(content), () => schedule());
+  scope.add(() => {
+    cancelAnimationFrame(frame);
+    cancelAnimationFrame(animation);
+    clearTimeout(viewBoxTimer);
+    clearTimeout(dataTimer);
+  });
 
-  // ------------------------------------------------------------------ colours
-  function pointColors() {
-    const n = data.n;
-    const fill = new Uint8Array(4 * n), stroke = new Uint8Array(4 * n);
-    const mode = model.get("color_by");
-    const anySelected = model.get("selection").length > 0;
-    const lossMax = mode === "loss" ? quantile(data.loss, 0.98) : 1;
-    const cache = new Map();
-    const rgbOf = (hex) => {
-      if (!cache.has(hex)) cache.set(hex, rgb255(hexToRgb(hex)));
-      return cache.get(hex);
-    };
-    for (let i = 0; i < n; i++) {
-      let f, s;
-      switch (mode) {
-        case "predicted":
-          f = rgbOf(categorical(data.pred[i]));
-          s = f.map((v) => v * 0.6);
-          break;
-        case "correct":
-          f = rgbOf(BINARY[data.correct[i] ? 1 : 0]);
-          s = f.map((v) => v * 0.6);
-          break;
-        case "split":
-          f = rgbOf(SPLITS[data.split[i]] || SPLITS[0]);
-          s = f.map((v) => v * 0.6);
-          break;
-        case "aligned":
-          f = rgbOf(data.aligned && data.aligned[i] ? "#7570b3" : "#e6ab02");
-          s = f.map((v) => v * 0.6);
-          break;
-        case "loss":
-          f = rgb255(sequential(data.loss[i] / lossMax));
-          s = f.map((v) => v * 0.6);
-          break;
-        default: // class: fill = true class, ring = predicted class
-          f = rgbOf(categorical(data.label[i]));
-          s = rgbOf(categorical(data.pred[i]));
-      }
-      const visible = visibleSplit[data.split[i]] !== false;
-      const alpha = !visible ? 0 : anySelected && !selected[i] ? 60 : 230;
-      fill.set([f[0], f[1], f[2], alpha], 4 * i);
-      stroke.set([s[0], s[1], s[2], data.correct[i] ? 0 : 255], 4 * i);
-    }
-    renderer.setColors(fill, stroke);
-  }
-
-  function isVisible(i) {
-    return visibleSplit[data.split[i]] !== false;
-  }
-
-  // ------------------------------------------------------------------ contours
-  function buildContours() {
-    contourSegs = [];
-    const { data: dens, shape } = getArray(model, "density", "float32", [SPLIT_NAMES.length, null, null]);
-    const g = shape[1];
-    const box = model.get("density_box");
-    if (!dens.length || box.length !== 4 || shape[2] !== g) return;
-    const [x0, x1, y0, y1] = box;
-    const dx = (x1 - x0) / g, dy = (y1 - y0) / g;
-    // per split, a flat list of segment end points in data coordinates: x0, y0, x1, y1, ...
-    for (let s = 0; s < dens.length / (g * g); s++) {
-      const gridS = dens.subarray(s * g * g, (s + 1) * g * g);
-      const flat = [];
-      for (const level of CONTOUR_LEVELS) {
-        for (const [c0, r0, c1, r1] of isoSegments(gridS, g, g, level)) {
-          flat.push(x0 + (c0 + 0.5) * dx, y0 + (r0 + 0.5) * dy, x0 + (c1 + 0.5) * dx, y0 + (r1 + 0.5) * dy);
-        }
-      }
-      contourSegs.push(flat);
-    }
-  }
+  const isVisible = (i) => visibleSplit[data.split[i]] !== false;
+  const anySelected = () => model.get("selection").length > 0;
 
   // ------------------------------------------------------------------ drawing
   function pointSize() {
@@ -191,19 +87,6 @@ function render({ model, el: host }) {
     if (!frame) frame = requestAnimationFrame(draw);
   }
 
-  function visibleInView() {
-    const [x0, x1, y0, y1] = view.dataBox();
-    const out = [];
-    for (let i = 0; i < data.n; i++) {
-      const x = data.xs[i], y = data.ys[i];
-      if (x >= x0 && x <= x1 && y >= y0 && y <= y1 && isVisible(i)) {
-        out.push(i);
-        if (out.length > model.get("max_thumbnails")) return null;
-      }
-    }
-    return out;
-  }
-
   function draw() {
     frame = 0;
     const t0 = performance.now();
@@ -211,71 +94,39 @@ function render({ model, el: host }) {
     octx.setTransform(1, 0, 0, 1, 0, 0);
     octx.clearRect(0, 0, overlay.width, overlay.height);
     octx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    // density contours: one path per split
-    octx.lineWidth = 1;
-    octx.globalAlpha = 0.55;
-    contourSegs.forEach((segs, s) => {
-      if (!visibleSplit[s] || !segs.length) return;
-      octx.strokeStyle = SPLITS[s];
-      octx.beginPath();
-      for (let k = 0; k < segs.length; k += 4) {
-        const [ax, ay] = view.toScreen(segs[k], segs[k + 1]);
-        const [bx, by] = view.toScreen(segs[k + 2], segs[k + 3]);
-        octx.moveTo(ax, ay);
-        octx.lineTo(bx, by);
-      }
-      octx.stroke();
-    });
-    octx.globalAlpha = 1;
-    // zoomed in: points become their images
-    thumbsDrawn = 0;
-    // points turn into images once zoomed in (>= 4x the fitted scale) on few enough points
-    const zoomedIn = fitScale > 0 && view.scale >= 4 * fitScale;
-    const few = data.n && zoomedIn ? visibleInView() : null;
+    drawContours(octx, contours, view, visibleSplit);
+    let drawn = 0;
+    const zoomedIn = fitScale > 0 && view.scale >= THUMB_ZOOM * fitScale;
+    const few = data.n && zoomedIn ? pointsInView(data, view, isVisible, model.get("max_thumbnails")) : null;
     if (few && few.length) {
       thumbs.want(few);
-      const scaleRatio = view.scale / (fitScale || view.scale);
-      const size = Math.max(20, Math.min(72, 14 * Math.sqrt(scaleRatio)));
-      const anySelected = model.get("selection").length > 0;
-      for (const i of few) {
-        const t = thumbs.get(i);
-        if (!t) continue;
-        const [sx, sy] = view.toScreen(data.xs[i], data.ys[i]);
-        octx.globalAlpha = anySelected && !selected[i] ? 0.35 : 1;
-        octx.drawImage(t.bitmap, t.sx, t.sy, t.size, t.size, sx - size / 2, sy - size / 2, size, size);
-        octx.lineWidth = 2;
-        octx.strokeStyle = data.correct[i] ? categorical(data.label[i]) : "#d62728";
-        octx.strokeRect(sx - size / 2, sy - size / 2, size, size);
-        thumbsDrawn++;
-      }
-      octx.globalAlpha = 1;
+      const zoom = view.scale / (fitScale || view.scale);
+      drawn = drawThumbnails(octx, { data, view, thumbs, indices: few, zoom, selected, anySelected: anySelected() });
     }
-    // lasso / box being drawn
-    if (drag && drag.kind === "lasso" && drag.points.length > 1) {
-      octx.strokeStyle = "#333";
-      octx.setLineDash([4, 3]);
-      octx.beginPath();
-      drag.points.forEach(([x, y], k) => (k ? octx.lineTo(x, y) : octx.moveTo(x, y)));
-      octx.closePath();
-      octx.stroke();
-      octx.setLineDash([]);
-    } else if (drag && drag.kind === "box" && drag.current) {
-      const [ax, ay] = drag.start, [bx, by] = drag.current;
-      octx.strokeStyle = "#333";
-      octx.setLineDash([4, 3]);
-      octx.strokeRect(Math.min(ax, bx), Math.min(ay, by), Math.abs(bx - ax), Math.abs(by - ay));
-      octx.setLineDash([]);
-    }
-    root.setAttribute("data-thumbnails", String(thumbsDrawn));
+    drawDragShape(octx, state.drag);
+    root.setAttribute("data-thumbnails", String(drawn));
     root.setAttribute("data-frame-ms", (performance.now() - t0).toFixed(2));
     root.setAttribute("data-ready", "1");
   }
 
-  let fitScale = 0;
+  function recolor() {
+    const { fill, stroke } = pointColors(data, { mode: model.get("color_by"), selected, anySelected: anySelected(), visibleSplit });
+    renderer.setColors(fill, stroke);
+  }
+
+  // ------------------------------------------------------------------ view transform
+  function syncViewBox() {
+    grid = null;
+    clearTimeout(viewBoxTimer);
+    viewBoxTimer = setTimeout(() => {
+      model.set("view_box", view.dataBox());
+      model.save_changes();
+    }, 120);
+  }
+
   function fit() {
     view.fit(bounds(data.xs, data.ys));
     fitScale = view.scale;
-    grid = null;
     syncViewBox();
     schedule();
   }
@@ -293,191 +144,19 @@ function render({ model, el: host }) {
     }
     const changed = w !== view.width || h !== view.height;
     view.resize(w, h);
-    if (data.n && rect.width >= 100 && (!fitted || (changed && !userMoved))) {
+    if (data.n && rect.width >= 100 && (!fitted || (changed && !state.userMoved))) {
       // fit once the plot has its real size, and again on resizes until the user zooms or pans
       fitted = true;
       fit();
     } else if (changed) {
-      grid = null;
       syncViewBox();
     }
     schedule();
   }
 
-  function syncViewBox() {
-    clearTimeout(viewBoxTimer);
-    viewBoxTimer = setTimeout(() => {
-      model.set("view_box", view.dataBox());
-      model.save_changes();
-    }, 120);
-  }
-
-  // ------------------------------------------------------------------ legend, status, controls
-  function buildLegend() {
-    clear(legend);
-    const mode = model.get("color_by");
-    const classes = model.get("classes");
-    const swatch = (color, text, shape = "circle") =>
-      el("span", { class: "dw-legend-item" }, [
-        el("span", { class: `dw-swatch dw-${shape}`, style: { background: shape === "circle" ? color : "transparent", color } }),
-        el("span", { class: "dw-legend-label", text }),
-      ]);
-    if (mode === "class" || mode === "predicted") {
-      classes.forEach((name, i) => legend.appendChild(swatch(categorical(i), name)));
-      legend.appendChild(
-        el("span", {
-          class: "dw-legend-note",
-          text: mode === "class" ? "fill = true class, ring = predicted · ● correct ✕ wrong" : "colour = predicted class · ● correct ✕ wrong",
-        }),
-      );
-    } else if (mode === "correct") {
-      legend.append(swatch(BINARY[1], "correct"), swatch(BINARY[0], "wrong"));
-    } else if (mode === "split") {
-      SPLIT_NAMES.forEach((s, i) => legend.appendChild(swatch(SPLITS[i], s)));
-    } else if (mode === "aligned") {
-      legend.append(swatch("#7570b3", "bias-aligned"), swatch("#e6ab02", "bias-conflicting"));
-    } else if (mode === "loss") {
-      const hi = quantile(data.loss, 0.98);
-      legend.append(swatch("#440154", "loss 0"), swatch("#21918c", `loss ${(hi / 2).toFixed(2)}`), swatch("#fde725", `loss ≥ ${hi.toFixed(2)}`));
-    }
-  }
-
-  function buildControls() {
-    clear(colorSelect);
-    for (const opt of model.get("color_options")) colorSelect.appendChild(el("option", { text: opt, attrs: { value: opt } }));
-    colorSelect.value = model.get("color_by");
-    clear(splitBoxes);
-    const present = [0, 0, 0];
-    for (let i = 0; i < data.n; i++) present[data.split[i]] = 1;
-    const shown = model.get("visible_splits");
-    SPLIT_NAMES.forEach((name, s) => {
-      visibleSplit[s] = shown.includes(name);
-      if (!present[s]) return;
-      const box = el("input", { attrs: { type: "checkbox", "data-split": name } });
-      box.checked = visibleSplit[s];
-      box.addEventListener("change", () => {
-        const next = SPLIT_NAMES.filter((n2, k) => (k === s ? box.checked : model.get("visible_splits").includes(n2)));
-        model.set("visible_splits", next);
-        model.save_changes();
-      });
-      splitBoxes.appendChild(el("label", { class: "dw-split", style: { color: SPLITS[s] } }, [box, el("span", { text: ` ${name}` })]));
-    });
-  }
-
-  function setTool(t) {
-    tool = t;
-    for (const [name, b] of Object.entries(tools)) b.setAttribute("aria-pressed", String(name === t));
-    overlay.style.cursor = t === "pan" ? "grab" : "crosshair";
-  }
-
-  function updateStatus() {
-    const sel = model.get("selection").length;
-    const status = model.get("status");
-    statusLine.textContent =
-      (status ? `${status} · ` : "") +
-      `${model.get("version")} · ${data.n.toLocaleString()} points · ${sel.toLocaleString()} selected`;
-  }
-
-  function applySelection() {
-    selected = new Uint8Array(data.n);
-    for (const i of model.get("selection")) if (i >= 0 && i < data.n) selected[i] = 1;
-    pointColors();
-    updateStatus();
-    schedule();
-  }
-
-  function commitSelection(hits, mode) {
-    const next = combine(model.get("selection"), hits, mode);
-    model.set("selection", next);
-    model.save_changes();
-  }
-
-  // ------------------------------------------------------------------ interaction
-  function localPoint(ev) {
-    const r = overlay.getBoundingClientRect();
-    return [ev.clientX - r.left, ev.clientY - r.top];
-  }
-
-  overlay.addEventListener("pointerdown", (ev) => {
-    overlay.setPointerCapture(ev.pointerId);
-    const p = localPoint(ev);
-    const pan = tool === "pan" || ev.button === 1;
-    drag = { kind: pan ? "pan" : tool, start: p, last: p, points: [p], mode: modeFromEvent(ev), moved: 0 };
-    tooltip.style.display = "none";
-    if (pan) overlay.style.cursor = "grabbing";
-    ev.preventDefault();
-  });
-
-  overlay.addEventListener("pointermove", (ev) => {
-    const p = localPoint(ev);
-    if (!drag) {
-      hover(p);
-      return;
-    }
-    drag.moved += Math.hypot(p[0] - drag.last[0], p[1] - drag.last[1]);
-    if (drag.kind === "pan") {
-      userMoved = true;
-      view.panBy(p[0] - drag.last[0], p[1] - drag.last[1]);
-      grid = null;
-      syncViewBox();
-    } else if (drag.kind === "lasso") {
-      drag.points.push(p);
-    } else if (drag.kind === "box") {
-      drag.current = p;
-    }
-    drag.last = p;
-    schedule();
-  });
-
-  function finishDrag(ev) {
-    if (!drag) return;
-    root.setAttribute("data-pointerup-epoch", String(Date.now()));
-    const d = drag;
-    drag = null;
-    setTool(tool);
-    if (d.kind === "pan") return schedule();
-    if (d.moved < 4) {
-      // a click: pick the point under the cursor, or clear on empty space
-      const hit = nearest(d.start);
-      if (hit >= 0) commitSelection([hit], d.mode);
-      else if (d.mode === "replace") commitSelection([], "replace");
-      return schedule();
-    }
-    if (d.kind === "lasso") {
-      const poly = d.points.map(([x, y]) => view.toData(x, y));
-      commitSelection(selectInPolygon(data.xs, data.ys, poly, isVisible), d.mode);
-    } else if (d.kind === "box" && d.current) {
-      commitSelection(selectInBox(data.xs, data.ys, view.toData(...d.start), view.toData(...d.current), isVisible), d.mode);
-    }
-    schedule();
-    if (ev) ev.preventDefault();
-  }
-  overlay.addEventListener("pointerup", finishDrag);
-  overlay.addEventListener("pointercancel", () => {
-    drag = null;
-    schedule();
-  });
-
-  overlay.addEventListener(
-    "wheel",
-    (ev) => {
-      ev.preventDefault();
-      const [x, y] = localPoint(ev);
-      userMoved = true;
-      view.zoomAt(x, y, Math.exp(-ev.deltaY * 0.0015));
-      grid = null;
-      syncViewBox();
-      schedule();
-    },
-    { passive: false },
-  );
-  overlay.addEventListener("dblclick", () => {
-    userMoved = false;
-    fit();
-  });
-  overlay.addEventListener("pointerleave", () => (tooltip.style.display = "none"));
-
+  // ------------------------------------------------------------------ selection
   function nearest(p) {
+    if (!data.n) return -1;
     if (!grid) {
       const sx = new Float32Array(data.n), sy = new Float32Array(data.n);
       for (let i = 0; i < data.n; i++) {
@@ -485,64 +164,97 @@ function render({ model, el: host }) {
           sx[i] = sy[i] = NaN;
           continue;
         }
-        const s = view.toScreen(data.xs[i], data.ys[i]);
-        sx[i] = s[0];
-        sy[i] = s[1];
+        [sx[i], sy[i]] = view.toScreen(data.xs[i], data.ys[i]);
       }
       grid = new GridIndex(sx, sy, 16);
     }
     return grid.nearest(p[0], p[1], Math.max(6, pointSize()));
   }
 
-  function hover(p) {
-    const i = data.n ? nearest(p) : -1;
-    if (i < 0) {
-      tooltip.style.display = "none";
-      return;
-    }
-    const classes = model.get("classes");
-    clear(tooltip);
-    const t = thumbs.get(i);
-    if (t) {
-      const c = el("canvas", { class: "dw-tooltip-thumb" });
-      c.width = c.height = 64;
-      c.getContext("2d").drawImage(t.bitmap, t.sx, t.sy, t.size, t.size, 0, 0, 64, 64);
-      tooltip.appendChild(c);
-    } else {
-      thumbs.want([i]);
-    }
-    const lines = [
-      `#${i} · ${SPLIT_NAMES[data.split[i]] || ""}`,
-      `label: ${classes[data.label[i]]}`,
-      `predicted: ${classes[data.pred[i]]} (${(100 * data.confidence[i]).toFixed(1)} %)`,
-      `loss: ${data.loss[i].toFixed(3)} · ${data.correct[i] ? "correct" : "wrong"}`,
-    ];
-    tooltip.appendChild(el("div", {}, lines.map((text) => el("div", { text }))));
-    tooltip.style.display = "block";
-    tooltip.style.left = `${Math.min(p[0] + 14, view.width - 190)}px`;
-    tooltip.style.top = `${Math.min(p[1] + 14, view.height - 120)}px`;
-    tooltip.setAttribute("data-index", String(i));
+  function commitSelection(hits, mode) {
+    model.set("selection", combine(model.get("selection"), hits, mode));
+    model.save_changes();
   }
 
-  for (const [name, b] of Object.entries(tools)) b.addEventListener("click", () => setTool(name));
-  resetBtn.addEventListener("click", () => {
-    userMoved = false;
-    fit();
-  });
-  clearBtn.addEventListener("click", () => commitSelection([], "replace"));
-  colorSelect.addEventListener("change", () => {
-    model.set("color_by", colorSelect.value);
-    model.save_changes();
-  });
+  function applySelection() {
+    selected = new Uint8Array(data.n);
+    for (const i of model.get("selection")) if (i >= 0 && i < data.n) selected[i] = 1;
+    recolor();
+    updateStatus();
+    schedule();
+  }
 
-  // ------------------------------------------------------------------ model events
+  // ------------------------------------------------------------------ controls
+  function setTool(t) {
+    state.tool = t;
+    for (const [name, b] of Object.entries(tools)) b.setAttribute("aria-pressed", String(name === t));
+    overlay.style.cursor = t === "pan" ? "grab" : "crosshair";
+  }
+
+  let unbindSplits = () => {};
+  function buildControls() {
+    fillColorOptions(colorSelect, model.get("color_options"), model.get("color_by"));
+    unbindSplits();
+    const boxes = fillSplitBoxes(splitBoxes, data, model.get("visible_splits"), visibleSplit);
+    const unbinders = Object.entries(boxes).map(([s, box]) =>
+      scope.bind(box, {
+        change: () => {
+          const shown = model.get("visible_splits");
+          model.set("visible_splits", SPLIT_NAMES.filter((name, k) => (k === Number(s) ? box.checked : shown.includes(name))));
+          model.save_changes();
+        },
+      }),
+    );
+    unbindSplits = () => unbinders.forEach((f) => f());
+  }
+
+  function updateStatus() {
+    const status = model.get("status");
+    statusLine.textContent =
+      (status ? `${status} · ` : "") +
+      `${model.get("version")} · ${data.n.toLocaleString()} points · ${model.get("selection").length.toLocaleString()} selected`;
+  }
+
+  const buildLegend = () => fillLegend(legend, model.get("color_by"), model.get("classes"), data);
+
+  // ------------------------------------------------------------------ data
+  function animateFrom(from) {
+    const to = data.xy;
+    const start = performance.now();
+    const buf = new Float32Array(to.length);
+    cancelAnimationFrame(animation);
+    const step = (now) => {
+      const t = Math.min(1, (now - start) / ANIMATION_MS);
+      const e = t * t * (3 - 2 * t);
+      for (let k = 0; k < to.length; k++) buf[k] = from[k] + (to[k] - from[k]) * e;
+      renderer.setPositions(buf);
+      draw();
+      animation = t < 1 ? requestAnimationFrame(step) : 0;
+      if (!animation) renderer.setPositions(to);
+    };
+    animation = requestAnimationFrame(step);
+  }
+
+  /** Decode the arrays; a malformed update is shown in the banner and leaves the old map. */
+  function reload() {
+    try {
+      const next = loadData(model);
+      contours = contourSegments(model);
+      return next;
+    } catch (e) {
+      showError(errorBanner, e.message);
+      return null;
+    }
+  }
+
   function onData() {
     const old = data;
-    data = loadData(model);
+    const next = reload();
+    if (!next) return;
+    data = next;
     grid = null;
     thumbs.clear();
     buildControls();
-    buildContours();
     if (old.n === data.n && old.n > 0 && fitted) animateFrom(old.xy);
     else {
       renderer.setPositions(data.xy);
@@ -555,74 +267,83 @@ function render({ model, el: host }) {
     buildLegend();
   }
 
-  function animateFrom(from) {
-    const to = data.xy;
-    const start = performance.now();
-    const buf = new Float32Array(to.length);
-    if (animation) cancelAnimationFrame(animation);
-    const step = (now) => {
-      const t = Math.min(1, (now - start) / 500);
-      const e = t * t * (3 - 2 * t);
-      for (let k = 0; k < to.length; k++) buf[k] = from[k] + (to[k] - from[k]) * e;
-      renderer.setPositions(buf);
-      draw();
-      animation = t < 1 ? requestAnimationFrame(step) : null;
-      if (!animation) renderer.setPositions(to);
-    };
-    animation = requestAnimationFrame(step);
-  }
+  // ------------------------------------------------------------------ listeners
+  bindPointer(scope, overlay, {
+    state,
+    view,
+    schedule,
+    viewChanged: syncViewBox,
+    refit: fit,
+    hover: (p) => {
+      const i = nearest(p);
+      if (i < 0) return hideTooltip(tooltip);
+      showPointTooltip(tooltip, { data, classes: model.get("classes"), thumbs, view }, i, p);
+    },
+    hideTooltip: () => hideTooltip(tooltip),
+    pick: nearest,
+    commit: commitSelection,
+    inPolygon: (poly) => selectInPolygon(data.xs, data.ys, poly, isVisible),
+    inBox: (a, b) => selectInBox(data.xs, data.ys, a, b, isVisible),
+    toolChanged: () => setTool(state.tool),
+    markPointerUp: () => root.setAttribute("data-pointerup-epoch", String(Date.now())),
+  });
+  for (const [name, b] of Object.entries(tools)) scope.bind(b, { click: () => setTool(name) });
+  scope.bind(resetBtn, {
+    click: () => {
+      state.userMoved = false;
+      fit();
+    },
+  });
+  scope.bind(clearBtn, { click: () => commitSelection([], "replace") });
+  scope.bind(colorSelect, {
+    change: () => {
+      model.set("color_by", colorSelect.value);
+      model.save_changes();
+    },
+  });
 
-  const dataTraits = ["xy", "label", "pred", "correct", "split_code", "aligned", "loss", "confidence", "density"];
-  let dataTimer = 0;
   const onDataChange = () => {
     // one reload for a batch of trait updates sent together
     clearTimeout(dataTimer);
     dataTimer = setTimeout(onData, 0);
   };
-  for (const t of dataTraits) model.on(`change:${t}`, onDataChange);
-  model.on("change:selection", applySelection);
-  model.on("change:color_by", () => {
-    colorSelect.value = model.get("color_by");
-    pointColors();
-    buildLegend();
-    schedule();
+  const dataTraits = ["xy", "label", "pred", "correct", "split_code", "aligned", "loss", "confidence", "density"];
+  scope.bind(model, Object.fromEntries(dataTraits.map((t) => [`change:${t}`, onDataChange])));
+  scope.bind(model, {
+    "change:selection": applySelection,
+    "change:color_by": () => {
+      colorSelect.value = model.get("color_by");
+      recolor();
+      buildLegend();
+      schedule();
+    },
+    "change:visible_splits": () => {
+      buildControls();
+      grid = null;
+      recolor();
+      schedule();
+    },
+    "change:error": () => showError(errorBanner, model.get("error")),
+    "change:status": updateStatus,
+    "change:version": updateStatus,
+    "change:height": resize,
+    "msg:custom": (msg, buffers) => thumbs.receive(msg, buffers),
   });
-  model.on("change:visible_splits", () => {
-    buildControls();
-    grid = null;
-    pointColors();
-    schedule();
-  });
-  model.on("change:error", () => showError(errorBanner, model.get("error")));
-  model.on("change:status", updateStatus);
-  model.on("change:version", updateStatus);
-  model.on("change:height", resize);
-  const onCustom = (msg, buffers) => thumbs.receive(msg, buffers);
-  model.on("msg:custom", onCustom);
 
   // ------------------------------------------------------------------ start
   showError(errorBanner, model.get("error"));
   setTool("lasso");
+  data = reload() || data;
   buildControls();
-  buildContours();
   renderer.setPositions(data.xy);
   applySelection();
   buildLegend();
   const observer = new ResizeObserver(() => resize());
   observer.observe(plot);
+  scope.add(() => observer.disconnect());
   resize();
 
-  return () => {
-    observer.disconnect();
-    if (frame) cancelAnimationFrame(frame);
-    if (animation) cancelAnimationFrame(animation);
-    clearTimeout(viewBoxTimer);
-    clearTimeout(dataTimer);
-    for (const t of dataTraits) model.off(`change:${t}`, onDataChange);
-    model.off("msg:custom", onCustom);
-    model.off("change:selection", applySelection);
-    renderer.destroy();
-  };
+  return scope.dispose;
 }
 
 export default { render };

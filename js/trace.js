@@ -2,7 +2,7 @@
 // red = became correct, blue = became wrong, grey = unchanged. Click a point to set focus.
 
 import { getArray } from "./lib/binary.js";
-import { bind, el, hoverTooltip, showError } from "./lib/dom.js";
+import { disposer, el, hoverTooltip, showError } from "./lib/dom.js";
 import { changeOf, traceLayout } from "./lib/mosaic-layout.js";
 import { ensureStyle } from "./lib/style.js";
 
@@ -11,6 +11,7 @@ const FILTERS = ["all", "became right", "became wrong", "always wrong", "always 
 
 function render({ model, el: host }) {
   ensureStyle();
+  const scope = disposer();
   const root = el("div", { class: "dw-root dw-trace" });
   host.appendChild(root);
   const filter = el("select", { class: "dw-filter", title: "Show images whose path is…" });
@@ -143,7 +144,7 @@ function render({ model, el: host }) {
     return best;
   }
 
-  hoverTooltip(canvas, tooltip, (ev) => {
+  scope.add(hoverTooltip(canvas, tooltip, (ev) => {
     const hit = nearest(ev);
     if (!hit) return null;
     const classes = model.get("classes");
@@ -152,23 +153,23 @@ function render({ model, el: host }) {
       `#${data.index[i]} · label ${classes[data.labels[i]]}`,
       ...model.get("versions").map((v, k) => `${v}: ${classes[data.pred[i * data.nV + k]]} ${data.correct[i * data.nV + k] ? "✓" : "✗"}`),
     ];
-  });
-  canvas.addEventListener("click", (ev) => {
+  }));
+  scope.bind(canvas, { click: (ev) => {
     const hit = nearest(ev);
     if (!hit) return;
     model.set("focus", data.index[hit.row]);
     model.save_changes();
-  });
+  } });
   for (const f of FILTERS) filter.appendChild(el("option", { text: f, attrs: { value: f } }));
-  filter.addEventListener("change", () => {
+  scope.bind(filter, { change: () => {
     model.set("filter", filter.value);
     model.save_changes();
-  });
-  selectShown.addEventListener("click", () => {
+  } });
+  scope.bind(selectShown, { click: () => {
     if (!layout) return;
     model.set("selection", Array.from(layout.shown, (i) => data.index[i]).sort((a, b) => a - b));
     model.save_changes();
-  });
+  } });
 
   const handlers = {
     "change:correct": () => load(),
@@ -178,11 +179,11 @@ function render({ model, el: host }) {
     "change:focus": () => draw(),
     "change:error": () => showError(errorBanner, model.get("error")),
   };
-  const unbind = bind(model, handlers);
+  scope.bind(model, handlers);
   filter.value = model.get("filter");
   load();
   showError(errorBanner, model.get("error"));
-  return unbind;
+  return scope.dispose;
 }
 
 export default { render };

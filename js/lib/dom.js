@@ -11,7 +11,8 @@ export function el(tag, props = {}, children = []) {
   if (props.title !== undefined) node.title = String(props.title);
   if (props.style) Object.assign(node.style, props.style);
   for (const [k, v] of Object.entries(props.attrs || {})) node.setAttribute(k, String(v));
-  for (const [k, v] of Object.entries(props.on || {})) node.addEventListener(k, v);
+  // listeners of a node the view owns die with the node; views pass `on` only for such nodes
+  if (props.on) bind(node, props.on);
   for (const child of children) if (child) node.appendChild(child);
   return node;
 }
@@ -29,27 +30,62 @@ export function showError(banner, message) {
 
 /**
  * Show `tooltip` beside the pointer over `target`, one line per string `lines(event)` returns
- * (as text, never HTML); hidden where it returns null and when the pointer leaves.
+ * (as text, never HTML); hidden where it returns null and when the pointer leaves. Returns the
+ * function that removes its listeners.
  */
 export function hoverTooltip(target, tooltip, lines) {
   const hide = () => (tooltip.style.display = "none");
-  target.addEventListener("mousemove", (ev) => {
-    const text = lines(ev);
-    if (!text) return hide();
-    clear(tooltip);
-    for (const line of text) tooltip.appendChild(el("div", { text: line }));
-    const r = target.getBoundingClientRect();
-    tooltip.style.left = `${ev.clientX - r.left + 12}px`;
-    tooltip.style.top = `${ev.clientY - r.top + 12}px`;
-    tooltip.style.display = "block";
+  return bind(target, {
+    mousemove: (ev) => {
+      const text = lines(ev);
+      if (!text) return hide();
+      clear(tooltip);
+      for (const line of text) tooltip.appendChild(el("div", { text: line }));
+      const r = target.getBoundingClientRect();
+      tooltip.style.left = `${ev.clientX - r.left + 12}px`;
+      tooltip.style.top = `${ev.clientY - r.top + 12}px`;
+      tooltip.style.display = "block";
+    },
+    mouseleave: hide,
   });
-  target.addEventListener("mouseleave", hide);
 }
 
-/** Listen to `handlers` ({"change:x": fn}) on a widget model; returns the function that stops. */
-export function bind(model, handlers) {
-  for (const [event, fn] of Object.entries(handlers)) model.on(event, fn);
+/**
+ * The one way views listen: `handlers` ({"change:x": fn} on a widget model, {click: fn} on a DOM
+ * node or window) are registered on `target`; returns the function that removes them all.
+ * `options` (e.g. {passive: false}) go to addEventListener for DOM targets.
+ */
+export function bind(target, handlers, options) {
+  const entries = Object.entries(handlers);
+  if (typeof target.addEventListener === "function") {
+    for (const [event, fn] of entries) target.addEventListener(event, fn, options);
+    return () => {
+      for (const [event, fn] of entries) target.removeEventListener(event, fn, options);
+    };
+  }
+  for (const [event, fn] of entries) target.on(event, fn);
   return () => {
-    for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
+    for (const [event, fn] of entries) target.off(event, fn);
   };
+}
+
+/**
+ * Collects cleanup functions (what `bind` returns, timers' clears, observers' disconnects) and
+ * runs them all once on teardown: `const scope = disposer(); scope.bind(...); return scope.dispose`.
+ */
+export function disposer() {
+  const cleanups = [];
+  const scope = {
+    add(fn) {
+      cleanups.push(fn);
+      return fn;
+    },
+    bind(target, handlers, options) {
+      return scope.add(bind(target, handlers, options));
+    },
+    dispose() {
+      while (cleanups.length) cleanups.pop()();
+    },
+  };
+  return scope;
 }

@@ -1,0 +1,43 @@
+// The projection's per-point arrays, decoded from the model by the typed-array codec.
+
+import { getArray } from "../lib/binary.js";
+
+export const SPLIT_NAMES = ["train", "val", "test"];
+
+/** Decode every per-point trait; each must have the length of `xy` (the decoder refuses others). */
+export function loadData(model) {
+  const xy = getArray(model, "xy", "float32", [null, 2]).data;
+  const n = xy.length / 2;
+  const xs = new Float32Array(n), ys = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    xs[i] = xy[2 * i];
+    ys[i] = xy[2 * i + 1];
+  }
+  const aligned = getArray(model, "aligned", "uint8", [null]).data; // [n], or [0] when unknown
+  return {
+    n,
+    xy,
+    xs,
+    ys,
+    label: getArray(model, "label", "uint16", [n]).data,
+    pred: getArray(model, "pred", "uint16", [n]).data,
+    correct: getArray(model, "correct", "uint8", [n]).data,
+    split: getArray(model, "split_code", "uint8", [n]).data,
+    aligned: aligned.length === n ? aligned : null,
+    loss: getArray(model, "loss", "float32", [n]).data,
+    confidence: getArray(model, "confidence", "float32", [n]).data,
+  };
+}
+
+/** An empty data set (shown while a malformed update is reported). */
+export function emptyData() {
+  const f = new Float32Array(0), u = new Uint8Array(0);
+  return { n: 0, xy: f, xs: f, ys: f, label: new Uint16Array(0), pred: new Uint16Array(0), correct: u, split: u, aligned: null, loss: f, confidence: f };
+}
+
+/** The q-quantile of `values` (1 when empty or zero). */
+export function quantile(values, q) {
+  if (!values.length) return 1;
+  const sorted = Float32Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] || 1;
+}

@@ -1,0 +1,56 @@
+// Overlay drawing: zoomed-in thumbnails in place of points, and the lasso / box being dragged.
+
+import { categorical } from "../lib/colors.js";
+
+/**
+ * Indices of the shown points inside the view, or null when more than `max` are (too many to
+ * draw as images).
+ */
+export function pointsInView(data, view, isVisible, max) {
+  const [x0, x1, y0, y1] = view.dataBox();
+  const out = [];
+  for (let i = 0; i < data.n; i++) {
+    const x = data.xs[i], y = data.ys[i];
+    if (x >= x0 && x <= x1 && y >= y0 && y <= y1 && isVisible(i)) {
+      out.push(i);
+      if (out.length > max) return null;
+    }
+  }
+  return out;
+}
+
+/** Draw the cached thumbnails of `indices` centred on their points; returns how many were drawn. */
+export function drawThumbnails(ctx, { data, view, thumbs, indices, zoom, selected, anySelected }) {
+  const size = Math.max(20, Math.min(72, 14 * Math.sqrt(zoom)));
+  let drawn = 0;
+  for (const i of indices) {
+    const t = thumbs.get(i);
+    if (!t) continue;
+    const [sx, sy] = view.toScreen(data.xs[i], data.ys[i]);
+    ctx.globalAlpha = anySelected && !selected[i] ? 0.35 : 1;
+    ctx.drawImage(t.bitmap, t.sx, t.sy, t.size, t.size, sx - size / 2, sy - size / 2, size, size);
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = data.correct[i] ? categorical(data.label[i]) : "#d62728";
+    ctx.strokeRect(sx - size / 2, sy - size / 2, size, size);
+    drawn++;
+  }
+  ctx.globalAlpha = 1;
+  return drawn;
+}
+
+/** The dashed outline of the lasso or box being dragged (screen coordinates). */
+export function drawDragShape(ctx, drag) {
+  if (!drag) return;
+  ctx.strokeStyle = "#333";
+  ctx.setLineDash([4, 3]);
+  if (drag.kind === "lasso" && drag.points.length > 1) {
+    ctx.beginPath();
+    drag.points.forEach(([x, y], k) => (k ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+    ctx.closePath();
+    ctx.stroke();
+  } else if (drag.kind === "box" && drag.current) {
+    const [ax, ay] = drag.start, [bx, by] = drag.current;
+    ctx.strokeRect(Math.min(ax, bx), Math.min(ay, by), Math.abs(bx - ax), Math.abs(by - ay));
+  }
+  ctx.setLineDash([]);
+}
