@@ -103,7 +103,10 @@ class ImageSet:
 
     def check_indices(self, idx: Sequence[int] | np.ndarray) -> np.ndarray:
         """Validate image indices: ``[M] int64``; raises ValueError naming bad values."""
-        arr = np.asarray(idx)
+        try:
+            arr = np.asarray(idx)
+        except (ValueError, TypeError) as e:  # ragged nested lists: numpy's message names no argument
+            raise ValueError(f"indices must be a one-dimensional list or array of integers, got {idx!r:.80}: {e}") from None
         if arr.ndim == 0:
             arr = arr.reshape(1)
         if arr.ndim != 1:
