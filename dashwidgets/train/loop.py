@@ -45,6 +45,8 @@ class TrainConfig:
             object.__setattr__(self, name, float(value))
         if self.epochs < 1:
             raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
+        if not -(2**63) <= self.seed < 2**64:  # torch.manual_seed's range; outside it fails mid-run
+            raise ValueError(f"seed must be an integer in [-2**63, 2**64), got {self.seed!r}")
         if self.lr <= 0:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         if self.batch_size < 1:
