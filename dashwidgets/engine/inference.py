@@ -54,12 +54,15 @@ class InferenceService:
                 f"images must be uint8 [N, {', '.join(map(str, shape))}] like the dataset's, "
                 f"got {images.dtype} {tuple(images.shape)}"
             )
+        n, pool = len(images), images
+        if n == 0:  # no batch would run: take the shapes from one dataset image, then no rows
+            pool = ctx.dataset.images[:1]
         out = run_inference(
-            self.store.model(v), ctx.inputs_of(torch.from_numpy(images)),
-            torch.zeros(len(images), dtype=torch.int64, device=ctx.device), np.arange(len(images)),
+            self.store.model(v), ctx.inputs_of(torch.from_numpy(pool)),
+            torch.zeros(len(pool), dtype=torch.int64, device=ctx.device), np.arange(len(pool)),
             ctx.device, ctx.eval_batch_size, layer or ctx.embedding_layer,
         )
-        return {"pred": out["pred"], "probs": out["probs"], "embedding": out["embedding"]}
+        return {"pred": out["pred"][:n], "probs": out["probs"][:n], "embedding": out["embedding"][:n]}
 
     def audit(self, version: ModelVersion | str) -> BiasAudit:
         v = self.store.version(version)
