@@ -202,17 +202,10 @@ class AugmentationService:
             return classical.top_regions(maps, quantile)
         return np.ones((len(rows), *ds.image_size), dtype=bool)
 
-    def augment(
-        self, source_idx, style: Cluster | None, method: str, version, seed: int, params: dict,
-        allow_splits: Sequence[str] = ("train",),
-    ) -> Augmentation:
+    def check_sources(self, source_idx, allow_splits: Sequence[str] = ("train",)) -> np.ndarray:
+        """``source_idx`` checked as augmentation sources: a non-empty selection of images of
+        ``allow_splits`` (augmentations join training, so no evaluation image may be a source)."""
         ds = self.ctx.dataset
-        if method not in AUG_METHODS:
-            raise ValueError(f"unknown augmentation method {method!r}; choose one of {list(AUG_METHODS)}")
-        unknown = sorted(set(params) - _PARAMS[method])
-        if unknown:
-            raise TypeError(f"augment(method={method!r}) takes no parameter(s) {unknown}; "
-                            f"its parameters are {sorted(_PARAMS[method])}")
         idx = ds.check_indices(source_idx)
         if len(idx) == 0:
             raise ValueError("empty source selection: pick the images to augment (e.g. a lasso)")
@@ -224,6 +217,20 @@ class AugmentationService:
                 f"they are made from {'/'.join(allow_splits)} images only (an evaluation image must not reach "
                 "training). Select within the train split, e.g. np.intersect1d(idx, ds.indices('train'))"
             )
+        return idx
+
+    def augment(
+        self, source_idx, style: Cluster | None, method: str, version, seed: int, params: dict,
+        allow_splits: Sequence[str] = ("train",),
+    ) -> Augmentation:
+        ds = self.ctx.dataset
+        if method not in AUG_METHODS:
+            raise ValueError(f"unknown augmentation method {method!r}; choose one of {list(AUG_METHODS)}")
+        unknown = sorted(set(params) - _PARAMS[method])
+        if unknown:
+            raise TypeError(f"augment(method={method!r}) takes no parameter(s) {unknown}; "
+                            f"its parameters are {sorted(_PARAMS[method])}")
+        idx = self.check_sources(source_idx, allow_splits)
         if style is not None and not isinstance(style, Cluster):
             raise TypeError(f"style must be a Cluster (eng.cluster(v, k)[c]), got {type(style).__name__}")
         if style is not None and len(style.members) == 0:

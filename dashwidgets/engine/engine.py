@@ -427,6 +427,11 @@ class Engine:
         """
         return self._augmentation.augment(source_idx, style, method, version, seed, params)
 
+    def check_sources(self, source_idx: Sequence[int] | np.ndarray) -> np.ndarray:
+        """``source_idx`` as augmentation sources (``[M] int64``), or a ValueError when it is empty
+        or holds val/test images (augmentations join training). Views call it before long work."""
+        return self._augmentation.check_sources(source_idx)
+
     @property
     def augmentations(self) -> list[Augmentation]:
         """Every augmentation made (and kept in the workspace), oldest first."""

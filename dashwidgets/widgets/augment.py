@@ -126,7 +126,7 @@ class ClusterGallery(EngineView):
             if self.job is not None and not self.job.done:
                 raise ValueError("the translator is still training; cancel it or wait")
             styles = [self.clustering[c] for c in self.style_clusters] or [None]
-            selection = list(self.selection)
+            selection = self._engine.check_sources(self.selection).tolist()  # before a minute of training
             if self.method == "translate":
                 job = self._engine.translator_async(self.version, self.k, steps=self.steps)
                 self.job = job

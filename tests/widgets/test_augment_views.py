@@ -83,6 +83,9 @@ def test_cluster_gallery_translate_runs_a_job_refuses_a_second_and_reports_failu
     gal.style_clusters = [0]
     gal.method = "translate"
     gal.steps = 100_000
+    # test images never become training images: refused before any translator training
+    assert gal.augment() == [] and "come from the test split" in gal.error and gal.job is None
+    gal.selection = eng.dataset.indices("train")[:8].tolist()
     job = gal.augment()
     assert gal.state == "running" and isinstance(job, dw.runtime.jobs.Job)
     assert gal.augment() == [] and "still training" in gal.error  # one translator job at a time
