@@ -84,7 +84,7 @@ def test_style_cluster_augment_review_retrain_and_trace(page, lab, open_notebook
 TRANSLATE_CELLS = [
     SETUP,
     "clusters = dw.ClusterGallery(eng, v1, k=4)\n"
-    "clusters.selection = [int(i) for i in np.flatnonzero(ds.split == 'test')[:16]]\n"
+    "clusters.selection = [int(i) for i in np.flatnonzero(ds.split == 'train')[:16]]\n"
     "clusters",
 ]
 
