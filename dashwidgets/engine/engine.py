@@ -45,8 +45,13 @@ from .translation import TranslationService
 from .versions import VersionStore, now
 from .workspace import Workspace, WorkspaceError, WorkspaceWarning
 
-_DEFAULTS = TrainConfig()
+_DEFAULTS = TrainConfig()  # the one place training defaults are defined (signatures read them)
 Version = ModelVersion | str
+
+
+def _hparams(arguments: dict) -> dict:
+    """The TrainConfig fields among a training method's arguments."""
+    return {k: arguments[k] for k in TrainConfig.__dataclass_fields__}
 
 
 class Engine:
@@ -260,9 +265,7 @@ class Engine:
         accepted images join the train split; the version's lineage names them and the splits
         their sources came from.
         """
-        hp = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "optimizer": optimizer,
-              "weight_decay": weight_decay, "seed": seed}
-        return self._training.train(hp, parent, name, progress, augmentations)
+        return self._training.train(_hparams(locals()), parent, name, progress, augmentations)
 
     def train_async(self, epochs: int = _DEFAULTS.epochs, lr: float = _DEFAULTS.lr,
                     batch_size: int = _DEFAULTS.batch_size, optimizer: str = _DEFAULTS.optimizer,
@@ -277,9 +280,7 @@ class Engine:
         the new ModelVersion or re-raises the training error; ``job.cancel()`` stops it and no
         version is created.
         """
-        hp = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "optimizer": optimizer,
-              "weight_decay": weight_decay, "seed": seed}
-        return self._training.train_async(hp, parent, name, augmentations)
+        return self._training.train_async(_hparams(locals()), parent, name, augmentations)
 
     def retrain(self, version: Version, epochs: int = 3, **kwargs: Any) -> ModelVersion:
         """Continue training from ``version``'s weights into a new version (see :meth:`train`)."""
