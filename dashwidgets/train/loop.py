@@ -49,6 +49,8 @@ class TrainConfig:
             raise ValueError(f"seed must be an integer in [-2**63, 2**64), got {self.seed!r}")
         if self.lr <= 0:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if self.lr > 1e6:  # Adam's step lr / (1 - beta1) then overflows float32 inside torch (RuntimeError)
+            raise ValueError(f"lr must be a positive number up to 1e6, got {self.lr!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
         if self.optimizer not in OPTIMIZERS:
