@@ -130,7 +130,7 @@ class Workspace:
 
         if self._lock is None:
             self.root.mkdir(parents=True, exist_ok=True)
-            self._lock = FileLock(str(self.root / ".lock"))
+            self._lock = FileLock(str(self.root / ".lock"), mode=_FILE_MODE)  # a team shares the lock too
         try:
             self._lock.acquire(timeout=_LOCK_TIMEOUT)
         except Timeout:

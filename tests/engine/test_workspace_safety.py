@@ -384,7 +384,7 @@ def test_workspace_files_follow_the_umask(tmp_path, umask, mode):
     )
     r = _run_python(code)
     assert r.returncode == 0, r.stderr[-3000:]
-    files = [p for p in ws.rglob("*") if p.is_file() and p.name != ".lock"]
+    files = [p for p in ws.rglob("*") if p.is_file()]  # the lock too: a team member must take it
     names = {p.name for p in files}
     assert {"workspace.json", "dataset.npz", "init.pt", "history.json", "v1.pt", "v1.json"} <= names, names
     modes = {str(p.relative_to(ws)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
