@@ -5,8 +5,6 @@ corrupted one, and opening never raises."""
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import os
 import random
 import signal
@@ -18,23 +16,13 @@ import time
 import warnings
 
 import pytest
+from workspace_helpers import HASH_SRC, state_hash
 
 import dashwidgets as dw
 from dashwidgets.engine.workspace import WorkspaceWarning
 
 RUNS = 20
 
-def state_hash(state: dict) -> str:
-    """sha256 over every tensor's bytes in sorted key order (bit-identity, not closeness)."""
-    h = hashlib.sha256()
-    for k in sorted(state):
-        h.update(k.encode())
-        h.update(state[k].detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-# the same hash in the subprocesses
-HASH_SRC = "import hashlib\n" + inspect.getsource(state_hash)
 
 TRAINER = HASH_SRC + textwrap.dedent(
     """

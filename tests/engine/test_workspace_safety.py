@@ -4,8 +4,6 @@ argument handling. Each test names the fault it guards against."""
 from __future__ import annotations
 
 import errno
-import hashlib
-import inspect
 import os
 import re
 import stat
@@ -20,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from workspace_helpers import HASH_SRC, state_hash
 
 import dashwidgets as dw
 from dashwidgets.engine import workspace as wsmod
@@ -28,17 +27,6 @@ from dashwidgets.runtime.jobs import JobCancelled
 
 DATA = "dict(bias=0.99, seed=0, size=16, n_train=200, n_val=50, n_test=50)"
 
-def state_hash(state: dict) -> str:
-    """sha256 over every tensor's bytes in sorted key order (bit-identity, not closeness)."""
-    h = hashlib.sha256()
-    for k in sorted(state):
-        h.update(k.encode())
-        h.update(state[k].detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-# the same hash in the subprocesses
-HASH_SRC = "import hashlib\n" + inspect.getsource(state_hash)
 
 
 @pytest.fixture(scope="module")
