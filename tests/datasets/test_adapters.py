@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from adapter_helpers import TinyDataset
 from PIL import Image
 
 from dashwidgets.datasets import ImageSet, from_folder, from_tensors, from_torchvision
@@ -409,19 +410,6 @@ def test_from_folder_missing_root(tmp_path):
 
 
 # ====================================================================== from_torchvision
-class TinyDataset:
-    """Map-style dataset: a list of (image, label) pairs with optional ``classes``."""
-
-    def __init__(self, items, classes=None):
-        self.items = list(items)
-        if classes is not None:
-            self.classes = classes
-
-    def __len__(self):
-        return len(self.items)
-
-    def __getitem__(self, i):
-        return self.items[i]
 
 
 def _pil_items(n=6, size=(9, 7), seed=0):

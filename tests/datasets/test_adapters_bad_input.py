@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from adapter_helpers import TinyDataset
 from PIL import Image
 
 from dashwidgets.datasets import from_folder, from_tensors, from_torchvision
@@ -32,21 +33,6 @@ def _png(path: Path, rgb, size=(8, 6)) -> None:
     """Write a solid-colour RGB png of ``size`` (w, h)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", size, tuple(int(v) for v in rgb)).save(path)
-
-
-class TinyDataset:
-    """Map-style dataset: a list of (image, label) pairs with optional ``classes``."""
-
-    def __init__(self, items, classes=None):
-        self.items = list(items)
-        if classes is not None:
-            self.classes = classes
-
-    def __len__(self):
-        return len(self.items)
-
-    def __getitem__(self, i):
-        return self.items[i]
 
 
 def _img(v=0):
