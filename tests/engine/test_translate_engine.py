@@ -13,8 +13,8 @@ import torch
 
 import dashwidgets as dw
 from dashwidgets.augment.translate import Generator, _roll, train_translator
-from dashwidgets.runtime.jobs import JobCancelled
 from dashwidgets.engine.workspace import WorkspaceWarning
+from dashwidgets.runtime.jobs import JobCancelled
 
 
 @pytest.fixture(scope="module")
