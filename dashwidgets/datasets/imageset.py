@@ -87,6 +87,13 @@ class ImageSet:
                 raise ValueError(f"unknown split {s!r}; expected one of {SPLITS}")
         return np.flatnonzero(np.isin(self.split, names)).astype(np.int64)
 
+    def split_codes(self) -> np.ndarray:
+        """``[N] uint8``: each image's split as its position in SPLITS (0 train, 1 val, 2 test)."""
+        codes = np.zeros(len(self), np.uint8)
+        for k, name in enumerate(SPLITS):
+            codes[self.split == name] = k
+        return codes
+
     def subset(self, idx: Sequence[int] | np.ndarray) -> ImageSet:
         """A new ImageSet with the images at ``idx`` (in that order)."""
         idx = self.check_indices(idx)

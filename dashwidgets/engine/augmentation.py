@@ -24,7 +24,7 @@ from ..augment.translate import STEPS as TRANSLATE_STEPS
 from ..models.version import ModelVersion
 from .context import DataContext, check_positive_int
 from .versions import VersionStore, now
-from .workspace import atomic_write_bytes, atomic_write_json, describe_load_error
+from .workspace import atomic_write_bytes, atomic_write_json, describe_load_error, id_numbers
 
 _FOREGROUNDS = ("object", "attribution", None)
 
@@ -141,16 +141,13 @@ class AugmentationService:
         """Allocate the next id (from the disk too, under the workspace lock) and keep the record."""
         ws = self.store.workspace
         with self.store.lock:
-            used = {int(a[1:]) for a in self._augmentations}
-            used |= {int(h["augmentation"][1:]) for h in self.store.history
-                     if str(h.get("augmentation", ""))[:1] == "a" and str(h["augmentation"])[1:].isdigit()}
+            used = id_numbers(self._augmentations, "a") | id_numbers((h.get("augmentation") for h in self.store.history), "a")
             if ws is None:
                 aug = build(f"a{max(used, default=0) + 1}")
             else:
                 with ws.locked():
                     if self._dir().is_dir():
-                        used |= {int(p.name[1:].split(".")[0]) for p in self._dir().glob("a*.*")
-                                 if p.name[1:].split(".")[0].isdigit()}
+                        used |= id_numbers((p.name.split(".")[0] for p in self._dir().iterdir()), "a")
                     aug = build(f"a{max(used, default=0) + 1}")
                     self._save(aug)
             self._augmentations[aug.id] = aug

@@ -135,8 +135,5 @@ class ProjectionService:
     def density(self, version: ModelVersion | str, size: int, mode: str) -> tuple[np.ndarray, tuple[float, ...]]:
         size = check_positive_int("size", size, minimum=2)
         xy = self.project(version, None, False, mode)
-        codes = np.zeros(len(self.ctx.dataset), np.uint8)
-        for k, name in enumerate(SPLITS):
-            codes[self.ctx.dataset.split == name] = k
-        grids, box = density_grids(xy, codes, len(SPLITS), size=size)
+        grids, box = density_grids(xy, self.ctx.dataset.split_codes(), len(SPLITS), size=size)
         return grids.astype(np.float32), tuple(float(b) for b in box)

@@ -12,8 +12,6 @@ import threading
 import warnings
 from collections.abc import Callable
 
-import torch
-
 from ..audit.cluster import check_k
 from ..augment.translate import Translator, generator_state, load_translator, train_translator
 from ..runtime.jobs import Job
@@ -25,6 +23,7 @@ from .workspace import (
     atomic_write_bytes,
     atomic_write_json,
     describe_load_error,
+    load_state,
     state_bytes,
 )
 
@@ -55,7 +54,7 @@ class TranslationService:
             return None
         try:
             meta = json.loads(js.read_text())
-            state = torch.load(pt, map_location="cpu", weights_only=True)
+            state = load_state(pt)
             return meta, state
         except Exception as e:  # noqa: BLE001 - any unreadable file: warn and retrain
             warnings.warn(f"corrupted translator {key} in {pt.parent}: {describe_load_error(e)}; it will be trained again",

@@ -25,7 +25,7 @@ from torch import nn
 
 from ..models.version import ModelVersion
 from .caches import VersionCache
-from .workspace import Workspace, WorkspaceError, load_state
+from .workspace import Workspace, WorkspaceError, id_numbers, load_state
 
 EVENTS = ("active", "version", "discard", "augment")
 _MODEL_CACHE = 4
@@ -234,12 +234,7 @@ class VersionStore:
 
     @staticmethod
     def _history_ids(history: list[dict]) -> set[int]:
-        out = set()
-        for h in history:
-            v = h.get("version")
-            if isinstance(v, str) and v[:1] == "v" and v[1:].isdigit():
-                out.add(int(v[1:]))
-        return out
+        return id_numbers((h.get("version") for h in history), "v")
 
     # ---------------------------------------------------------------- active version, events
     @property

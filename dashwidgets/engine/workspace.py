@@ -74,6 +74,12 @@ def describe_load_error(e: BaseException) -> str:
     return text.splitlines()[0][:300]
 
 
+def id_numbers(names, prefix: str) -> set[int]:
+    """The numbers of the ids among ``names`` of the form ``<prefix><digits>`` ("v3" -> 3);
+    anything else (None, garbled names) is passed over."""
+    return {int(n[1:]) for n in names if isinstance(n, str) and n[:1] == prefix and n[1:].isdecimal()}
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -248,13 +254,9 @@ class Workspace:
     def used_ids(self) -> set[int]:
         """Numbers of every version id with any file on disk (readable or not)."""
         d = self.root / "versions"
-        out = set()
-        if d.is_dir():
-            for f in d.iterdir():
-                m = _VID.match(f.name.split(".")[0])
-                if m and f.suffix in (".pt", ".json"):
-                    out.add(int(m.group(1)))
-        return out
+        if not d.is_dir():
+            return set()
+        return id_numbers((f.name.split(".")[0] for f in d.iterdir() if f.suffix in (".pt", ".json")), "v")
 
     def load_versions(self) -> tuple[list[tuple[ModelVersion, dict[str, torch.Tensor]]], list[str]]:
         """Every finished version with its weights, and one message per file that failed (a

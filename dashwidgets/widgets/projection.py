@@ -150,16 +150,13 @@ class ProjectionView(EngineView):
             self.status = ""
             self._report(e)
             return
-        codes = np.zeros(len(ds), np.uint8)  # encoding for the wire: split name -> its index in SPLITS
-        for k, name in enumerate(SPLITS):
-            codes[ds.split == name] = k
         aligned = ds.attributes.get("aligned")
         with self.hold_sync():
             self.xy = xy
             self.label = ds.labels
             self.pred = ev.pred
             self.correct = ev.correct
-            self.split_code = codes
+            self.split_code = ds.split_codes()  # for the wire: split name -> its index in SPLITS
             self.aligned = aligned if aligned is not None else np.zeros(0, np.uint8)
             self.loss = ev.loss
             self.confidence = ev.confidence
