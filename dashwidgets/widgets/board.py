@@ -13,7 +13,6 @@ from ..runtime.jobs import Job
 from ..train.loop import OPTIMIZERS, TrainConfig
 from ._base import View
 
-
 _DEFAULTS = TrainConfig()
 """The training defaults, defined once by TrainConfig; the form starts from them."""
 
