@@ -4,6 +4,8 @@ kernel client attached to the notebook's own kernel.
 Fixtures
 --------
 lab           session: a JupyterLab server (``.url``, ``.token``, ``.root``, ``.runtime_dir``)
+lab_dark      session: the same in the JupyterLab Dark theme (``.theme == "dark"``)
+themed_lab    function, parametrized: ``lab`` then ``lab_dark``
 nb7           session: the same for a Notebook 7 server (``python -m notebook``)
 browser       session: Playwright Chromium (software WebGL2 through SwiftShader)
 page          function: a fresh context (1280x900); ``page.console_errors``, ``page.dialogs``.
@@ -99,12 +101,16 @@ _USER_SETTINGS = {
 }
 
 
+_THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
+
+
 @dataclass
 class JupyterServer:
     """A Jupyter server subprocess with its own config/data/runtime dirs (the python env's lab
     extensions, e.g. jupyterlab_widgets and anywidget, stay discoverable through sys.prefix)."""
 
     app: str  # "lab" or "notebook"
+    theme: str = "light"  # "light" or "dark": the front end's theme, set in the user settings
     url: str = ""
     token: str = ""
     root: Path = Path()
@@ -127,6 +133,10 @@ class JupyterServer:
             p = config_dir / "lab" / "user-settings" / rel
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(json.dumps(content))
+        if self.theme != "light":
+            p = config_dir / "lab" / "user-settings" / "@jupyterlab/apputils-extension/themes.jupyterlab-settings"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(json.dumps({"theme": _THEMES[self.theme]}))
         self.token = secrets.token_hex(16)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -232,6 +242,21 @@ def lab():
     server = JupyterServer("lab").start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def lab_dark():
+    """A second JupyterLab server whose user settings choose the JupyterLab Dark theme."""
+    server = JupyterServer("lab", theme="dark").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["light", "dark"])
+def themed_lab(request):
+    """The light and the dark JupyterLab in turn (``server.theme`` says which): a view test that
+    takes this fixture runs in both themes."""
+    return request.getfixturevalue("lab" if request.param == "light" else "lab_dark")
 
 
 @pytest.fixture(scope="session")
