@@ -40,6 +40,8 @@ from .augmentation import AugmentationService
 from .context import DataContext
 from .inference import InferenceService
 from .projection import ProjectionService
+from .selections import SelectionService
+from .tags import TagService
 from .training import TrainingService
 from .translation import TranslationService
 from .versions import VersionStore, now
@@ -127,6 +129,8 @@ class Engine:
         self._augmentation = AugmentationService(ctx, store, self._inference, self._attribution)
         self._translation = self._augmentation.translation = TranslationService(ctx, store, self._augmentation)
         self._training = TrainingService(ctx, store, self._augmentation)
+        self._tags = TagService(ctx, store)
+        self._selections = SelectionService(ctx, store, self._inference, self._attribution, self._tags)
         for msg in store.workspace_errors:
             warnings.warn(msg, WorkspaceWarning, stacklevel=2)
 
@@ -233,7 +237,7 @@ class Engine:
     def on(self, event: str, callback: Callable[[dict], None]) -> None:
         """Call ``callback(payload)`` on ``event``: ``"active"`` (``old``,
         ``new`` ids), ``"version"`` (a new ``version``), ``"discard"`` (``version``), ``"augment"``
-        (``augmentation``). Callbacks run in the thread that made the change; bound methods are
+        (``augmentation``), ``"tags"`` (``tag``, ``added`` or ``removed``). Callbacks run in the thread that made the change; bound methods are
         held weakly, so a closed view does not leak. An exception in a callback becomes a warning."""
         self._store.on(event, callback)
 
@@ -462,6 +466,52 @@ class Engine:
         :class:`Job` at once. Events: ``start``, ``step`` (every 10 steps: ``step``, ``progress``,
         losses) or ``cached``; ``job.cancel()`` stops it and nothing is kept."""
         return self._translation.translator_async(version, k, steps, seed, foreground)
+
+    # ================================================================== tags, selections
+    def tag(self, name: str, indices: Sequence[int] | np.ndarray) -> list[int]:
+        """Add images ``indices`` to the tag ``name`` (a named, saved selection; made on first use)
+        and return its sorted indices. Names are stripped, non-empty, at most 64 characters.
+        Emits ``"tags"``; kept in the workspace's ``tags.json``."""
+        return self._tags.tag(name, indices)
+
+    def untag(self, name: str, indices: Sequence[int] | np.ndarray | None = None) -> list[int]:
+        """Remove ``indices`` (all: the tag itself when None) from tag ``name``; returns what is
+        left (a tag left empty is removed). Emits ``"tags"``."""
+        return self._tags.untag(name, indices)
+
+    @property
+    def tags(self) -> dict[str, list[int]]:
+        """Every tag: ``name -> sorted image indices`` (a copy), names in sorted order."""
+        return self._tags.tags
+
+    def filter(self, version: Version, indices: Sequence[int] | np.ndarray | None = None, label: str | int | None = None,
+               pred: str | int | None = None, split: str | None = None, correct: bool | str | None = None,
+               tag: str | None = None) -> np.ndarray:
+        """``[M] int64``: the images of ``indices`` (all when None), in their order, whose true
+        ``label`` / predicted class ``pred`` under ``version`` (name or index), ``split``,
+        ``correct`` (True/False or ``"correct"``/``"wrong"``) and ``tag`` match; None matches all.
+        Uses the cached all-images :meth:`evaluate` pass."""
+        return self._selections.filter(version, indices, label, pred, split, correct, tag)
+
+    def frame(self, indices: Sequence[int] | np.ndarray, version: Version | None = None) -> pd.DataFrame:
+        """One row per image of ``indices``: ``index``, ``split``, ``label``, ``prediction``,
+        ``confidence`` and ``correct`` under ``version`` (default: the active one), and ``tags``
+        (names joined by ``"; "``). ``.to_csv(path, index=False)`` keeps it."""
+        return self._selections.frame(indices, self._store.version(version) if version is not None else self._need_active())
+
+    def image_detail(self, index: int, version: Version | None = None, method: str = "gradcam") -> dict:
+        """Everything about one image: ``image`` ``[H, W, 3] uint8``, ``bias_mask`` ``[H, W]
+        bool`` (None without one), ``heat`` ``[H, W] float32`` (``method``'s map of the predicted
+        class under ``version``, default the active one), ``label``, ``split``, ``tags`` and
+        ``history``: one dict per version (``version``, ``prediction``, ``confidence``,
+        ``correct``), oldest first."""
+        v = self._store.version(version) if version is not None else self._need_active()
+        return self._selections.detail(index, v, method)
+
+    def _need_active(self) -> ModelVersion:
+        if self.active is None:
+            raise ValueError("the engine has no trained version yet; call train() first")
+        return self.active
 
     # ================================================================== misc
     def __repr__(self) -> str:

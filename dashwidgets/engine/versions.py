@@ -27,7 +27,7 @@ from ..models.version import ModelVersion
 from .caches import VersionCache
 from .workspace import Workspace, WorkspaceError, id_numbers, load_state
 
-EVENTS = ("active", "version", "discard", "augment")
+EVENTS = ("active", "version", "discard", "augment", "tags")
 _MODEL_CACHE = 4
 
 
