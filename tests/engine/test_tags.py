@@ -177,7 +177,7 @@ def test_image_detail_holds_image_mask_map_and_every_version(small_ds):
     np.testing.assert_allclose(d["heat"], eng.attribute(v2, [7], numpy=True)[0])
     assert d["heat"].shape == eng.dataset.image_size
     assert [h["version"] for h in d["history"]] == [v1.id, v2.id]
-    for h, v in zip(d["history"], (v1, v2)):
+    for h, v in zip(d["history"], (v1, v2), strict=True):
         ev = eng.evaluate(v)
         assert h["prediction"] == eng.classes[ev.pred[7]] and h["correct"] == bool(ev.correct[7])
         assert h["confidence"] == pytest.approx(float(ev.confidence[7]))
