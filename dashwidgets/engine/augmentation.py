@@ -216,6 +216,22 @@ class AugmentationService:
             )
         return idx
 
+    def check_for_training(self, augs: Sequence[Augmentation], allow_splits: Sequence[str] = ("train",)) -> None:
+        """Refuse augmentations whose accepted images were made from (or styled by) images outside
+        ``allow_splits``: the last gate before training, for records made by older code or edited
+        on disk (``augment`` itself never makes one)."""
+        split = self.ctx.dataset.split
+        for a in augs:
+            used = np.concatenate([a.sources[a.accepted], a.style_sources[a.accepted]])
+            used = used[used >= 0]
+            bad = sorted(set(split[used].tolist()) - set(allow_splits))
+            if bad:
+                n = int(np.isin(split[used], bad).sum())
+                raise ValueError(
+                    f"augmentation {a.id} holds {n} image(s) made from (or styled by) {'/'.join(bad)} images; it cannot "
+                    "join training (an evaluation image must not reach training). Make it again from train images"
+                )
+
     def augment(
         self, source_idx, style: Cluster | None, method: str, version, seed: int, params: dict,
         allow_splits: Sequence[str] = ("train",),
@@ -250,7 +266,14 @@ class AugmentationService:
             return self.foreground(rows, how, v, params.get("attribution", "gradcam"), params.get("quantile", 0.3))
 
         if method in ("color", "background"):
-            pool = style.members
+            # a style image's pixels (colour statistics, background) join training too: train only
+            pool = style.members[np.isin(ds.split[style.members], list(allow_splits))]
+            if len(pool) == 0:
+                raise ValueError(
+                    f"style cluster {style.id} has no {'/'.join(allow_splits)} images to take the style from: a "
+                    "style image's pixels join training, so an evaluation image cannot be one. Cluster the train "
+                    "split: eng.cluster(version, k)"
+                )
             if method == "color":
                 images, pick = classical.color_transfer(
                     src, foreground(idx), ds.images[pool], foreground(pool), rng, float(params.get("strength", 1.0))

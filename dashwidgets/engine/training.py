@@ -35,6 +35,7 @@ class TrainingService:
         cfg = TrainConfig.from_kwargs(**hparams)
         parent_id = self.store.version(parent).id if parent is not None else None
         augs = self.augmentation.resolve(augmentations)
+        self.augmentation.check_for_training(augs)
         if not any(p.requires_grad for p in self.ctx.template.parameters()):
             raise ValueError("every parameter of the model is frozen (requires_grad=False): nothing to train")
         if self.store.workspace is not None:
