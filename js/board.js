@@ -1,9 +1,19 @@
-// ClassifierBoard: hyper-parameter form, live train (red) / val (blue) loss per epoch, progress
-// and cancel; version list with switch, compare picks and discard (with confirmation).
+// ClassifierBoard: hyper-parameter form, progress and cancel; loss and accuracy curves of every
+// version (one colour each, train solid, val dashed, a toggle per version) and of the live run
+// (a point every few batches); version list with switch, compare picks, discard (with
+// confirmation) and an Export CSV of the hyper-parameter table.
 
 import { bind, disposer, clear, el, showError } from "./lib/dom.js";
-import { lossChart } from "./lib/chart.js";
-import { ensureStyle } from "./lib/style.js";
+import { boardSeries, hparamsTable, lineChart, toCsv, versionColor } from "./lib/chart.js";
+import { onThemeChange, themeColors } from "./lib/theme.js";
+import { addStyle, ensureStyle } from "./lib/style.js";
+
+const CSS = `
+.dw-board-charts { display: flex; flex-wrap: wrap; gap: 8px; }
+.dw-board-chart svg.dw-line-chart { display: block; background: var(--dw-bg); }
+.dw-board-legend { max-width: 780px; }
+.dw-curve-toggle { cursor: pointer; }
+`;
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -20,6 +30,7 @@ function hparamText(h) {
 
 function render({ model, el: host }) {
   ensureStyle();
+  addStyle("dw-board-style", CSS);
   const scope = disposer();
   const root = el("div", { class: "dw-root dw-board" });
   host.appendChild(root);
@@ -59,20 +70,20 @@ function render({ model, el: host }) {
   ]);
   const errorBanner = el("div", { class: "dw-error" });
 
-  // ---------------------------------------------------------------- chart + versions
-  const chartHost = el("div", { class: "dw-chart-host" });
+  // ---------------------------------------------------------------- charts + versions
+  const lossHost = el("div", { class: "dw-chart-host dw-loss-host" });
+  const accHost = el("div", { class: "dw-chart-host dw-acc-host" });
   const chartTitle = el("div", { class: "dw-chart-title" });
-  const legend = el("div", { class: "dw-legend" }, [
-    el("span", { class: "dw-legend-item" }, [el("span", { class: "dw-swatch", style: { background: "#d62728" } }), el("span", { text: "train loss" })]),
-    el("span", { class: "dw-legend-item" }, [el("span", { class: "dw-swatch", style: { background: "#1f77b4" } }), el("span", { text: "val loss" })]),
-  ]);
+  const legend = el("div", { class: "dw-legend dw-board-legend" });
+  const exportBtn = el("button", { class: "dw-export-csv", text: "Export CSV", attrs: { type: "button", title: "download the hyper-parameter table (CSV)" } });
   const table = el("table", { class: "dw-versions" });
   const body = el("div", { class: "dw-board-body" }, [
-    el("div", { class: "dw-board-chart" }, [chartTitle, chartHost, legend]),
-    el("div", { class: "dw-board-versions" }, [table]),
+    el("div", { class: "dw-board-chart" }, [chartTitle, el("div", { class: "dw-board-charts" }, [lossHost, accHost]), legend]),
+    el("div", { class: "dw-board-versions" }, [el("div", { class: "dw-toolbar" }, [exportBtn]), table]),
   ]);
   root.append(form, errorBanner, body);
 
+  const hidden = new Set(); // curves the user switched off (version ids, "live")
   let confirming = null; // version id whose discard awaits confirmation
 
   function readForm() {
@@ -126,24 +137,59 @@ function render({ model, el: host }) {
     root.setAttribute("data-progress", String(model.get("progress")));
   }
 
-  function drawChart() {
+  function liveRun() {
     const state = model.get("state");
-    let train = model.get("train_loss");
-    let val = model.get("val_loss");
-    let title = state === "running" ? "training… (live)" : "last training run";
-    if (state !== "running" && !train.length) {
-      // nothing live: the active version's own history
-      const v = model.get("versions").find((r) => r.id === model.get("active"));
-      if (v) {
-        train = v.history.map((h) => h.train_loss);
-        val = v.history.map((h) => h.val_loss);
-        title = `history of ${v.id}`;
-      }
-    }
-    chartTitle.textContent = title;
-    clear(chartHost);
-    chartHost.appendChild(lossChart(SVG, train, val, 360, 180));
+    const label = { running: "live run", cancelled: "cancelled run", failed: "failed run" }[state];
+    if (!label) return null; // idle, or done: the finished run is its version's curve
+    return { label, train: model.get("train_loss"), val: model.get("val_loss"), valAcc: model.get("val_accuracy"), batch: model.get("batch_loss") };
+  }
+
+  function drawLegend(rows, live, colors) {
+    clear(legend);
+    const toggle = (key, color, text, dashNote) => {
+      const box = el("input", { class: "dw-show-curve", attrs: { type: "checkbox", "data-version": key, title: `show ${text}` } });
+      box.checked = !hidden.has(key);
+      bind(box, { change: () => {
+        if (box.checked) hidden.delete(key);
+        else hidden.add(key);
+        drawChart();
+      } });
+      return el("label", { class: "dw-legend-item dw-curve-toggle", attrs: { "data-version": key } }, [
+        box, el("span", { class: "dw-swatch", style: { background: color } }), el("span", { text }), dashNote ? el("span", { class: "dw-legend-note", text: dashNote }) : null,
+      ]);
+    };
+    for (const [i, r] of rows.entries()) legend.appendChild(toggle(r.id, versionColor(r.id, i), r.name === r.id ? r.id : `${r.id} · ${r.name}`));
+    if (live) legend.appendChild(toggle("live", colors.fg, live.label, live.label === "live run" ? "(no version yet)" : "(made no version)"));
+    const key = (dash, text) => {
+      const svg = document.createElementNS(SVG, "svg");
+      svg.setAttribute("width", "22");
+      svg.setAttribute("height", "8");
+      const line = document.createElementNS(SVG, "line");
+      for (const [k, v] of Object.entries({ x1: 1, y1: 4, x2: 21, y2: 4, stroke: colors.fg, "stroke-width": 2, "stroke-dasharray": dash ? "5 3" : "none" })) line.setAttribute(k, String(v));
+      svg.appendChild(line);
+      return el("span", { class: "dw-legend-item dw-line-key" }, [svg, el("span", { text })]);
+    };
+    legend.append(key(false, "solid: train"), key(true, "dashed: val"));
+  }
+
+  function drawChart() {
+    const colors = themeColors(root);
+    const rows = model.get("versions");
+    const live = liveRun();
+    const { loss, accuracy } = boardSeries(rows, live, hidden, colors.fg);
+    const n = rows.length;
+    chartTitle.textContent = `${n} version(s)${live ? ` and the ${live.label}` : ""}: loss and accuracy per epoch`;
+    clear(lossHost);
+    clear(accHost);
+    lossHost.appendChild(lineChart(SVG, loss, { width: 380, height: 220, xTitle: "epoch", yTitle: "loss", colors, yFloor: 0, cls: "dw-loss-chart" }));
+    accHost.appendChild(lineChart(SVG, accuracy, {
+      width: 380, height: 220, xTitle: "epoch", yTitle: "val accuracy (%)", colors, yCeil: 100, format: (v) => `${v.toFixed(1)} %`, cls: "dw-acc-chart",
+    }));
+    drawLegend(rows, live, colors);
+    const train = model.get("train_loss"), val = model.get("val_loss");
     root.setAttribute("data-points", `${train.length},${val.filter((x) => x !== null).length}`);
+    root.setAttribute("data-live-points", String(live && !hidden.has("live") ? live.batch.length : 0));
+    root.setAttribute("data-curves", [...new Set(loss.map((s) => s.version))].join(","));
   }
 
   function drawVersions() {
@@ -221,6 +267,15 @@ function render({ model, el: host }) {
     send({ action: "train", form });
   } });
   scope.bind(cancelBtn, { click: () => send({ action: "cancel" }) });
+  // the hyper-parameter table, built here from the versions the board shows: no kernel round trip
+  scope.bind(exportBtn, { click: () => {
+    const { header, rows } = hparamsTable(model.get("versions"));
+    const url = URL.createObjectURL(new Blob([toCsv(header, rows)], { type: "text/csv" }));
+    const a = el("a", { attrs: { href: url, download: "hparams.csv" } });
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } });
+  scope.add(onThemeChange(() => drawChart()));
 
   const handlers = {
     "change:versions": () => (syncForm(), drawVersions(), drawChart()),
@@ -231,6 +286,8 @@ function render({ model, el: host }) {
     "change:message": () => syncJob(),
     "change:train_loss": () => drawChart(),
     "change:val_loss": () => drawChart(),
+    "change:val_accuracy": () => drawChart(),
+    "change:batch_loss": () => drawChart(),
     "change:epochs": () => syncForm(),
     "change:lr": () => syncForm(),
     "change:batch_size": () => syncForm(),

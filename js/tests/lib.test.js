@@ -4,7 +4,6 @@ import { combine, modeFromEvent, pointInPolygon, selectInBox, selectInPolygon } 
 import { ViewTransform, bounds } from "../lib/view.js";
 import { categorical, colormapLut, hexToRgb, paintHeat, sequential, CATEGORICAL } from "../lib/colors.js";
 import { isoSegments } from "../lib/contours.js";
-import { lossPoints } from "../lib/chart.js";
 import { changeColor, changeOf, confusionCounts, mosaicCells, traceLayout } from "../lib/mosaic-layout.js";
 import { GridIndex } from "../lib/grid-index.js";
 
@@ -170,29 +169,6 @@ describe("heatmap colormaps", () => {
     const base = new Uint8ClampedArray([100, 100, 100, 255, 100, 100, 100, 255]);
     const blended = paintHeat(heat, lut, new Uint8ClampedArray(8), base, 0.5);
     expect(Array.from(blended)).toEqual([50, 50, 50, 255, 178, 178, 178, 255]);
-  });
-});
-
-describe("loss chart", () => {
-  it("places one point per finished epoch, skipping missing values, inside the box", () => {
-    const p = lossPoints([2, 1, 0.5], [1.5, null, 0.8], 200, 100);
-    expect(p.train.length).toBe(3);
-    expect(p.val.map((q) => q[2])).toEqual([1, 3]);
-    expect(p.epochs).toBe(3);
-    expect(p.yMax).toBeCloseTo(2.2);
-    for (const [x, y] of [...p.train, ...p.val]) {
-      expect(x).toBeGreaterThanOrEqual(0);
-      expect(x).toBeLessThanOrEqual(200);
-      expect(y).toBeGreaterThanOrEqual(0);
-      expect(y).toBeLessThanOrEqual(100);
-    }
-    // higher loss is drawn higher up (smaller y), later epochs further right
-    expect(p.train[0][1]).toBeLessThan(p.train[2][1]);
-    expect(p.train[0][0]).toBeLessThan(p.train[1][0]);
-  });
-  it("copes with no points and a single epoch", () => {
-    expect(lossPoints([], [], 100, 50).train).toEqual([]);
-    expect(lossPoints([1], [null], 100, 50).train.length).toBe(1);
   });
 });
 

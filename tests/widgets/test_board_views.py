@@ -45,7 +45,50 @@ def test_board_trains_in_the_background_with_live_losses(eng):
     assert row["val_accuracy"] == pytest.approx(v.metrics["val_accuracy"], abs=1e-6)
     assert board.active == v.id  # nothing pinned: the newest
     assert board.compare == ["v1", v.id]
-    assert board.message == f"trained {v.id}"
+    assert board.message.startswith(f"trained {v.id} (2 epoch(s) from v1, val accuracy ")
+    assert board.val_accuracy == pytest.approx([h["val_accuracy"] for h in v.history], abs=1e-6)
+    # every version's curves travel in its row: per-epoch train/val loss and val accuracy
+    hist = board.versions[-1]["history"]
+    assert [h["train_loss"] for h in hist] == pytest.approx([h["train_loss"] for h in v.history], rel=1e-5)
+    assert [h["val_accuracy"] for h in hist] == pytest.approx([h["val_accuracy"] for h in v.history], abs=1e-6)
+
+
+def test_live_batch_points_arrive_within_epochs(eng):
+    """A train-loss point per progress update, at fractional epochs: 600 images in batches of 50
+    are 12 batches an epoch, so with no throttle every batch is a point."""
+    board = dw.ClassifierBoard(eng, progress_interval=0)
+    board.epochs, board.batch_size = 2, 50
+    seen_running = []
+    board.observe(lambda ch: seen_running.append((board.state, len(ch["new"]))), "batch_loss")
+    v = board.train().result(timeout=120)
+    _wait(lambda: board.state == "done")
+    xs = [p[0] for p in board.batch_loss]
+    assert xs == sorted(xs) and len(xs) == 24
+    assert xs[:12] == pytest.approx([(b + 1) / 12 for b in range(12)], abs=1e-3)
+    assert xs[-1] == pytest.approx(2.0)
+    # points were sent while the job ran, one by one (not once at the end)
+    assert [n for state, n in seen_running if state == "running"][:3] == [1, 2, 3]
+    # epoch 1's points average to its mean train loss (equal batches)
+    first = [p[1] for p in board.batch_loss[:12]]
+    assert sum(first) / 12 == pytest.approx(v.history[0]["train_loss"], rel=1e-3)
+
+
+def test_live_points_are_throttled_and_bounded(eng):
+    """With a long interval the comm gets one point per epoch (the epoch's mean loss); beyond
+    MAX_BATCH_POINTS neighbours merge."""
+    from dashwidgets.widgets import board as board_module
+
+    board = dw.ClassifierBoard(eng, progress_interval=3600)
+    board.epochs, board.batch_size = 2, 50
+    v = board.train().result(timeout=120)
+    _wait(lambda: board.state == "done")
+    assert [p[0] for p in board.batch_loss] == pytest.approx([1.0, 2.0])
+    assert [p[1] for p in board.batch_loss] == pytest.approx([h["train_loss"] for h in v.history], rel=1e-3)
+    board.batch_loss = [[i / 10, 1.0] for i in range(board_module.MAX_BATCH_POINTS)]
+    board._window = [2.0]
+    board._flush_window(61.0)
+    assert len(board.batch_loss) == board_module.MAX_BATCH_POINTS // 2 + 1
+    assert board.batch_loss[-1] == [61.0, 2.0]
 
 
 def test_cancel_leaves_no_version_and_failures_show_in_the_board(eng, monkeypatch):
@@ -61,6 +104,9 @@ def test_cancel_leaves_no_version_and_failures_show_in_the_board(eng, monkeypatc
 
     def boom(*a, **k):
         raise RuntimeError("CUDA error: device-side assert (simulated)")
+
+    # the cancelled run's partial curve stays (the board marks it "cancelled run")
+    assert board.state == "cancelled" and board.batch_loss and len(board.train_loss) < 50
 
     monkeypatch.setattr(engine_module, "fit", boom)
     board.error = ""
@@ -142,3 +188,58 @@ def test_trace_sends_the_correct_matrix_and_follows_new_versions(eng):
     np.testing.assert_array_equal(t.shown(), eng.trace().always_wrong())
     with pytest.raises(traitlets.TraitError, match="unknown filter"):
         t.filter = "improved"
+
+
+def test_cancel_keeps_the_finished_versions_curves(eng):
+    board = dw.ClassifierBoard(eng, progress_interval=0)
+    board.epochs, board.batch_size = 2, 50
+    v2 = board.train().result(timeout=120)
+    _wait(lambda: board.state == "done")
+    board.epochs = 50
+    board.train()
+    _wait(lambda: len(board.batch_loss) >= 3)
+    assert board.train_loss == []  # the new run starts its own curve
+    board.cancel()
+    _wait(lambda: board.state == "cancelled")
+    rows = {r["id"]: r for r in board.versions}
+    assert sorted(rows) == ["v1", "v2"]
+    for v in (eng.version("v1"), v2):
+        assert [h["train_loss"] for h in rows[v.id]["history"]] == pytest.approx([h["train_loss"] for h in v.history], rel=1e-5)
+        assert [h["val_loss"] for h in rows[v.id]["history"]] == pytest.approx([h["val_loss"] for h in v.history], rel=1e-5)
+    assert len(rows["v2"]["history"]) == 2 and board.batch_loss  # and the cancelled part too
+
+
+def test_status_follows_versions_trained_from_python(eng):
+    board = dw.ClassifierBoard(eng)
+    assert [r["id"] for r in board.versions] == ["v1"]
+    eng.train(epochs=1, lr=2e-3, progress=False)
+    eng.train(epochs=2, parent="v1", progress=False)
+    assert [r["id"] for r in board.versions] == ["v1", "v2", "v3"]
+    assert board.message.startswith("trained v3 (2 epoch(s) from v1, val accuracy ")
+    assert board.message.endswith("3 version(s)")
+    eng.active = "v2"
+    assert board.message == "v2 is active: views that follow the engine show it" and board.active == "v2"
+    eng.discard("v3")
+    assert board.message == "discarded v3"
+
+
+def test_hparams_table_and_csv_export(eng, tmp_path):
+    import pandas as pd
+
+    v2 = eng.train(epochs=2, lr=2e-3, batch_size=32, optimizer="sgd", parent="v1", progress=False)
+    board = dw.ClassifierBoard(eng)
+    df = board.hparams_table()
+    assert list(df["version"]) == ["v1", "v2"] and list(df["parent"]) == ["", "v1"]
+    assert list(df.columns[:3]) == ["version", "name", "parent"]
+    assert list(df.columns[-4:]) == ["augmentations", "val_accuracy", "test_accuracy", "created"]
+    for v in (eng.version("v1"), v2):
+        row = df.set_index("version").loc[v.id]
+        for k, val in v.hparams.items():
+            assert row[k] == val, (v.id, k)
+        assert row["val_accuracy"] == pytest.approx(v.metrics["val_accuracy"], abs=1e-6)
+    assert df.set_index("version").loc["v2", "optimizer"] == "sgd"
+    path = board.export_csv(tmp_path / "hp.csv")
+    back = pd.read_csv(path, keep_default_na=False)
+    assert list(back.columns) == list(df.columns)
+    assert list(back["version"]) == ["v1", "v2"] and list(back["lr"]) == pytest.approx([df["lr"][0], 2e-3])
+    assert list(back["epochs"]) == [eng.version("v1").hparams["epochs"], 2]
