@@ -6,10 +6,23 @@ import { drawCell, latestAtlas } from "./lib/atlas.js";
 import { getArray } from "./lib/binary.js";
 import { colormapLut, paintHeat } from "./lib/colors.js";
 import { disposer, clear, el, showError } from "./lib/dom.js";
-import { ensureStyle } from "./lib/style.js";
+import { addStyle } from "./lib/style.js";
 
 const METHOD_NAMES = { gradcam: "Grad-CAM", scorecam: "Score-CAM", ig: "Integrated Gradients", lrp: "ε-LRP" };
 const CAM = new Set(["gradcam", "scorecam"]);
+const BAR_W = 140, BAR_H = 10;
+
+// The toolbar wraps between groups, never inside one; the grid scrolls sideways inside the view
+// (it never grows the output area, which would clip its last columns), with a visible scrollbar.
+const CSS = `
+.dw-attribution { max-width: 100%; min-width: 0; box-sizing: border-box; }
+.dw-attr-toolbar { row-gap: 4px; column-gap: 12px; }
+.dw-attr-group { display: inline-flex; align-items: center; gap: 4px; white-space: nowrap; flex: none; }
+.dw-attribution .dw-attr-grid { max-width: 100%; box-sizing: border-box; scrollbar-width: thin; scrollbar-color: var(--dw-border) transparent; }
+.dw-attr-colorbar { display: inline-flex; align-items: center; gap: 4px; }
+.dw-attr-colorbar canvas { display: block; border: 1px solid var(--dw-border); }
+.dw-attr-scroll-note { color: var(--dw-fg-muted); }
+`;
 
 function options(select, values, names = {}) {
   clear(select);
@@ -21,7 +34,7 @@ function fmt(v) {
 }
 
 function render({ model, el: host }) {
-  ensureStyle();
+  addStyle("dw-attribution-style", CSS);
   const scope = disposer();
   const root = el("div", { class: "dw-root dw-attribution" });
   host.appendChild(root);
@@ -39,28 +52,29 @@ function render({ model, el: host }) {
   const count = el("span", { class: "dw-count" });
   const bar = el("div", { class: "dw-progress-bar" });
   const progress = el("div", { class: "dw-progress", title: "computing maps" }, [bar]);
-  const layerLabel = el("label", { text: " layer " });
-  const toolbar = el("div", { class: "dw-toolbar" }, [
-    count,
-    el("span", { class: "dw-sep" }),
-    method,
-    layerLabel,
-    layer,
-    el("label", { text: " explain " }),
-    target,
-    el("span", { class: "dw-sep" }),
-    cmap,
-    el("label", { text: " opacity " }),
-    opacity,
-    el("span", { class: "dw-sep" }),
-    prev,
-    pageLabel,
-    next,
-    progress,
+  const layerLabel = el("label", { text: "layer" });
+  const group = (children) => el("span", { class: "dw-attr-group" }, children);
+  const toolbar = el("div", { class: "dw-toolbar dw-attr-toolbar" }, [
+    group([count]),
+    group([method, layerLabel, layer]),
+    group([el("label", { text: "explain" }), target]),
+    group([cmap, el("label", { text: "opacity" }), opacity]),
+    group([prev, pageLabel, next, progress]),
+  ]);
+  const barCanvas = el("canvas", { class: "dw-attr-colorbar-canvas" });
+  const scrollNote = el("span", { class: "dw-attr-scroll-note" });
+  const colorbar = el("div", { class: "dw-legend dw-attr-legend" }, [
+    el("span", { class: "dw-attr-colorbar", title: "heatmap colours: |relevance| scaled per image to its 99.5th percentile" }, [
+      el("span", { text: "relevance: low" }),
+      barCanvas,
+      el("span", { text: "high" }),
+    ]),
+    el("span", { class: "dw-legend-note", text: "|relevance| per image, scaled to its 99.5th percentile · red border: misclassified · accent border: focused image" }),
+    scrollNote,
   ]);
   const errorBanner = el("div", { class: "dw-error" });
   const grid = el("div", { class: "dw-attr-grid" });
-  root.append(toolbar, errorBanner, grid);
+  root.append(toolbar, errorBanner, colorbar, grid);
 
   let atlas = null; // ImageBitmap of the page's images
   let loads = 0;
@@ -112,8 +126,31 @@ function render({ model, el: host }) {
       }
       if (atlas) drawCell(orig.getContext("2d"), atlas, k, model.get("atlas_cols"), cell);
     });
+    drawColorbar(lut);
     root.setAttribute("data-colormap", model.get("colormap"));
     root.setAttribute("data-opacity", String(alpha));
+  }
+
+  function drawColorbar(lut) {
+    const dpr = window.devicePixelRatio || 1;
+    barCanvas.width = Math.round(BAR_W * dpr);
+    barCanvas.height = Math.round(BAR_H * dpr);
+    barCanvas.style.width = `${BAR_W}px`;
+    barCanvas.style.height = `${BAR_H}px`;
+    const ctx = barCanvas.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    for (let x = 0; x < BAR_W; x++) {
+      const v = Math.round((x / (BAR_W - 1)) * 255) * 3;
+      ctx.fillStyle = `rgb(${lut[v]},${lut[v + 1]},${lut[v + 2]})`;
+      ctx.fillRect(x, 0, 1, BAR_H);
+    }
+    barCanvas.setAttribute("data-colormap", model.get("colormap"));
+  }
+
+  function noteScroll() {
+    const hidden = grid.scrollWidth - grid.clientWidth;
+    scrollNote.textContent = hidden > 1 ? "scroll sideways for more images →" : "";
+    root.setAttribute("data-scrollable", hidden > 1 ? "1" : "0");
   }
 
   function renderItems() {
@@ -129,6 +166,9 @@ function render({ model, el: host }) {
       grid.appendChild(el("div", { class: "dw-empty", text: "No images selected: draw a lasso in a linked projection, or set view.selection." }));
       root.setAttribute("data-items", "0");
       root.setAttribute("data-rendered", model.get("rendered"));
+      root.setAttribute("data-focus", "-1");
+      drawColorbar(colormapLut(model.get("colormap")));
+      noteScroll();
       return;
     }
     const masks = Object.keys(items[0]).filter((k) => k.startsWith("rma_")).map((k) => k.slice(4));
@@ -167,7 +207,7 @@ function render({ model, el: host }) {
           "div",
           {
             class: `dw-attr-col${wrong ? " dw-wrong" : ""}${item.index === focus ? " dw-focus" : ""}`,
-            attrs: { "data-index": item.index },
+            attrs: { "data-index": item.index, ...(item.index === focus ? { "aria-current": "true" } : {}) },
             style: { width: `${cell}px` },
             title: `#${item.index}`,
             on: { click: () => setAndSave("focus", item.index) },
@@ -186,6 +226,8 @@ function render({ model, el: host }) {
     drawRows();
     root.setAttribute("data-items", String(items.length));
     root.setAttribute("data-rendered", model.get("rendered"));
+    root.setAttribute("data-focus", String(items.some((it) => it.index === focus) ? focus : -1));
+    noteScroll();
   }
 
   // Images, items and heatmaps arrive together (one kernel message, several change events):
@@ -255,6 +297,9 @@ function render({ model, el: host }) {
   };
   scope.bind(model, handlers);
 
+  const observer = new ResizeObserver(() => noteScroll());
+  observer.observe(grid);
+  scope.add(() => observer.disconnect());
   syncControls();
   showProgress();
   showError(errorBanner, model.get("error"));

@@ -1,99 +1,247 @@
-// MosaicView: the confusion difference of two versions (DASH). Cell area ∝ count under version
-// b, red = b better there, blue = worse; hover for counts; click selects a cell's images,
-// ctrl/cmd-click adds cells. Selection is computed here from the per-image arrays, so it also
-// works in an exported page.
+// MosaicView: the confusion difference of two versions (DASH). One column per true class (width
+// ∝ its images), stacked cells per class version b predicts (height ∝ count); red = b better
+// there, blue = worse. Hover for counts; click selects a cell's images, ctrl/cmd-click adds
+// cells. The view shows the shared selection whoever made it: a cell is outlined only while the
+// selection is exactly whole cells' images; otherwise cells holding selected images are marked
+// with their count. Selection is computed here from the per-image arrays, so it also works in an
+// exported page. Colours follow the host's theme (lib/theme.js).
 
 import { getArray } from "./lib/binary.js";
 import { disposer, el, hoverTooltip, showError } from "./lib/dom.js";
-import { changeColor, confusionCounts, mosaicCells } from "./lib/mosaic-layout.js";
-import { ensureStyle } from "./lib/style.js";
+import { changeColor, confusionCounts, mixRgb, mosaicCells, selectionCells, themeRgb } from "./lib/mosaic-layout.js";
+import { addStyle } from "./lib/style.js";
+import { onThemeChange, themeColors } from "./lib/theme.js";
 
-const W = 560, H = 320, LEFT = 8, BOTTOM = 22;
+const H = 320, PAD = 6, MAX_W = 760, MIN_W = 280, BAR_W = 180, BAR_H = 10;
+
+const CSS = `
+.dw-mosaic-figure { display: grid; grid-template-columns: 20px minmax(0, 1fr); max-width: ${MAX_W + 20}px; }
+.dw-mosaic-ytitle { writing-mode: vertical-rl; transform: rotate(180deg); text-align: center; color: var(--dw-fg-muted); white-space: nowrap; overflow: hidden; }
+.dw-mosaic-plot { position: relative; }
+.dw-mosaic-xticks { position: relative; height: 16px; grid-column: 2; overflow: hidden; }
+.dw-mosaic-xtick { position: absolute; top: 0; text-align: center; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; color: var(--dw-fg); }
+.dw-mosaic-xtitle { grid-column: 2; text-align: center; color: var(--dw-fg-muted); }
+.dw-mosaic-cell-label { position: absolute; pointer-events: none; font-size: 10px; line-height: 13px; padding: 0 2px; border-radius: 2px; background: var(--dw-bg); color: var(--dw-fg); white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.dw-mosaic-colorbar { display: inline-flex; align-items: center; gap: 4px; }
+.dw-mosaic-colorbar canvas { display: block; border: 1px solid var(--dw-border); }
+.dw-mosaic-selnote { color: var(--dw-fg-muted); }
+`;
 
 function render({ model, el: host }) {
-  ensureStyle();
+  addStyle("dw-mosaic-style", CSS);
   const scope = disposer();
   const root = el("div", { class: "dw-root dw-mosaic" });
   host.appendChild(root);
   const title = el("div", { class: "dw-status dw-mosaic-title" });
   const errorBanner = el("div", { class: "dw-error" });
   const canvas = el("canvas", { class: "dw-mosaic-canvas" });
+  const labels = el("div", { class: "dw-mosaic-labels" });
   const tooltip = el("div", { class: "dw-tooltip" });
-  const plot = el("div", { class: "dw-mosaic-plot", style: { position: "relative", width: `${W + LEFT}px` } }, [canvas, tooltip]);
-  const legend = el("div", { class: "dw-legend" }, [
-    el("span", { class: "dw-legend-item" }, [el("span", { class: "dw-swatch", style: { background: "#d62728", borderRadius: "0" } }), el("span", { text: "better in b" })]),
-    el("span", { class: "dw-legend-item" }, [el("span", { class: "dw-swatch", style: { background: "#1f77b4", borderRadius: "0" } }), el("span", { text: "worse in b" })]),
-    el("span", { class: "dw-legend-note", text: "columns: true class (width ∝ images) · cells: predicted by b (height ∝ count) · click selects, ctrl/⌘-click adds" }),
+  const plot = el("div", { class: "dw-mosaic-plot" }, [canvas, labels, tooltip]);
+  const ytitle = el("div", { class: "dw-mosaic-ytitle dw-axis-title" });
+  const xticks = el("div", { class: "dw-mosaic-xticks" });
+  const xtitle = el("div", { class: "dw-mosaic-xtitle dw-axis-title", text: "true class (column width ∝ its images)" });
+  const figure = el("div", { class: "dw-mosaic-figure" }, [ytitle, plot, xticks, xtitle]);
+  const better = el("span");
+  const worse = el("span");
+  const same = el("span");
+  const swatchBetter = el("span", { class: "dw-swatch", style: { borderRadius: "0" } });
+  const swatchWorse = el("span", { class: "dw-swatch", style: { borderRadius: "0" } });
+  const swatchSame = el("span", { class: "dw-swatch", style: { borderRadius: "0", background: "var(--dw-bg-raised)" } });
+  const bar = el("canvas", { class: "dw-mosaic-colorbar-canvas" });
+  const barLo = el("span", { class: "dw-mosaic-bar-lo" });
+  const barHi = el("span", { class: "dw-mosaic-bar-hi" });
+  const barCaption = el("span", { class: "dw-legend-note" });
+  const selNote = el("span", { class: "dw-mosaic-selnote" });
+  const legend = el("div", { class: "dw-legend dw-mosaic-legend" }, [
+    el("span", { class: "dw-legend-item" }, [swatchBetter, better]),
+    el("span", { class: "dw-legend-item" }, [swatchWorse, worse]),
+    el("span", { class: "dw-legend-item" }, [swatchSame, same]),
+    el("span", { class: "dw-legend-item dw-mosaic-colorbar", title: "colour intensity: change in a cell's image count" }, [barLo, bar, barHi, barCaption]),
+    el("span", { class: "dw-legend-note", text: "outline: the selection is exactly these cells · dashed: cell holds selected images · click selects, ctrl/⌘-click adds" }),
+    selNote,
   ]);
-  root.append(title, errorBanner, plot, legend);
+  root.append(title, errorBanner, figure, legend);
 
   const dpr = window.devicePixelRatio || 1;
-  canvas.width = (W + LEFT) * dpr;
-  canvas.height = (H + BOTTOM) * dpr;
-  canvas.style.width = `${W + LEFT}px`;
-  canvas.style.height = `${H + BOTTOM}px`;
-
+  let W = 560; // plot width in CSS pixels: the container's, within [MIN_W, MAX_W]
   let cells = [];
   let data = null;
-  let picked = new Set(); // "t,p" of the cells that make up the selection
+  let colors = themeColors(root);
+
+  function versions() {
+    const [va, vb] = model.get("versions");
+    return [va ?? "a", vb ?? "b"];
+  }
 
   function load() {
-    const labels = getArray(model, "labels", "uint16", [null]).data;
-    const m = [labels.length];
+    const lab = getArray(model, "labels", "uint16", [null]).data;
+    const m = [lab.length];
     data = {
-      labels,
+      labels: lab,
       a: getArray(model, "pred_a", "uint16", m).data,
       b: getArray(model, "pred_b", "uint16", m).data,
       index: getArray(model, "index", "uint32", m).data,
     };
     const n = model.get("classes").length;
-    const ca = confusionCounts(data.labels, data.a, n);
-    const cb = confusionCounts(data.labels, data.b, n);
-    cells = labels.length ? mosaicCells(ca, cb, W, H) : [];
-    const [va, vb] = model.get("versions");
+    data.ca = confusionCounts(data.labels, data.a, n);
+    data.cb = confusionCounts(data.labels, data.b, n);
+    const [va, vb] = versions();
     const [acc0, acc1] = model.get("accuracy");
     title.textContent = `${va} → ${vb} on ${model.get("split") || "all images"}: accuracy ${(100 * (acc0 ?? 0)).toFixed(1)} % → ${(100 * (acc1 ?? 0)).toFixed(1)} %`;
+    ytitle.textContent = `predicted class by ${vb} (height ∝ images)`;
+    better.textContent = `${vb} better than ${va}`;
+    worse.textContent = `${vb} worse than ${va}`;
+    same.textContent = "no change";
+    better.parentElement.title = `red: ${vb} has more images right in this cell (diagonal) or fewer of this mistake (off it) than ${va}`;
+    worse.parentElement.title = `blue: ${vb} has fewer right (diagonal) or more of this mistake (off it) than ${va}`;
+    root.setAttribute("data-versions", `${va},${vb}`);
+    layout();
+  }
+
+  function layout() {
+    cells = data && data.labels.length ? mosaicCells(data.ca, data.cb, W - 2 * PAD, H - 2 * PAD) : [];
+    for (const c of cells) {
+      c.x += PAD;
+      c.y += PAD;
+    }
+    canvas.width = Math.round(W * dpr);
+    canvas.height = Math.round(H * dpr);
+    canvas.style.width = `${W}px`;
+    canvas.style.height = `${H}px`;
+    plot.style.width = `${W}px`;
+    xticks.style.width = `${W}px`;
     draw();
   }
 
+  function selectionState() {
+    if (!data) return { counts: new Map(), outside: 0, exact: false, outlined: [] };
+    return selectionCells(model.get("selection"), data.index, data.labels, data.b);
+  }
+
   function draw() {
+    colors = themeColors(root);
+    const theme = themeRgb(colors);
     const ctx = canvas.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, W + LEFT, H + BOTTOM);
+    ctx.fillStyle = colors.bg; // the background is painted: the canvas follows the theme
+    ctx.fillRect(0, 0, W, H);
     const maxAbs = Math.max(1, ...cells.map((c) => Math.abs(c.good)));
     const classes = model.get("classes");
+    const sel = selectionState();
+    const outlined = new Set(sel.outlined);
+    const focusCell = focusKey();
+    labels.replaceChildren();
     for (const c of cells) {
-      ctx.fillStyle = changeColor(c.good, maxAbs, c.t === c.p);
-      ctx.fillRect(LEFT + c.x, c.y, Math.max(1, c.w), c.h);
-      if (picked.has(`${c.t},${c.p}`)) {
-        ctx.strokeStyle = "#111";
-        ctx.lineWidth = 2;
-        ctx.strokeRect(LEFT + c.x + 1, c.y + 1, Math.max(1, c.w - 2), Math.max(1, c.h - 2));
-      }
-      if (c.h >= 14 && c.w >= 18) {
-        ctx.fillStyle = "#222";
-        ctx.font = "10px system-ui, sans-serif";
-        ctx.fillText(String(c.b), LEFT + c.x + 3, c.y + 11, c.w - 4); // canvas text: never HTML
+      ctx.fillStyle = changeColor(c.good, maxAbs, c.t === c.p, theme);
+      ctx.fillRect(c.x, c.y, Math.max(1, c.w), c.h);
+      if (c.w >= 30 && c.h >= 16) {
+        // the predicted class of the cell and its count under b, as text (never HTML)
+        labels.appendChild(
+          el("span", {
+            class: "dw-mosaic-cell-label",
+            text: `${classes[c.p] ?? c.p}: ${c.b}`,
+            attrs: { "data-cell": `${c.t},${c.p}` },
+            style: { left: `${c.x + 2}px`, top: `${c.y + 2}px`, maxWidth: `${Math.max(10, c.w - 6)}px` },
+          }),
+        );
       }
     }
-    ctx.fillStyle = "#444";
-    ctx.font = "11px system-ui, sans-serif";
+    for (const c of cells) {
+      const key = `${c.t},${c.p}`;
+      const n = sel.counts.get(key) || 0;
+      if (outlined.has(key)) {
+        ctx.setLineDash([]);
+        ctx.strokeStyle = colors.fg;
+        ctx.lineWidth = 2.5;
+        ctx.strokeRect(c.x + 1.25, c.y + 1.25, Math.max(1, c.w - 2.5), Math.max(1, c.h - 2.5));
+      } else if (n > 0) {
+        ctx.setLineDash([3, 2]);
+        ctx.strokeStyle = colors.fg;
+        ctx.lineWidth = 1.5;
+        ctx.strokeRect(c.x + 0.75, c.y + 0.75, Math.max(1, c.w - 1.5), Math.max(1, c.h - 1.5));
+        ctx.setLineDash([]);
+        // the selected share of the cell as a bar along its bottom
+        ctx.fillStyle = colors.fg;
+        ctx.fillRect(c.x + 1, c.y + c.h - 3, Math.max(1, (c.w - 2) * (n / Math.max(1, c.b))), 2);
+      }
+      if (key === focusCell) {
+        ctx.beginPath();
+        ctx.arc(c.x + c.w - 6, c.y + 6, 3.5, 0, 2 * Math.PI);
+        ctx.fillStyle = colors.fg;
+        ctx.fill();
+        ctx.strokeStyle = colors.bg;
+        ctx.lineWidth = 1;
+        ctx.stroke();
+      }
+    }
+    drawTicks(classes);
+    drawColorbar(theme, maxAbs);
+    const nSel = model.get("selection").length;
+    selNote.textContent = !nSel
+      ? ""
+      : sel.exact
+        ? `selection: ${sel.outlined.length} cell${sel.outlined.length > 1 ? "s" : ""}`
+        : `selection: ${nSel - sel.outside} of ${nSel} selected images shown here${sel.outside ? ` (${sel.outside} outside this split)` : ""}`;
+    root.setAttribute(
+      "data-cells",
+      JSON.stringify(cells.map((c) => ({ t: c.t, p: c.p, x: c.x, y: c.y, w: c.w, h: c.h, a: c.a, b: c.b }))),
+    );
+    root.setAttribute("data-outlined-cells", JSON.stringify(sel.outlined));
+    root.setAttribute("data-selected-cells", JSON.stringify(Object.fromEntries(sel.counts)));
+    root.setAttribute("data-focus-cell", focusCell ?? "");
+    root.setAttribute("data-theme", colors.dark ? "dark" : "light");
+    root.setAttribute("data-ready", "1");
+  }
+
+  function focusKey() {
+    const f = model.get("focus");
+    if (!data || f < 0) return null;
+    for (let i = 0; i < data.index.length; i++) if (data.index[i] === f) return `${data.labels[i]},${data.b[i]}`;
+    return null;
+  }
+
+  function drawTicks(classes) {
+    xticks.replaceChildren();
     const seen = new Set();
     for (const c of cells) {
       if (seen.has(c.t)) continue;
       seen.add(c.t);
-      ctx.fillText(String(classes[c.t] ?? c.t), LEFT + c.x + 2, H + 15, Math.max(8, c.w - 2));
+      xticks.appendChild(
+        el("span", {
+          class: "dw-mosaic-xtick",
+          text: String(classes[c.t] ?? c.t),
+          title: `true class ${classes[c.t] ?? c.t}`,
+          style: { left: `${c.x}px`, width: `${Math.max(8, c.w)}px` },
+        }),
+      );
     }
-    root.setAttribute(
-      "data-cells",
-      JSON.stringify(cells.map((c) => ({ t: c.t, p: c.p, x: LEFT + c.x, y: c.y, w: c.w, h: c.h, a: c.a, b: c.b }))),
-    );
-    root.setAttribute("data-ready", "1");
+  }
+
+  function drawColorbar(theme, maxAbs) {
+    bar.width = Math.round(BAR_W * dpr);
+    bar.height = Math.round(BAR_H * dpr);
+    bar.style.width = `${BAR_W}px`;
+    bar.style.height = `${BAR_H}px`;
+    const ctx = bar.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    for (let x = 0; x < BAR_W; x++) {
+      const v = Math.round(((x + 0.5) / BAR_W) * 2 * maxAbs - maxAbs);
+      ctx.fillStyle = changeColor(v, maxAbs, false, theme);
+      ctx.fillRect(x, 0, 1, BAR_H);
+    }
+    const [va, vb] = versions();
+    barLo.textContent = `−${maxAbs}`;
+    barHi.textContent = `+${maxAbs}`;
+    barCaption.textContent = `images a cell gained for ${vb} over ${va} (− worse, + better)`;
+    swatchBetter.style.background = changeColor(1, 1, false, theme);
+    swatchWorse.style.background = changeColor(-1, 1, false, theme);
+    swatchSame.style.background = `rgb(${mixRgb(theme.bg, theme.fg, 0.12).join(",")})`;
   }
 
   function cellAt(ev) {
     const r = canvas.getBoundingClientRect();
-    const x = ev.clientX - r.left - LEFT, y = ev.clientY - r.top;
+    const x = ev.clientX - r.left, y = ev.clientY - r.top;
     return cells.find((c) => x >= c.x && x <= c.x + Math.max(1, c.w) && y >= c.y && y <= c.y + c.h);
   }
 
@@ -107,28 +255,34 @@ function render({ model, el: host }) {
     const c = cellAt(ev);
     if (!c) return null;
     const classes = model.get("classes");
-    const [va, vb] = model.get("versions");
+    const [va, vb] = versions();
     const d = c.b - c.a;
-    return [`true ${classes[c.t]} → predicted ${classes[c.p]}`, `${va}: ${c.a} · ${vb}: ${c.b} (${d > 0 ? "+" : ""}${d})`];
+    const n = selectionState().counts.get(`${c.t},${c.p}`) || 0;
+    return [
+      `true ${classes[c.t]} → predicted ${classes[c.p]}`,
+      `${va}: ${c.a} · ${vb}: ${c.b} (${d > 0 ? "+" : ""}${d})`,
+      ...(n ? [`selected: ${n} of ${c.b}`] : []),
+    ];
   }));
   scope.bind(canvas, { click: (ev) => {
     const c = cellAt(ev);
     if (!c) return;
     const add = ev.ctrlKey || ev.metaKey;
-    const key = `${c.t},${c.p}`;
-    let sel;
-    if (add) {
-      picked.add(key);
-      sel = new Set(model.get("selection"));
-      for (const i of indicesOf(c)) sel.add(i);
-    } else {
-      picked = new Set([key]);
-      sel = new Set(indicesOf(c));
-    }
+    const sel = new Set(add ? model.get("selection") : []);
+    for (const i of indicesOf(c)) sel.add(i);
     model.set("selection", [...sel].sort((x, y) => x - y));
     model.save_changes();
     draw();
   } });
+
+  function resize() {
+    const avail = Math.floor(figure.clientWidth - 20);
+    const w = Math.max(MIN_W, Math.min(MAX_W, avail > 0 ? avail : 560));
+    if (w !== W) {
+      W = w;
+      layout();
+    }
+  }
 
   const handlers = {
     "change:index": () => load(),
@@ -136,16 +290,18 @@ function render({ model, el: host }) {
     "change:pred_b": () => load(),
     "change:labels": () => load(),
     "change:accuracy": () => load(),
-    "change:selection": () => {
-      if (!model.get("selection").length && picked.size) {
-        picked = new Set();
-        draw();
-      }
-    },
+    "change:versions": () => load(),
+    "change:selection": () => draw(),
+    "change:focus": () => draw(),
     "change:error": () => showError(errorBanner, model.get("error")),
   };
   scope.bind(model, handlers);
+  scope.add(onThemeChange(() => draw()));
+  const observer = new ResizeObserver(() => resize());
+  observer.observe(figure);
+  scope.add(() => observer.disconnect());
   load();
+  resize();
   showError(errorBanner, model.get("error"));
   return scope.dispose;
 }

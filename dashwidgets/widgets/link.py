@@ -5,13 +5,15 @@ from __future__ import annotations
 import ipywidgets
 
 
-def link(*views, traits: tuple[str, ...] = ("selection", "version")) -> list:
+def link(*views, traits: tuple[str, ...] = ("selection", "focus", "version")) -> list:
     """Keep ``traits`` equal across ``views`` with ``ipywidgets.jslink``.
 
-    The links live in the browser, so they keep working in an exported notebook page. Each trait
-    links the first view that has it to every other one that has it (views that show several
-    versions at once keep their own). A ClassifierBoard's ``compare`` pair drives MosaicViews'
-    ``versions``. Returns the link objects (call ``.unlink()`` on them to undo).
+    ``selection`` (the selected images) and ``focus`` (the image clicked last) are what every
+    linked view shows, whichever view set them. The links live in the browser, so they keep
+    working in an exported notebook page. Each trait links the first view that has it to every
+    other one that has it (views that show several versions at once keep their own). A
+    ClassifierBoard's ``compare`` pair drives MosaicViews' ``versions``. Returns the link
+    objects (call ``.unlink()`` on them to undo).
     """
     if len(views) < 2:
         raise ValueError(f"link needs at least two views, got {len(views)}")

@@ -1,5 +1,7 @@
 // Layout and colours of DASH's Mosaic View and Trace View, kept free of the DOM (unit-tested).
 
+import { parseColor } from "./theme.js";
+
 /** C x C confusion counts (row = true, column = predicted) as an array of Int32Array rows. */
 export function confusionCounts(labels, pred, nClasses) {
   const rows = Array.from({ length: nClasses }, () => new Int32Array(nClasses));
@@ -39,13 +41,65 @@ export function mosaicCells(countsA, countsB, width, height, gap = 2, minH = 3) 
   return cells;
 }
 
-/** Fill colour of a mosaic cell: DASH's red for better, blue for worse, grey when unchanged. */
-export function changeColor(good, maxAbs, diagonal) {
-  if (good === 0 || maxAbs === 0) return diagonal ? "rgb(200,200,200)" : "rgb(232,232,232)";
+/**
+ * Fill colour of a mosaic cell: DASH's red for better, blue for worse, a neutral tone when
+ * unchanged. `theme` ({bg, fg} as [r, g, b], see `themeRgb`) makes the scale start from the
+ * theme's background, so that faint changes and neutral cells read in light and dark themes;
+ * without it the scale starts from white.
+ */
+export function changeColor(good, maxAbs, diagonal, theme = null) {
+  const bg = theme ? theme.bg : [255, 255, 255];
+  const fg = theme ? theme.fg : [0, 0, 0];
+  if (good === 0 || maxAbs === 0) {
+    if (!theme) return diagonal ? "rgb(200,200,200)" : "rgb(232,232,232)";
+    return rgb(mixRgb(bg, fg, diagonal ? 0.24 : 0.12));
+  }
   const s = Math.min(1, Math.abs(good) / maxAbs);
   const k = 0.25 + 0.75 * s;
-  const mix = (c) => Math.round(255 + (c - 255) * k);
-  return good > 0 ? `rgb(${mix(214)},${mix(39)},${mix(40)})` : `rgb(${mix(31)},${mix(119)},${mix(180)})`;
+  const hue = good > 0 ? [214, 39, 40] : [31, 119, 180];
+  return rgb(mixRgb(bg, hue, k));
+}
+
+/** `a` moved towards `b` by t (0: a, 1: b), rounded [r, g, b]. */
+export function mixRgb(a, b, t) {
+  return [0, 1, 2].map((c) => Math.round(a[c] + (b[c] - a[c]) * t));
+}
+
+function rgb([r, g, b]) {
+  return `rgb(${r},${g},${b})`;
+}
+
+/**
+ * How the shared selection falls on the mosaic's cells (cell of an image: its true class and
+ * version b's prediction). `selection` holds dataset indices, `index` the compared images'.
+ * Returns {counts: Map "t,p" -> selected images in the cell, outside: selected images the
+ * mosaic does not show, exact: the selection is exactly the images of whole cells (true for
+ * those cells only, false for an empty selection), outlined: ["t,p", ...] the cells that make
+ * an exact selection, sorted}.
+ */
+export function selectionCells(selection, index, labels, predB) {
+  const rowOf = new Map();
+  for (let i = 0; i < index.length; i++) rowOf.set(index[i], i);
+  const counts = new Map();
+  const sizes = new Map();
+  for (let i = 0; i < labels.length; i++) {
+    const key = `${labels[i]},${predB[i]}`;
+    sizes.set(key, (sizes.get(key) || 0) + 1);
+  }
+  let outside = 0;
+  for (const s of selection) {
+    const i = rowOf.get(s);
+    if (i === undefined) {
+      outside += 1;
+      continue;
+    }
+    const key = `${labels[i]},${predB[i]}`;
+    counts.set(key, (counts.get(key) || 0) + 1);
+  }
+  let exact = counts.size > 0 && outside === 0;
+  for (const [key, n] of counts) if (n !== sizes.get(key)) exact = false;
+  const outlined = exact ? [...counts.keys()].sort() : [];
+  return { counts, outside, exact, outlined };
 }
 
 /** Change of one image across versions (first vs last, steady or not), as the engine names it. */
@@ -96,4 +150,17 @@ export function traceLayout(correct, nV, keep, width, height, pad = 16, gapMid =
     }
   }
   return { points, shown: Int32Array.from(shown), segments, xs, bandH };
+}
+
+/** {bg, fg} of `themeColors()` as [r, g, b] (alpha dropped), for `changeColor` and `mixRgb`. */
+export function themeRgb(colors) {
+  return { bg: parseColor(colors.bg) || [255, 255, 255], fg: parseColor(colors.fg) || [0, 0, 0] };
+}
+
+/** Which images of the trace are in `selection` (dataset indices): Uint8Array [M] of 0/1. */
+export function selectedRows(index, selection) {
+  const wanted = new Set(selection);
+  const out = new Uint8Array(index.length);
+  for (let i = 0; i < index.length; i++) if (wanted.has(index[i])) out[i] = 1;
+  return out;
 }

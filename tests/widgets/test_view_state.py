@@ -174,7 +174,7 @@ def test_link_shares_selection_and_version(engine2):
     eng, v1, _ = engine2
     p, g = dw.ProjectionView(eng, v1), dw.ImageGallery(eng, v1)
     links = dw.link(p, g)
-    assert {(lk.source[1], lk.target[1]) for lk in links} == {("selection", "selection"), ("version", "version")}
+    assert {(lk.source[1], lk.target[1]) for lk in links} == {("selection", "selection"), ("focus", "focus"), ("version", "version")}
     with pytest.raises(ValueError, match="at least two"):
         dw.link(p)
     with pytest.raises(TypeError, match="only link widgets"):
