@@ -1,6 +1,7 @@
 // ProjectionView: the t-SNE map of one model version (DASH's projection view).
 // Circle = correct, cross = wrong; fill = true class, ring = predicted class; density contours per
 // split; zoomed in, points become their images. Drag: lasso / box / pan; shift adds, alt removes.
+// A lasso selects only in the splits ticked under "lasso selects" that are also shown.
 // The pieces live in ./projection/: data, colours, contours, drawing, pointer interaction,
 // tooltip, controls. This module wires them to the model; every listener goes through one
 // disposer, so the returned cleanup releases them all.
@@ -9,13 +10,14 @@ import { disposer, el, showError } from "./lib/dom.js";
 import { GridIndex } from "./lib/grid-index.js";
 import { createPointRenderer } from "./lib/points-gl.js";
 import { combine, selectInBox, selectInPolygon } from "./lib/selection.js";
-import { ensureStyle } from "./lib/style.js";
+import { addStyle, ensureStyle } from "./lib/style.js";
+import { onThemeChange, themeColors } from "./lib/theme.js";
 import { ThumbnailCache } from "./lib/thumbnails.js";
 import { ViewTransform, bounds } from "./lib/view.js";
 import { pointColors } from "./projection/colors.js";
 import { contourSegments, drawContours } from "./projection/contours.js";
-import { buildToolbar, fillColorOptions, fillLegend, fillSplitBoxes } from "./projection/controls.js";
-import { SPLIT_NAMES, emptyData, loadData } from "./projection/data.js";
+import { buildToolbar, fillColorOptions, fillLegend, fillSplitChecks, presentSplits } from "./projection/controls.js";
+import { SPLIT_NAMES, countBySplit, emptyData, loadData, selectableSplits, selectionText } from "./projection/data.js";
 import { drawDragShape, drawThumbnails, pointsInView } from "./projection/draw.js";
 import { bindPointer } from "./projection/interaction.js";
 import { hideTooltip, showPointTooltip } from "./projection/tooltip.js";
@@ -24,21 +26,37 @@ const POINT_SIZE = 7;
 const THUMB_ZOOM = 4; // points become images at this multiple of the fitted scale
 const ANIMATION_MS = 500;
 
+// axis titles: discreet, in the plot's corners (t-SNE axes have no units)
+const CSS = `
+.dw-projection .dw-axis-title { position: absolute; pointer-events: none; font-size: 11px; color: var(--dw-fg-muted); background: var(--dw-bg); padding: 0 3px; border-radius: 2px; z-index: 1; }
+.dw-projection .dw-axis-x { right: 4px; bottom: 2px; }
+.dw-projection .dw-axis-y { left: 2px; top: 4px; writing-mode: vertical-rl; transform: rotate(180deg); }
+.dw-projection .dw-tool-label { color: var(--dw-fg-muted); }
+.dw-projection .dw-split { display: inline-flex; align-items: center; gap: 3px; }
+.dw-projection .dw-split.dw-disabled { color: var(--dw-fg-muted); cursor: default; }
+.dw-projection .dw-swatch.dw-square { border-radius: 2px; }
+.dw-projection .dw-swatch.dw-line { width: 14px; height: 3px; border-radius: 1px; }
+.dw-projection .dw-legend-title { color: var(--dw-fg-muted); margin-left: 4px; }
+`;
+
 function render({ model, el: host }) {
   ensureStyle();
+  addStyle("dw-projection-style", CSS);
   const scope = disposer();
   const root = el("div", { class: "dw-root dw-projection" });
   host.appendChild(root);
   scope.add(() => root.remove());
 
   // ------------------------------------------------------------------ layout
-  const { toolbar, tools, colorSelect, splitBoxes, resetBtn, clearBtn } = buildToolbar();
+  const { toolbar, tools, colorSelect, splitBoxes, selectBoxes, resetBtn, clearBtn } = buildToolbar();
   const errorBanner = el("div", { class: "dw-error" });
   const plot = el("div", { class: "dw-plot" });
   const glCanvas = el("canvas", { class: "dw-points" });
   const overlay = el("canvas", { class: "dw-plot dw-overlay" });
   const tooltip = el("div", { class: "dw-tooltip" });
-  plot.append(glCanvas, overlay, tooltip);
+  const axisX = el("span", { class: "dw-axis-title dw-axis-x", text: "t-SNE 1 →" });
+  const axisY = el("span", { class: "dw-axis-title dw-axis-y", text: "t-SNE 2 →" });
+  plot.append(glCanvas, overlay, axisX, axisY, tooltip);
   const legend = el("div", { class: "dw-legend" });
   const statusLine = el("div", { class: "dw-status" });
   root.append(toolbar, errorBanner, plot, legend, statusLine);
@@ -55,6 +73,10 @@ function render({ model, el: host }) {
   let data = emptyData();
   let selected = new Uint8Array(0);
   const visibleSplit = [true, true, true];
+  let selectSplit = [true, true, true]; // shown and ticked under "lasso selects"
+  let hovered = -1; // the point whose tooltip is open
+  let hoverAt = [0, 0];
+  let colors = themeColors(root);
   let contours = [];
   let grid = null; // hover index, rebuilt lazily after the view changes
   let dpr = window.devicePixelRatio || 1;
@@ -64,7 +86,10 @@ function render({ model, el: host }) {
   let animation = 0;
   let viewBoxTimer = 0;
   let dataTimer = 0;
-  const thumbs = new ThumbnailCache((content) => model.send(content), () => schedule());
+  const thumbs = new ThumbnailCache((content) => model.send(content), () => {
+    schedule();
+    refreshTooltip(); // the hovered point's image may just have arrived
+  });
   scope.add(() => {
     cancelAnimationFrame(frame);
     cancelAnimationFrame(animation);
@@ -73,6 +98,7 @@ function render({ model, el: host }) {
   });
 
   const isVisible = (i) => visibleSplit[data.split[i]] !== false;
+  const isSelectable = (i) => selectSplit[data.split[i]] === true;
   const anySelected = () => model.get("selection").length > 0;
 
   // ------------------------------------------------------------------ drawing
@@ -94,16 +120,16 @@ function render({ model, el: host }) {
     octx.setTransform(1, 0, 0, 1, 0, 0);
     octx.clearRect(0, 0, overlay.width, overlay.height);
     octx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    drawContours(octx, contours, view, visibleSplit);
+    drawContours(octx, contours, view, visibleSplit, colors);
     let drawn = 0;
     const zoomedIn = fitScale > 0 && view.scale >= THUMB_ZOOM * fitScale;
     const few = data.n && zoomedIn ? pointsInView(data, view, isVisible, model.get("max_thumbnails")) : null;
     if (few && few.length) {
       thumbs.want(few);
       const zoom = view.scale / (fitScale || view.scale);
-      drawn = drawThumbnails(octx, { data, view, thumbs, indices: few, zoom, selected, anySelected: anySelected() });
+      drawn = drawThumbnails(octx, { data, view, thumbs, indices: few, zoom, selected, anySelected: anySelected(), colors });
     }
-    drawDragShape(octx, state.drag);
+    drawDragShape(octx, state.drag, colors);
     root.setAttribute("data-thumbnails", String(drawn));
     root.setAttribute("data-frame-ms", (performance.now() - t0).toFixed(2));
     root.setAttribute("data-ready", "1");
@@ -195,24 +221,40 @@ function render({ model, el: host }) {
   function buildControls() {
     fillColorOptions(colorSelect, model.get("color_options"), model.get("color_by"));
     unbindSplits();
-    const boxes = fillSplitBoxes(splitBoxes, data, model.get("visible_splits"), visibleSplit);
-    const unbinders = Object.entries(boxes).map(([s, box]) =>
-      scope.bind(box, {
-        change: () => {
-          const shown = model.get("visible_splits");
-          model.set("visible_splits", SPLIT_NAMES.filter((name, k) => (k === Number(s) ? box.checked : shown.includes(name))));
-          model.save_changes();
-        },
-      }),
-    );
+    const shown = model.get("visible_splits");
+    SPLIT_NAMES.forEach((name, s) => (visibleSplit[s] = shown.includes(name)));
+    const select = model.get("select_splits");
+    selectSplit = selectableSplits(visibleSplit, select);
+    const present = presentSplits(data);
+    const toggle = (trait, s, on) => {
+      const now = model.get(trait);
+      model.set(trait, SPLIT_NAMES.filter((name, k) => (k === Number(s) ? on : now.includes(name))));
+      model.save_changes();
+    };
+    const showBoxes = fillSplitChecks(splitBoxes, present, shown, { kind: "split" });
+    const selBoxes = fillSplitChecks(selectBoxes, present, select, { kind: "select-split", disabled: visibleSplit.map((v) => !v) });
+    const unbinders = [
+      ...Object.entries(showBoxes).map(([s, box]) => scope.bind(box, { change: () => toggle("visible_splits", s, box.checked) })),
+      ...Object.entries(selBoxes).map(([s, box]) => scope.bind(box, { change: () => toggle("select_splits", s, box.checked) })),
+    ];
     unbindSplits = () => unbinders.forEach((f) => f());
+    root.setAttribute("data-select-splits", SPLIT_NAMES.filter((_, s) => selectSplit[s]).join(","));
   }
 
   function updateStatus() {
     const status = model.get("status");
+    const counts = countBySplit(data.split, model.get("selection"));
+    const limited = SPLIT_NAMES.filter((_, s) => selectSplit[s]);
+    const scopeNote = limited.length < SPLIT_NAMES.length ? ` · lasso selects ${limited.join(" + ") || "nothing (tick a split)"}` : "";
     statusLine.textContent =
-      (status ? `${status} · ` : "") +
-      `${model.get("version")} · ${data.n.toLocaleString()} points · ${model.get("selection").length.toLocaleString()} selected`;
+      (status ? `${status} · ` : "") + `${model.get("version")} · ${data.n.toLocaleString()} points · ${selectionText(counts)}${scopeNote}`;
+    root.setAttribute("data-selected-splits", counts.join(","));
+  }
+
+  function refreshTooltip() {
+    if (hovered < 0 || hovered >= data.n || tooltip.style.display !== "block") return;
+    if (tooltip.querySelector("canvas") || !thumbs.get(hovered)) return;
+    showPointTooltip(tooltip, { data, classes: model.get("classes"), thumbs, view }, hovered, hoverAt);
   }
 
   const buildLegend = () => fillLegend(legend, model.get("color_by"), model.get("classes"), data);
@@ -276,14 +318,22 @@ function render({ model, el: host }) {
     refit: fit,
     hover: (p) => {
       const i = nearest(p);
+      hovered = i;
+      hoverAt = p;
       if (i < 0) return hideTooltip(tooltip);
       showPointTooltip(tooltip, { data, classes: model.get("classes"), thumbs, view }, i, p);
     },
-    hideTooltip: () => hideTooltip(tooltip),
-    pick: nearest,
+    hideTooltip: () => {
+      hovered = -1;
+      hideTooltip(tooltip);
+    },
+    pick: (p) => {
+      const i = nearest(p);
+      return i >= 0 && isSelectable(i) ? i : -1;
+    },
     commit: commitSelection,
-    inPolygon: (poly) => selectInPolygon(data.xs, data.ys, poly, isVisible),
-    inBox: (a, b) => selectInBox(data.xs, data.ys, a, b, isVisible),
+    inPolygon: (poly) => selectInPolygon(data.xs, data.ys, poly, isSelectable),
+    inBox: (a, b) => selectInBox(data.xs, data.ys, a, b, isSelectable),
     toolChanged: () => setTool(state.tool),
     markPointerUp: () => root.setAttribute("data-pointerup-epoch", String(Date.now())),
   });
@@ -321,7 +371,12 @@ function render({ model, el: host }) {
       buildControls();
       grid = null;
       recolor();
+      updateStatus();
       schedule();
+    },
+    "change:select_splits": () => {
+      buildControls();
+      updateStatus();
     },
     "change:error": () => showError(errorBanner, model.get("error")),
     "change:status": updateStatus,
@@ -338,6 +393,12 @@ function render({ model, el: host }) {
   renderer.setPositions(data.xy);
   applySelection();
   buildLegend();
+  scope.add(
+    onThemeChange(() => {
+      colors = themeColors(root);
+      schedule();
+    }),
+  );
   const observer = new ResizeObserver(() => resize());
   observer.observe(plot);
   scope.add(() => observer.disconnect());

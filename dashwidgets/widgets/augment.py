@@ -11,6 +11,7 @@ import traitlets
 from ..audit.cluster import K_RANGE
 from ..augment.record import METHODS
 from ..augment.translate import STEPS
+from ..datasets.imageset import SPLITS
 from ..engine.engine import Engine
 from ..models.version import ModelVersion
 from ..runtime.jobs import Job
@@ -22,9 +23,14 @@ class ClusterGallery(EngineView):
     """Style clusters of one version: k-means on its embeddings (K from 2 to 20), each cluster a
     column of its ``n`` images closest to the centroid, with size and accuracy.
 
-    Pick one or more clusters (``style_clusters``) as the target style; the linked ``selection`` gives the
-    source images; :meth:`augment` (the Augment button) calls ``Engine.augment`` once per picked
-    cluster with ``method``. With ``method="translate"`` the cluster-conditioned translator of
+    Pick one or more clusters (``style_clusters``, a click on a column header) as the target
+    style. The source images come from ``source``: ``"selection"`` (the linked ``selection``,
+    e.g. a lasso in a linked ProjectionView) or ``"clusters"`` (every member of the clusters in
+    ``source_clusters``, the "source" boxes under the headers). Augmentations join training, so
+    only train images are used: val/test images among the chosen ones are left out, with their
+    count in ``source_hint`` (``Engine.check_sources`` refuses them). :meth:`augment` (the Augment
+    button, disabled until there is a source) calls ``Engine.augment`` once per picked cluster
+    with ``method``. With ``method="translate"`` the cluster-conditioned translator of
     ``(version, k)`` is trained first in a background job (``state``, ``progress``, Cancel), unless
     it is already cached; the augmentations follow when it is done.
     """
@@ -45,6 +51,15 @@ class ClusterGallery(EngineView):
     style_clusters = traitlets.List(traitlets.Int()).tag(sync=True)
     """list of int: the clusters picked as target styles (``style`` is taken: ipywidgets
     reserves it for a widget's Style model)."""
+    source = traitlets.Unicode("selection").tag(sync=True)
+    """str: where the source images come from: "selection" (the linked selection) or "clusters"
+    (the members of ``source_clusters``)."""
+    source_clusters = traitlets.List(traitlets.Int()).tag(sync=True)
+    """list of int: clusters whose images are the sources when ``source == "clusters"``."""
+    source_count = traitlets.Int(0).tag(sync=True)
+    """int: train images the Augment button would use (read-only, kept up to date)."""
+    source_hint = traitlets.Unicode("").tag(sync=True)
+    """str: how to choose sources and what is chosen, per split (read-only, shown under the toolbar)."""
     method = traitlets.Unicode("color").tag(sync=True)
     methods = traitlets.List(traitlets.Unicode(), default_value=["color", "background", "translate", "mask", "noise"]).tag(sync=True)
     steps = traitlets.Int(STEPS).tag(sync=True)
@@ -83,12 +98,66 @@ class ClusterGallery(EngineView):
             self._reject(f"unknown augmentation method {proposal['value']!r}; choose one of {list(METHODS)}")
         return proposal["value"]
 
-    @traitlets.validate("style_clusters")
+    @traitlets.validate("style_clusters", "source_clusters")
     def _check_style(self, proposal):
         bad = [c for c in proposal["value"] if not 0 <= c < self.k]
         if bad:
-            self._reject(f"style clusters out of range [0, {self.k}): {bad}")
+            kind = "style" if proposal["trait"].name == "style_clusters" else "source"
+            self._reject(f"{kind} clusters out of range [0, {self.k}): {bad}")
         return sorted(set(proposal["value"]))
+
+    @traitlets.validate("source")
+    def _check_source(self, proposal):
+        if proposal["value"] not in _SOURCES:
+            self._reject(f"unknown source {proposal['value']!r}; choose one of {list(_SOURCES)}")
+        return proposal["value"]
+
+    # -------------------------------------------------------------- sources
+    def chosen_sources(self) -> np.ndarray:
+        """``[M] int64`` dataset indices chosen as sources, of any split (see ``source``)."""
+        if self.source == "clusters":
+            if getattr(self, "clustering", None) is None or not self.source_clusters:
+                return np.zeros(0, np.int64)
+            return np.unique(np.concatenate([self.clustering[c].members for c in self.source_clusters])).astype(np.int64)
+        return np.asarray(self.selection, dtype=np.int64)
+
+    def source_indices(self) -> np.ndarray:
+        """``[M] int64``: the chosen sources that are train images (the ones Augment uses)."""
+        idx = self.chosen_sources()
+        return idx[self._engine.dataset.split[idx] == "train"]
+
+    @traitlets.observe("selection", "source", "source_clusters", "style_clusters", "method")
+    def _on_sources(self, change=None) -> None:
+        idx = self.chosen_sources()
+        split = self._engine.dataset.split[idx]
+        counts = {s: int((split == s).sum()) for s in SPLITS}
+        used = counts["train"]
+        if self.source == "clusters":
+            where = (f"the images of cluster(s) {', '.join('#' + str(c) for c in self.source_clusters)}"
+                     if self.source_clusters else None)
+            how = "tick 'source' under a cluster's header (or switch to the linked selection)"
+        else:
+            where = "the linked selection" if len(idx) else None
+            how = "lasso images in a linked ProjectionView (or set .selection), or use source clusters"
+        if where is None:
+            text = f"Sources: none yet. To choose them, {how}."
+        else:
+            text = f"Sources: {len(idx)} image(s) from {where}"
+            left = {s: n for s, n in counts.items() if s != "train" and n}
+            if left:
+                text += (f"; {used} train image(s) used, {' and '.join(f'{n} {s}' for s, n in left.items())} left out"
+                         " (augmentations join training: only train images are sources)")
+            else:
+                text += f", all {used} train"
+            text += "."
+        needs_style = self.method in _STYLED
+        if needs_style and not self.style_clusters:
+            text += " Target style: click a cluster's header to pick it."
+        elif self.style_clusters:
+            text += f" Target style: cluster(s) {', '.join('#' + str(c) for c in self.style_clusters)}."
+        with self.hold_sync():
+            self.source_count = used
+            self.source_hint = text
 
     @traitlets.observe("k", "n", "split", "version")
     def _recluster(self, change) -> None:
@@ -110,23 +179,36 @@ class ClusterGallery(EngineView):
             self.atlas = png
             self.atlas_cols = cols
             self.style_clusters = [c for c in self.style_clusters if c < self.k]
+            self.source_clusters = [c for c in self.source_clusters if c < self.k]
             self.error = ""
+        self._on_sources()
 
     def augment(self, **params: Any) -> list | Job:
-        """Augment the selected images toward each picked style cluster; returns the
-        Augmentations (none, with the reason shown, on bad input). With ``method="translate"``
-        it returns the background :class:`Job` (its result: the Augmentations)."""
+        """Augment the train images among the chosen sources (``source``) toward each picked
+        style cluster; returns the Augmentations (none, with the reason shown, on bad input). With
+        ``method="translate"`` it returns the background :class:`Job` (its result: the
+        Augmentations)."""
         try:
-            if not self.selection:
-                raise ValueError("no source images: select images (e.g. a lasso in a linked projection) first")
-            if not self.style_clusters and self.method in ("color", "background", "translate"):
+            chosen = self.chosen_sources()
+            if not len(chosen):
+                raise ValueError("no source images: select images (e.g. a lasso in a linked projection) "
+                                 "or tick 'source' under clusters first")
+            used = self.source_indices()
+            if not len(used):
+                splits = sorted(set(self._engine.dataset.split[chosen].tolist()))
+                raise ValueError(
+                    f"all {len(chosen)} chosen source image(s) come from the {'/'.join(splits)} split; augmentations "
+                    "join training, so they are made from train images only (an evaluation image must not reach "
+                    "training). Select train images (e.g. tick only 'train' under 'lasso selects' in the projection)"
+                )
+            if not self.style_clusters and self.method in _STYLED:
                 raise ValueError("pick at least one style cluster (click a column header)")
             if self.clustering is None:
                 raise ValueError("no clustering yet")
             if self.job is not None and not self.job.done:
                 raise ValueError("the translator is still training; cancel it or wait")
             styles = [self.clustering[c] for c in self.style_clusters] or [None]
-            selection = self._engine.check_sources(self.selection).tolist()  # before a minute of training
+            selection = self._engine.check_sources(used).tolist()  # before a minute of training
             if self.method == "translate":
                 job = self._engine.translator_async(self.version, self.k, steps=self.steps)
                 self.job = job
@@ -152,7 +234,9 @@ class ClusterGallery(EngineView):
             self.error = ""
             hits = [a.params["style_hit"] for a in made if "style_hit" in a.params]
             landed = f" · {100 * np.mean(hits):.0f}% land in their style cluster" if hits else ""
-            self.message = f"made {sum(len(a) for a in made)} images: " + ", ".join(a.id for a in made) + landed
+            left = len(self.chosen_sources()) - len(selection)
+            dropped = f" · {left} val/test image(s) left out" if left > 0 else ""
+            self.message = f"made {sum(len(a) for a in made)} images: " + ", ".join(a.id for a in made) + landed + dropped
         return made
 
     def cancel(self) -> None:
@@ -184,10 +268,14 @@ class ClusterGallery(EngineView):
     def _on_msg(self, _widget, content, _buffers) -> None:
         action = content.get("action") if isinstance(content, dict) else None
         if action == "augment":
-            if self._apply(content, ("method", "style_clusters")):
+            if self._apply(content, ("method", "style_clusters", "source", "source_clusters")):
                 self.augment()
         elif action == "cancel":
             self.cancel()
+
+
+_SOURCES = ("selection", "clusters")
+_STYLED = ("color", "background", "translate")  # methods that need a target style
 
 
 def _plain(v):

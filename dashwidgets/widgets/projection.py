@@ -25,6 +25,8 @@ class ProjectionView(EngineView):
     Circle = correct, cross = wrong; fill = true class, stroke = predicted class (colour-by
     "class"); density contours per split; zoom in far enough and points become their images.
     Drag draws a lasso (or a box, or pans: toolbar); shift adds to the selection, alt removes.
+    A lasso or box selects only points of the splits in ``select_splits`` that are also shown
+    (``visible_splits``): hiding a split never lets its points into a selection.
 
     Parameters
     ----------
@@ -33,6 +35,9 @@ class ProjectionView(EngineView):
         Default: the latest version.
     splits : list of str, optional
         Splits shown at first (default: all).
+    select_splits : list of str, optional
+        Splits a lasso / box / click selects in (default: all); e.g. ``["train"]`` to pick
+        augmentation sources, which must be training images.
     color_by : str
         One of ``"class"``, ``"predicted"``, ``"correct"``, ``"split"``, ``"aligned"`` (datasets with
         that attribute), ``"loss"``.
@@ -68,6 +73,9 @@ class ProjectionView(EngineView):
     """int: G, cells per side of each density grid."""
     visible_splits = traitlets.List(traitlets.Unicode(), default_value=list(SPLITS)).tag(sync=True)
     """list of str: splits drawn (toggle in the toolbar)."""
+    select_splits = traitlets.List(traitlets.Unicode(), default_value=list(SPLITS)).tag(sync=True)
+    """list of str: splits a lasso, box or click selects in (toolbar "lasso selects"); points of
+    hidden splits are never selected. Default: all."""
     color_by = traitlets.Unicode("class").tag(sync=True)
     """str: fill colour encoding (see class docstring)."""
     color_options = traitlets.List(traitlets.Unicode()).tag(sync=True)
@@ -88,6 +96,7 @@ class ProjectionView(EngineView):
         engine: Engine,
         version: ModelVersion | str | Job | None = None,
         splits: list[str] | None = None,
+        select_splits: list[str] | None = None,
         color_by: str = "class",
         mode: str = "transform",
         **kwargs: Any,
@@ -108,6 +117,8 @@ class ProjectionView(EngineView):
         )
         if splits is not None:
             self.visible_splits = list(splits)
+        if select_splits is not None:
+            self.select_splits = list(select_splits)
         self.color_by = color_by
         self.on_msg(self._on_custom_msg)
         self.version = self.initial_version.id  # triggers _load
@@ -125,12 +136,16 @@ class ProjectionView(EngineView):
             self._reject(f"unknown color_by {value!r}; choose one of {self.color_options}")
         return value
 
-    @traitlets.validate("visible_splits")
+    @traitlets.validate("visible_splits", "select_splits")
     def _check_splits(self, proposal):
-        bad = [s for s in proposal["value"] if s not in SPLITS]
+        name = proposal["trait"].name
+        value = proposal["value"]
+        if isinstance(value, str):
+            self._reject(f"{name} must be a list of split names, got the string {value!r}")
+        bad = [s for s in value if s not in SPLITS]
         if bad:
-            self._reject(f"unknown splits {bad}; expected some of {list(SPLITS)}")
-        return list(proposal["value"])
+            self._reject(f"{name}: unknown splits {bad}; expected some of {list(SPLITS)}")
+        return [s for s in SPLITS if s in value]  # canonical order, no duplicates
 
     # -------------------------------------------------------------- data
     @traitlets.observe("version")

@@ -32,13 +32,13 @@ export function contourSegments(model) {
   return out;
 }
 
-/** Stroke each shown split's contours in its colour. */
-export function drawContours(ctx, segments, view, visibleSplit) {
-  ctx.lineWidth = 1;
-  ctx.globalAlpha = 0.55;
-  segments.forEach((segs, s) => {
-    if (!visibleSplit[s] || !segs.length) return;
-    ctx.strokeStyle = SPLITS[s];
+/**
+ * Stroke each shown split's contours in its colour, over a faint halo in the background colour
+ * (`colors` from themeColors) so the lines stay apart from the points in light and dark themes.
+ */
+export function drawContours(ctx, segments, view, visibleSplit, colors = null) {
+  const dark = Boolean(colors && colors.dark);
+  const path = (segs) => {
     ctx.beginPath();
     for (let k = 0; k < segs.length; k += 4) {
       const [ax, ay] = view.toScreen(segs[k], segs[k + 1]);
@@ -46,6 +46,23 @@ export function drawContours(ctx, segments, view, visibleSplit) {
       ctx.moveTo(ax, ay);
       ctx.lineTo(bx, by);
     }
+  };
+  if (colors) {
+    ctx.lineWidth = 3;
+    ctx.globalAlpha = 0.35;
+    ctx.strokeStyle = colors.bg;
+    segments.forEach((segs, s) => {
+      if (!visibleSplit[s] || !segs.length) return;
+      path(segs);
+      ctx.stroke();
+    });
+  }
+  ctx.lineWidth = dark ? 1.25 : 1;
+  ctx.globalAlpha = dark ? 0.85 : 0.6;
+  segments.forEach((segs, s) => {
+    if (!visibleSplit[s] || !segs.length) return;
+    ctx.strokeStyle = SPLITS[s];
+    path(segs);
     ctx.stroke();
   });
   ctx.globalAlpha = 1;

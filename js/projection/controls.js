@@ -1,4 +1,5 @@
-// Toolbar (tools, colour encoding, split toggles, reset, clear) and the legend.
+// Toolbar (tools, colour encoding, split toggles: shown and selectable, reset, clear) and the
+// legend. Split names are neutral text beside a colour swatch (coloured text fails contrast).
 
 import { BINARY, SPLITS, categorical } from "../lib/colors.js";
 import { clear, el } from "../lib/dom.js";
@@ -20,11 +21,20 @@ export function buildToolbar() {
     toolbar.appendChild(tools[tool]);
   }
   const colorSelect = el("select", { class: "dw-color-by", title: "Colour points by" });
-  const splitBoxes = el("span", { class: "dw-splits" });
+  const splitBoxes = el("span", { class: "dw-splits", title: "splits drawn on the map" });
+  const selectBoxes = el("span", {
+    class: "dw-select-splits",
+    title: "a lasso, box or click selects points of these splits only (hidden splits are never selected)",
+  });
   const resetBtn = el("button", { class: "dw-reset", text: "Reset view", attrs: { type: "button" } });
   const clearBtn = el("button", { class: "dw-clear", text: "Clear selection", attrs: { type: "button" } });
-  toolbar.append(el("span", { class: "dw-sep" }), el("label", { text: "Colour " }), colorSelect, splitBoxes, resetBtn, clearBtn);
-  return { toolbar, tools, colorSelect, splitBoxes, resetBtn, clearBtn };
+  toolbar.append(
+    el("span", { class: "dw-sep" }), el("label", { text: "Colour " }), colorSelect,
+    el("span", { class: "dw-sep" }), el("span", { class: "dw-tool-label", text: "show:" }), splitBoxes,
+    el("span", { class: "dw-sep" }), el("span", { class: "dw-tool-label", text: "lasso selects:" }), selectBoxes,
+    resetBtn, clearBtn,
+  );
+  return { toolbar, tools, colorSelect, splitBoxes, selectBoxes, resetBtn, clearBtn };
 }
 
 /** Options of the colour select. */
@@ -34,22 +44,35 @@ export function fillColorOptions(select, options, value) {
   select.value = value;
 }
 
-/**
- * One checkbox per split present in `data`, checked when in `shown`; returns the checkboxes
- * ({split index: input}) for the view to bind. Updates `visibleSplit` in place.
- */
-export function fillSplitBoxes(container, data, shown, visibleSplit) {
-  clear(container);
+/** Which split codes occur in `data` ([train, val, test] as 0/1). */
+export function presentSplits(data) {
   const present = [0, 0, 0];
   for (let i = 0; i < data.n; i++) present[data.split[i]] = 1;
+  return present;
+}
+
+/**
+ * One checkbox per split present in `data`, checked when in `names`; a colour swatch and the
+ * split's name as neutral text. `disabled[s]` greys a box out (a hidden split cannot be
+ * selected). Returns the checkboxes ({split index: input}) for the view to bind.
+ */
+export function fillSplitChecks(container, present, names, { kind, disabled = [] }) {
+  clear(container);
   const boxes = {};
   SPLIT_NAMES.forEach((name, s) => {
-    visibleSplit[s] = shown.includes(name);
     if (!present[s]) return;
-    const box = el("input", { attrs: { type: "checkbox", "data-split": name } });
-    box.checked = visibleSplit[s];
+    const box = el("input", { attrs: { type: "checkbox", [`data-${kind}`]: name } });
+    box.checked = names.includes(name);
+    box.disabled = Boolean(disabled[s]);
     boxes[s] = box;
-    container.appendChild(el("label", { class: "dw-split", style: { color: SPLITS[s] } }, [box, el("span", { text: ` ${name}` })]));
+    const title = disabled[s] ? `${name} is hidden: its points are never selected` : null;
+    container.appendChild(
+      el("label", { class: `dw-split${disabled[s] ? " dw-disabled" : ""}`, ...(title ? { title } : {}) }, [
+        box,
+        el("span", { class: "dw-swatch dw-square", style: { background: SPLITS[s] } }),
+        el("span", { text: name }),
+      ]),
+    );
   });
   return boxes;
 }
@@ -62,6 +85,15 @@ export function fillLegend(legend, mode, classes, data) {
       el("span", { class: `dw-swatch dw-${shape}`, style: { background: shape === "circle" ? color : "transparent", color } }),
       el("span", { class: "dw-legend-label", text }),
     ]);
+  const title = {
+    class: "colour by class:",
+    predicted: "colour by predicted class:",
+    correct: "colour by correctness:",
+    split: "colour by split:",
+    aligned: "colour by bias alignment:",
+    loss: "colour by loss (cross-entropy):",
+  }[mode];
+  if (title) legend.appendChild(el("span", { class: "dw-legend-title", text: title }));
   if (mode === "class" || mode === "predicted") {
     classes.forEach((name, i) => legend.appendChild(swatch(categorical(i), name)));
     legend.appendChild(
@@ -80,4 +112,13 @@ export function fillLegend(legend, mode, classes, data) {
     const hi = quantile(data.loss, 0.98);
     legend.append(swatch("#440154", "loss 0"), swatch("#21918c", `loss ${(hi / 2).toFixed(2)}`), swatch("#fde725", `loss ≥ ${hi.toFixed(2)}`));
   }
+  // the contour lines are drawn in every mode: say what they are
+  const present = presentSplits(data);
+  const lines = SPLIT_NAMES.filter((_, s) => present[s]).map((name) =>
+    el("span", { class: "dw-legend-item" }, [
+      el("span", { class: "dw-swatch dw-line", style: { background: SPLITS[SPLIT_NAMES.indexOf(name)] } }),
+      el("span", { class: "dw-legend-label", text: name }),
+    ]),
+  );
+  if (lines.length) legend.append(el("span", { class: "dw-legend-title", text: "contours: density of" }), ...lines);
 }

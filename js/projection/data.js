@@ -41,3 +41,22 @@ export function quantile(values, q) {
   const sorted = Float32Array.from(values).sort();
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] || 1;
 }
+
+/** Selected images per split: [train, val, test] counts of the indices in `selection`. */
+export function countBySplit(split, selection) {
+  const counts = [0, 0, 0];
+  for (const i of selection) if (i >= 0 && i < split.length) counts[split[i]] += 1;
+  return counts;
+}
+
+/** "820 selected: 606 train · 98 val · 186 test" (splits with none left out). */
+export function selectionText(counts) {
+  const total = counts.reduce((a, b) => a + b, 0);
+  const parts = SPLIT_NAMES.map((name, s) => (counts[s] ? `${counts[s].toLocaleString()} ${name}` : "")).filter(Boolean);
+  return `${total.toLocaleString()} selected` + (parts.length ? `: ${parts.join(" · ")}` : "");
+}
+
+/** Per split code, whether a lasso may select it: shown and among the `select` names. */
+export function selectableSplits(visibleSplit, select) {
+  return SPLIT_NAMES.map((name, s) => visibleSplit[s] !== false && select.includes(name));
+}

@@ -1,6 +1,6 @@
 // Overlay drawing: zoomed-in thumbnails in place of points, and the lasso / box being dragged.
 
-import { categorical } from "../lib/colors.js";
+import { BINARY, categorical } from "../lib/colors.js";
 
 /**
  * Indices of the shown points inside the view, or null when more than `max` are (too many to
@@ -20,7 +20,7 @@ export function pointsInView(data, view, isVisible, max) {
 }
 
 /** Draw the cached thumbnails of `indices` centred on their points; returns how many were drawn. */
-export function drawThumbnails(ctx, { data, view, thumbs, indices, zoom, selected, anySelected }) {
+export function drawThumbnails(ctx, { data, view, thumbs, indices, zoom, selected, anySelected, colors }) {
   const size = Math.max(20, Math.min(72, 14 * Math.sqrt(zoom)));
   let drawn = 0;
   for (const i of indices) {
@@ -28,9 +28,14 @@ export function drawThumbnails(ctx, { data, view, thumbs, indices, zoom, selecte
     if (!t) continue;
     const [sx, sy] = view.toScreen(data.xs[i], data.ys[i]);
     ctx.globalAlpha = anySelected && !selected[i] ? 0.35 : 1;
+    if (colors) {
+      // a frame in the background colour keeps each image apart from its neighbours in either theme
+      ctx.fillStyle = colors.bg;
+      ctx.fillRect(sx - size / 2 - 2, sy - size / 2 - 2, size + 4, size + 4);
+    }
     ctx.drawImage(t.bitmap, t.sx, t.sy, t.size, t.size, sx - size / 2, sy - size / 2, size, size);
     ctx.lineWidth = 2;
-    ctx.strokeStyle = data.correct[i] ? categorical(data.label[i]) : "#d62728";
+    ctx.strokeStyle = data.correct[i] ? categorical(data.label[i]) : BINARY[0];
     ctx.strokeRect(sx - size / 2, sy - size / 2, size, size);
     drawn++;
   }
@@ -38,10 +43,10 @@ export function drawThumbnails(ctx, { data, view, thumbs, indices, zoom, selecte
   return drawn;
 }
 
-/** The dashed outline of the lasso or box being dragged (screen coordinates). */
-export function drawDragShape(ctx, drag) {
+/** The dashed outline of the lasso or box being dragged (screen coordinates), in the theme's text colour. */
+export function drawDragShape(ctx, drag, colors) {
   if (!drag) return;
-  ctx.strokeStyle = "#333";
+  ctx.strokeStyle = colors ? colors.fg : "#333";
   ctx.setLineDash([4, 3]);
   if (drag.kind === "lasso" && drag.points.length > 1) {
     ctx.beginPath();

@@ -113,3 +113,42 @@ def test_cluster_gallery_translate_runs_a_job_refuses_a_second_and_reports_failu
             break
         time.sleep(0.05)
     assert gal.state == "failed" and "out of memory" in gal.error
+
+
+def test_cluster_gallery_sources_selection_or_clusters_train_only_with_a_hint(eng):
+    ds = eng.dataset
+    g = dw.ClusterGallery(eng, k=4)
+    # nothing chosen: the hint says how to choose, the count is 0 (the browser disables Augment)
+    assert g.source_count == 0 and g.source_hint.startswith("Sources: none yet. To choose them, lasso")
+    assert "click a cluster's header" in g.source_hint  # color needs a target style
+    # a mixed selection: val/test images are counted and left out, never used
+    train, val, test = (ds.indices(s) for s in ("train", "val", "test"))
+    g.selection = [*train[:10].tolist(), *val[:3].tolist(), *test[:4].tolist()]
+    assert g.source_count == 10
+    assert "17 image(s) from the linked selection; 10 train image(s) used, 3 val and 4 test left out" in g.source_hint
+    assert g.source_indices().tolist() == sorted(train[:10].tolist())
+    g.style_clusters = [1]
+    assert "Target style: cluster(s) #1." in g.source_hint
+    made = g.augment()
+    assert len(made) == 1 and sorted(made[0].sources.tolist()) == sorted(train[:10].tolist())
+    assert set(ds.split[made[0].sources]) == {"train"}
+    assert "7 val/test image(s) left out" in g.message
+    # only evaluation images chosen: refused with the reason, nothing made
+    n = len(eng.augmentations)
+    g.selection = test[:5].tolist()
+    assert g.source_count == 0 and g.augment() == [] and "come from the test split" in g.error
+    assert len(eng.augmentations) == n
+    # clusters as sources: every member of the ticked clusters (the clustering is on train images)
+    g.source, g.source_clusters = "clusters", [0, 2]
+    members = np.union1d(g.clustering[0].members, g.clustering[2].members)
+    assert g.source_count == len(members) and "cluster(s) #0, #2" in g.source_hint
+    made = g.augment()
+    assert sorted(made[0].sources.tolist()) == members.tolist()
+    # the browser's request carries its source choice
+    g._on_msg(g, {"action": "augment", "method": "noise", "style_clusters": [], "source": "clusters", "source_clusters": [3]}, [])
+    assert sorted(eng.augmentations[-1].sources.tolist()) == sorted(g.clustering[3].members.tolist())
+    for name, value, msg in [("source", "lasso", "unknown source 'lasso'"), ("source_clusters", [4], "source clusters out of range")]:
+        with pytest.raises(traitlets.TraitError, match=msg):
+            setattr(g, name, value)
+    g.k = 3  # picks beyond the new k are dropped, the hint follows
+    assert g.source_clusters == [] and g.source_count == 0 and "none yet" in g.source_hint
