@@ -1,24 +1,70 @@
-// ImageGallery: the selected images with label, prediction and confidence, paged and sortable.
+// ImageGallery: the selected images with label, prediction and confidence, paged, sortable and
+// filtered; tags (named, saved selections) as chips; CSV export; and a detail panel of the
+// focused image (large, its bias mask, its attribution map with a colour bar, its prediction
+// under every version). Tag names and class names reach the DOM as text only.
 
 import { drawCell, latestAtlas } from "./lib/atlas.js";
+import { getArray } from "./lib/binary.js";
+import { colormapLut, paintHeat } from "./lib/colors.js";
 import { disposer, clear, el, showError } from "./lib/dom.js";
-import { ensureStyle } from "./lib/style.js";
+import { addStyle } from "./lib/style.js";
+import { heatLevels, showingText } from "./lib/gallery-format.js";
+
+const CSS = `
+.dw-gallery .dw-gallery-grid > .dw-empty { grid-column: 1 / -1; }
+.dw-gallery-body { display: flex; gap: 10px; align-items: flex-start; }
+.dw-gallery-body > .dw-gallery-grid { flex: 1 1 auto; min-width: 0; }
+.dw-gallery-tags { display: flex; flex-wrap: wrap; gap: 4px; align-items: center; margin-bottom: 4px; }
+.dw-gallery-tags input.dw-tag-name { width: 120px; padding: 1px 4px; }
+.dw-gallery button { font: inherit; padding: 2px 8px; border: 1px solid var(--dw-border); background: var(--dw-bg-alt); color: var(--dw-fg); border-radius: 3px; cursor: pointer; }
+.dw-tag-chip { display: inline-flex; align-items: center; border: 1px solid var(--dw-border); border-radius: 10px; background: var(--dw-bg-alt); overflow: hidden; }
+.dw-gallery .dw-tag-chip button { border: 0; border-radius: 0; background: transparent; padding: 1px 6px; }
+.dw-gallery .dw-tag-chip button.dw-tag-remove { color: var(--dw-fg-muted); border-left: 1px solid var(--dw-border-faint); }
+.dw-tag-chip.dw-active { border-color: var(--dw-accent); background: var(--dw-accent-bg); }
+.dw-tag-count { color: var(--dw-fg-muted); margin-left: 4px; font-variant-numeric: tabular-nums; }
+.dw-gallery-detail { flex: 0 0 auto; width: 356px; border: 1px solid var(--dw-border-faint); border-radius: 3px; padding: 6px; background: var(--dw-bg-alt); }
+.dw-detail-head { font-weight: 600; margin-bottom: 4px; }
+.dw-detail-imgs { display: flex; flex-wrap: wrap; gap: 6px; }
+.dw-detail-fig { display: flex; flex-direction: column; gap: 2px; }
+.dw-detail-fig canvas { width: 168px; height: 168px; image-rendering: pixelated; display: block; background: var(--dw-bg); }
+.dw-detail-cap { color: var(--dw-fg-muted); font-size: 11px; max-width: 168px; }
+.dw-cbar { display: flex; flex-direction: column; gap: 1px; margin: 4px 0; }
+.dw-cbar canvas { width: 168px; height: 10px; display: block; }
+.dw-cbar-ticks { display: flex; justify-content: space-between; width: 168px; color: var(--dw-fg-muted); font-size: 11px; font-variant-numeric: tabular-nums; }
+table.dw-history { border-collapse: collapse; margin-top: 6px; font-size: 12px; }
+table.dw-history th, table.dw-history td { border-bottom: 1px solid var(--dw-border-faint); padding: 2px 6px; text-align: left; white-space: nowrap; }
+tr.dw-history-row.dw-current { background: var(--dw-accent-bg); }
+.dw-history .dw-wrong { color: var(--dw-wrong); }
+`;
+
+const METHOD_NAMES = { gradcam: "Grad-CAM", scorecam: "Score-CAM", ig: "Integrated Gradients", lrp: "ε-LRP" };
+const COLORMAP = "jet";
+
+function options(select, entries, value) {
+  clear(select);
+  for (const [v, text] of entries) select.appendChild(el("option", { text, attrs: { value: v } }));
+  select.value = value;
+}
 
 function render({ model, el: host }) {
-  ensureStyle();
+  addStyle("dw-gallery-style", CSS);
   const scope = disposer();
   const root = el("div", { class: "dw-root dw-gallery" });
   host.appendChild(root);
+  const setAndSave = (name, value) => {
+    model.set(name, value);
+    model.save_changes();
+  };
 
+  // ------------------------------------------------------------ toolbar: count, sort, pages
   const sort = el("select", { class: "dw-sort", title: "Sort by" });
-  for (const [value, text] of [["index", "index"], ["confidence", "confidence"], ["loss", "loss"]]) {
-    sort.appendChild(el("option", { text, attrs: { value } }));
-  }
+  options(sort, [["index", "index"], ["confidence", "confidence"], ["loss", "loss"]], model.get("sort_by"));
   const desc = el("input", { class: "dw-desc", attrs: { type: "checkbox", title: "descending" } });
   const prev = el("button", { class: "dw-prev", text: "‹ Prev", attrs: { type: "button" } });
   const next = el("button", { class: "dw-next", text: "Next ›", attrs: { type: "button" } });
   const pageLabel = el("span", { class: "dw-page" });
   const count = el("span", { class: "dw-count" });
+  const exportBtn = el("button", { class: "dw-export", text: "Export CSV", attrs: { type: "button", title: "Download the images shown (all pages) as a CSV table" } });
   const toolbar = el("div", { class: "dw-toolbar" }, [
     count,
     el("span", { class: "dw-sep" }),
@@ -29,10 +75,77 @@ function render({ model, el: host }) {
     prev,
     pageLabel,
     next,
+    el("span", { class: "dw-sep" }),
+    exportBtn,
   ]);
+
+  // ------------------------------------------------------------ filters
+  const filters = {
+    filter_label: el("select", { class: "dw-filter-label", title: "Filter by true label" }),
+    filter_pred: el("select", { class: "dw-filter-pred", title: "Filter by predicted class" }),
+    filter_split: el("select", { class: "dw-filter-split", title: "Filter by split" }),
+    filter_correct: el("select", { class: "dw-filter-correct", title: "Filter by correctness" }),
+    filter_tag: el("select", { class: "dw-filter-tag", title: "Filter by tag" }),
+  };
+  const filterBar = el("div", { class: "dw-toolbar dw-gallery-filters" }, [
+    el("label", { text: "Filter: label " }),
+    filters.filter_label,
+    el("label", { text: " predicted " }),
+    filters.filter_pred,
+    el("label", { text: " split " }),
+    filters.filter_split,
+    filters.filter_correct,
+    el("label", { text: " tag " }),
+    filters.filter_tag,
+  ]);
+
+  function syncFilters() {
+    const classes = model.get("classes").map((c) => [c, c]);
+    options(filters.filter_label, [["", "any"], ...classes], model.get("filter_label"));
+    options(filters.filter_pred, [["", "any"], ...classes], model.get("filter_pred"));
+    options(filters.filter_split, [["", "any"], ["train", "train"], ["val", "val"], ["test", "test"]], model.get("filter_split"));
+    options(filters.filter_correct, [["", "correct and wrong"], ["correct", "correct only"], ["wrong", "wrong only"]], model.get("filter_correct"));
+    options(filters.filter_tag, [["", "any"], ...model.get("tags").map((t) => [t.name, t.name])], model.get("filter_tag"));
+  }
+
+  // ------------------------------------------------------------ tags
+  const tagName = el("input", { class: "dw-tag-name", attrs: { type: "text", placeholder: "tag name", maxlength: 64, "aria-label": "tag name" } });
+  const tagBtn = el("button", { class: "dw-tag-add", text: "Tag selection", attrs: { type: "button", title: "Save the selected images under this name" } });
+  const chips = el("span", { class: "dw-tag-chips" });
+  const tagBar = el("div", { class: "dw-gallery-tags" }, [tagName, tagBtn, chips]);
+
+  function renderTags() {
+    clear(chips);
+    const active = model.get("filter_tag");
+    for (const t of model.get("tags")) {
+      const chip = el("span", { class: `dw-tag-chip${t.name === active ? " dw-active" : ""}`, attrs: { "data-tag": t.name } }, [
+        el(
+          "button",
+          {
+            class: "dw-tag-select",
+            attrs: { type: "button" },
+            title: `Select the ${t.count} image(s) tagged ${t.name}`,
+            on: { click: () => model.send({ action: "select_tag", name: t.name }) },
+          },
+          [el("span", { text: t.name }), el("span", { class: "dw-tag-count", text: String(t.count) })],
+        ),
+        el("button", {
+          class: "dw-tag-remove",
+          text: "×",
+          attrs: { type: "button", "aria-label": `remove tag ${t.name}` },
+          title: `Remove the tag ${t.name} (its images stay)`,
+          on: { click: () => model.send({ action: "untag", name: t.name }) },
+        }),
+      ]);
+      chips.appendChild(chip);
+    }
+    syncFilters();
+  }
+
   const errorBanner = el("div", { class: "dw-error" });
   const grid = el("div", { class: "dw-gallery-grid" });
-  root.append(toolbar, errorBanner, grid);
+  const detailPanel = el("div", { class: "dw-gallery-detail", style: { display: "none" } });
+  root.append(toolbar, filterBar, tagBar, errorBanner, el("div", { class: "dw-gallery-body" }, [grid, detailPanel]));
 
   let atlas = null;
   let loads = 0;
@@ -53,12 +166,19 @@ function render({ model, el: host }) {
     clear(grid);
     const items = model.get("items");
     const total = model.get("total");
-    count.textContent = `${total.toLocaleString()} selected`;
+    const base = model.get("base_total");
+    count.textContent = showingText(total, base);
+    root.setAttribute("data-total", String(total));
+    root.setAttribute("data-base-total", String(base));
     pageLabel.textContent = ` page ${model.get("page") + 1} / ${pages()} `;
     prev.disabled = model.get("page") <= 0;
     next.disabled = model.get("page") >= pages() - 1;
+    exportBtn.disabled = total === 0;
     if (!items.length) {
-      grid.appendChild(el("div", { class: "dw-empty", text: "No images selected: draw a lasso in a linked projection, or set view.selection." }));
+      const text = base
+        ? "No images match the filters: choose “any” in a filter to see more."
+        : "No images selected: draw a lasso in a linked projection, set view.selection, click a tag, or choose a filter to browse all images.";
+      grid.appendChild(el("div", { class: "dw-empty", text }));
       root.setAttribute("data-items", "0");
       return;
     }
@@ -73,12 +193,7 @@ function render({ model, el: host }) {
           class: `dw-gallery-item${wrong ? " dw-wrong" : ""}${item.index === focus ? " dw-focus" : ""}`,
           attrs: { "data-index": item.index },
           title: `#${item.index}`,
-          on: {
-            click: () => {
-              model.set("focus", item.index);
-              model.save_changes();
-            },
-          },
+          on: { click: () => setAndSave("focus", item.index) },
         },
         [
           canvas,
@@ -101,37 +216,159 @@ function render({ model, el: host }) {
     root.setAttribute("data-loaded", String(++loads));
   }
 
-  scope.bind(sort, { change: () => {
-    model.set("sort_by", sort.value);
-    model.save_changes();
-  } });
-  scope.bind(desc, { change: () => {
-    model.set("descending", desc.checked);
-    model.save_changes();
-  } });
-  scope.bind(prev, { click: () => {
-    model.set("page", Math.max(0, model.get("page") - 1));
-    model.save_changes();
-  } });
-  scope.bind(next, { click: () => {
-    model.set("page", Math.min(pages() - 1, model.get("page") + 1));
-    model.save_changes();
-  } });
+  // ------------------------------------------------------------ detail panel
+  function canvasOf(w, h, paint) {
+    const c = el("canvas");
+    c.width = w;
+    c.height = h;
+    const ctx = c.getContext("2d");
+    const img = ctx.createImageData(w, h);
+    paint(img.data);
+    ctx.putImageData(img, 0, 0);
+    return c;
+  }
+
+  function figure(canvas, caption, cls) {
+    return el("div", { class: `dw-detail-fig ${cls}` }, [canvas, el("span", { class: "dw-detail-cap", text: caption })]);
+  }
+
+  function renderDetail() {
+    clear(detailPanel);
+    const d = model.get("detail");
+    if (!d || d.index === undefined) {
+      detailPanel.style.display = "none";
+      root.setAttribute("data-detail", "");
+      return;
+    }
+    const { data: rgb, shape } = getArray(model, "detail_image", "uint8", [null, null, 3]);
+    const [h, w] = shape;
+    const { data: mask, shape: mshape } = getArray(model, "detail_mask", "uint8", [null, null]);
+    const { data: heat, shape: hshape } = getArray(model, "detail_heat", "float32", [null, null]);
+    detailPanel.style.display = "";
+    const head = el("div", { class: "dw-detail-head", text: `#${d.index} · label ${d.label} · ${d.split}` });
+    const figs = el("div", { class: "dw-detail-imgs" });
+    const base = (out) => {
+      for (let p = 0; p < h * w; p++) {
+        out[4 * p] = rgb[3 * p];
+        out[4 * p + 1] = rgb[3 * p + 1];
+        out[4 * p + 2] = rgb[3 * p + 2];
+        out[4 * p + 3] = 255;
+      }
+    };
+    figs.appendChild(figure(canvasOf(w, h, base), `image, ${w}×${h} px`, "dw-detail-image"));
+    if (mshape[0] === h && mshape[1] === w && h > 0) {
+      const masked = (out) => {
+        base(out);
+        for (let p = 0; p < h * w; p++) {
+          if (!mask[p]) for (let c = 0; c < 3; c++) out[4 * p + c] = Math.round(out[4 * p + c] * 0.2);
+        }
+      };
+      figs.appendChild(figure(canvasOf(w, h, masked), "bias mask: the bias region at full brightness, the rest dimmed", "dw-detail-mask"));
+    } else {
+      figs.appendChild(el("span", { class: "dw-detail-cap dw-detail-nomask", text: "no bias mask in this dataset" }));
+    }
+    const method = METHOD_NAMES[d.method] || d.method;
+    const lut = colormapLut(COLORMAP);
+    if (hshape[0] === h && hshape[1] === w) {
+      const levels = heatLevels(heat, d.heat_min, d.heat_max);
+      figs.appendChild(figure(canvasOf(w, h, (out) => paintHeat(levels, lut, out)), `${method} map of the predicted class (${d.version})`, "dw-detail-heat"));
+    }
+    const ramp = new Uint8Array(256).map((_, k) => k);
+    const bar = canvasOf(256, 1, (out) => paintHeat(ramp, lut, out));
+    const cbar = el("div", { class: "dw-cbar" }, [
+      el("span", { class: "dw-detail-cap", text: `${method} relevance (colour bar)` }),
+      bar,
+      el("div", { class: "dw-cbar-ticks" }, [
+        el("span", { text: `${Number(d.heat_min).toPrecision(2)} low` }),
+        el("span", { text: `high ${Number(d.heat_max).toPrecision(2)}` }),
+      ]),
+    ]);
+    const rows = d.history.map((r) =>
+      el("tr", { class: `dw-history-row${r.version === d.version ? " dw-current" : ""}`, attrs: { "data-version": r.version } }, [
+        el("td", { text: r.version }),
+        el("td", { text: r.prediction }),
+        el("td", { text: `${(100 * r.confidence).toFixed(1)} %` }),
+        el("td", { class: r.correct ? "" : "dw-wrong", text: r.correct ? "✓ yes" : "✗ no" }),
+      ]),
+    );
+    const table = el("table", { class: "dw-history" }, [
+      el("thead", {}, [el("tr", {}, ["version", "prediction", "confidence", "correct"].map((t) => el("th", { text: t })))]),
+      el("tbody", {}, rows),
+    ]);
+    const tags = d.tags.length ? el("div", { class: "dw-detail-cap dw-detail-tags", text: `tags: ${d.tags.join(", ")}` }) : null;
+    detailPanel.append(head, figs, cbar, el("div", { class: "dw-detail-cap", text: "prediction under every version" }), table);
+    if (tags) detailPanel.appendChild(tags);
+    root.setAttribute("data-detail", String(d.index));
+  }
+  let detailScheduled = false;
+  const scheduleDetail = () => {
+    if (detailScheduled) return;
+    detailScheduled = true;
+    queueMicrotask(() => {
+      detailScheduled = false;
+      renderDetail();
+    });
+  };
+
+  // ------------------------------------------------------------ export (client side, no network)
+  let exports = 0;
+  function download(msg) {
+    if (!msg || msg.type !== "csv") return;
+    const url = URL.createObjectURL(new Blob([msg.text], { type: "text/csv" }));
+    const a = el("a", { attrs: { href: url, download: msg.name }, style: { display: "none" } });
+    root.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    root.setAttribute("data-exports", String(++exports));
+  }
+
+  // ------------------------------------------------------------ wiring
+  scope.bind(sort, { change: () => setAndSave("sort_by", sort.value) });
+  scope.bind(desc, { change: () => setAndSave("descending", desc.checked) });
+  scope.bind(prev, { click: () => setAndSave("page", Math.max(0, model.get("page") - 1)) });
+  scope.bind(next, { click: () => setAndSave("page", Math.min(pages() - 1, model.get("page") + 1)) });
+  scope.bind(exportBtn, { click: () => model.send({ action: "export" }) });
+  const addTag = () => {
+    model.send({ action: "tag", name: tagName.value, form: { selection: model.get("selection") } });
+    tagName.value = "";
+  };
+  scope.bind(tagBtn, { click: addTag });
+  scope.bind(tagName, { keydown: (ev) => ev.key === "Enter" && addTag() });
+  for (const [name, select] of Object.entries(filters)) {
+    scope.bind(select, { change: () => setAndSave(name, select.value) });
+  }
 
   const onError = () => showError(errorBanner, model.get("error"));
-  scope.bind(model, {
+  const handlers = {
     "change:items": () => renderItems(),
     "change:focus": () => renderItems(),
     "change:total": () => renderItems(),
+    "change:base_total": () => renderItems(),
     "change:atlas": () => loadAtlas(),
     "change:error": onError,
     "change:sort_by": () => (sort.value = model.get("sort_by")),
     "change:descending": () => (desc.checked = model.get("descending")),
-  });
+    "change:tags": () => renderTags(),
+    "change:classes": () => syncFilters(),
+    "change:detail": scheduleDetail,
+    "change:detail_image": scheduleDetail,
+    "change:detail_mask": scheduleDetail,
+    "change:detail_heat": scheduleDetail,
+    "msg:custom": (msg) => download(msg),
+  };
+  for (const name of Object.keys(filters)) {
+    handlers[`change:${name}`] = () => {
+      filters[name].value = model.get(name);
+      if (name === "filter_tag") renderTags();
+    };
+  }
+  scope.bind(model, handlers);
 
-  sort.value = model.get("sort_by");
   desc.checked = model.get("descending");
+  renderTags();
   onError();
+  renderDetail();
   loadAtlas();
   return scope.dispose;
 }

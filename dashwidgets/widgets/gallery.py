@@ -1,26 +1,39 @@
-"""ImageGallery: the images of the current selection, with label, prediction and confidence."""
+"""ImageGallery: the images of the current selection, with label, prediction and confidence;
+filters, tags (named, saved selections), CSV export and a large detail panel of the focused image."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import traitlets
 
 from ..engine.engine import Engine
+from ..explain.attribution import METHODS
 from ..models.version import ModelVersion
 from ..runtime.jobs import Job
 from ._atlas import atlas_png
 from ._base import EngineView, Paged, cell_size
+from ._codec import Array
 
 SORT_BY = ("index", "confidence", "loss")
+SPLITS = ("", "train", "val", "test")
+CORRECT = ("", "correct", "wrong")
+FILTERS = ("filter_label", "filter_pred", "filter_split", "filter_correct", "filter_tag")
 
 
 class ImageGallery(Paged, EngineView):
     """Pages through the selected images of one version.
 
     Each item shows the image, its label, the predicted class and the confidence (as text, never
-    HTML). Sort by index, confidence or loss; click an image to set ``focus``.
+    HTML). Sort by index, confidence or loss; filter by label, prediction, split, correctness and
+    tag (the engine's :meth:`~Engine.filter`); click an image to set ``focus`` and see it large
+    with its bias mask, its attribution map and its prediction under every version
+    (:meth:`~Engine.image_detail`). The filters apply to the selection, or to all images when
+    nothing is selected and a filter is set. Tag the selection, select a tag's images, and
+    export what is shown (:meth:`to_dataframe`, :meth:`to_csv`, or "Export CSV" in the browser).
 
     Parameters
     ----------
@@ -38,9 +51,40 @@ class ImageGallery(Paged, EngineView):
     page_size = traitlets.Int(40).tag(sync=True)
     items = traitlets.List(traitlets.Dict()).tag(sync=True)
     """list of dict: the page's images: index, label, pred, confidence, loss, correct."""
+    filter_label = traitlets.Unicode("").tag(sync=True)
+    """str: show only images of this true class ("" = any)."""
+    filter_pred = traitlets.Unicode("").tag(sync=True)
+    """str: show only images predicted as this class ("" = any)."""
+    filter_split = traitlets.Unicode("").tag(sync=True)
+    """str: "train", "val", "test" or "" (any)."""
+    filter_correct = traitlets.Unicode("").tag(sync=True)
+    """str: "correct", "wrong" or "" (any)."""
+    filter_tag = traitlets.Unicode("").tag(sync=True)
+    """str: show only images of this tag ("" = any)."""
+    base_total = traitlets.Int(0).tag(sync=True)
+    """int: images the filters apply to (the selection, or all images); ``total`` of them are shown."""
+    classes = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    """list of str: the dataset's class names (the filters' choices)."""
+    tags = traitlets.List(traitlets.Dict()).tag(sync=True)
+    """list of dict: the engine's tags, ``{"name", "count"}``, sorted by name."""
+    detail_method = traitlets.Unicode("gradcam").tag(sync=True)
+    """str: attribution method of the detail panel's map."""
+    detail = traitlets.Dict().tag(sync=True)
+    """dict: the focused image (``{}``: none): index, version, label, split, method, tags,
+    history (one dict per version: version, prediction, confidence, correct), heat_min, heat_max."""
+    detail_image = Array("uint8", (None, None, 3)).tag(sync=True)
+    """uint8 [H, W, 3]: the focused image."""
+    detail_mask = Array("uint8", (None, None)).tag(sync=True)
+    """uint8 [H, W]: its ground-truth bias mask (1 = bias region); [0, 0] when the dataset has none."""
+    detail_heat = Array("float32", (None, None)).tag(sync=True)
+    """float32 [H, W]: its attribution map for the predicted class under ``version``."""
 
     def __init__(self, engine: Engine, version: ModelVersion | str | Job | None = None, **kwargs: Any):
-        super().__init__(engine, version, cell=cell_size(engine, 32, 96), **kwargs)
+        classes = list(engine.classes) if isinstance(engine, Engine) else []
+        super().__init__(engine, version, cell=cell_size(engine, 32, 96), classes=classes, **kwargs)
+        self._sync_tags()
+        engine.on("tags", self._on_tags)
+        self.on_msg(self._on_msg)
         self.version = self.initial_version.id
 
     # -------------------------------------------------------------- validation
@@ -50,12 +94,42 @@ class ImageGallery(Paged, EngineView):
             self._reject(f"unknown sort_by {proposal['value']!r}; choose one of {list(SORT_BY)}")
         return proposal["value"]
 
+    @traitlets.validate("filter_label", "filter_pred")
+    def _check_class_filter(self, proposal):
+        value = proposal["value"]
+        if value and value not in self._engine.classes:
+            self._reject(f"unknown class {value!r} for {proposal['trait'].name}; classes are {self._engine.classes}")
+        return value
 
+    @traitlets.validate("filter_split")
+    def _check_split_filter(self, proposal):
+        if proposal["value"] not in SPLITS:
+            self._reject(f"unknown filter_split {proposal['value']!r}; choose one of {list(SPLITS)}")
+        return proposal["value"]
+
+    @traitlets.validate("filter_correct")
+    def _check_correct_filter(self, proposal):
+        if proposal["value"] not in CORRECT:
+            self._reject(f"unknown filter_correct {proposal['value']!r}; choose one of {list(CORRECT)}")
+        return proposal["value"]
+
+    @traitlets.validate("filter_tag")
+    def _check_tag_filter(self, proposal):
+        value = proposal["value"]
+        if value and value not in self._engine.tags:
+            self._reject(f"unknown tag {value!r}; tags are {list(self._engine.tags) or 'none yet'}")
+        return value
+
+    @traitlets.validate("detail_method")
+    def _check_detail_method(self, proposal):
+        if proposal["value"] not in METHODS:
+            self._reject(f"unknown detail_method {proposal['value']!r}; choose one of {sorted(METHODS)}")
+        return proposal["value"]
 
     # -------------------------------------------------------------- paging
-    @traitlets.observe("selection", "sort_by", "descending", "version", "page_size")
+    @traitlets.observe("selection", "sort_by", "descending", "version", "page_size", *FILTERS)
     def _on_query(self, change) -> None:
-        if change["name"] != "page" and self.page != 0:
+        if self.page != 0:
             self.page = 0  # observer below renders
         else:
             self._render_page()
@@ -64,9 +138,31 @@ class ImageGallery(Paged, EngineView):
     def _on_page(self, change) -> None:
         self._render_page()
 
+    def filtering(self) -> bool:
+        """True when any filter is set."""
+        return any(getattr(self, f) for f in FILTERS)
+
+    def _base(self) -> np.ndarray | None:
+        """The images the filters apply to: the selection; all images (None) when nothing is
+        selected and a filter is set; none otherwise."""
+        if self.selection:
+            return np.asarray(self.selection, dtype=np.int64)
+        return None if self.filtering() else np.zeros(0, np.int64)
+
+    def shown(self) -> np.ndarray:
+        """``[M] int64`` the images the gallery pages through: the base (see the class
+        docstring) filtered by the engine, in dataset order."""
+        base = self._base()
+        if base is not None and not len(base):
+            return base
+        return self._engine.filter(
+            self.version, base, label=self.filter_label or None, pred=self.filter_pred or None,
+            split=self.filter_split or None, correct=self.filter_correct or None, tag=self.filter_tag or None,
+        )
+
     def ordered(self) -> np.ndarray:
-        """``[M] int64`` selected indices in the current sort order."""
-        idx = np.asarray(self.selection, dtype=np.int64)
+        """``[M] int64`` shown indices (see :meth:`shown`) in the current sort order."""
+        idx = self.shown()
         if not len(idx) or self.sort_by == "index":
             order = idx
         else:
@@ -80,6 +176,7 @@ class ImageGallery(Paged, EngineView):
             return
         try:
             ordered = self.ordered()
+            base = self._base()
             pages = max(1, -(-len(ordered) // self.page_size))
             page = min(max(self.page, 0), pages - 1)
             rows = ordered[page * self.page_size : (page + 1) * self.page_size]
@@ -101,6 +198,7 @@ class ImageGallery(Paged, EngineView):
             self._report(e)
             return
         with self.hold_sync():
+            self.base_total = len(self._engine.dataset) if base is None else len(base)
             self.total = len(ordered)
             self.items = items
             self.atlas = png
@@ -108,3 +206,85 @@ class ImageGallery(Paged, EngineView):
             if page != self.page:
                 self.page = page
             self.error = ""
+
+    # -------------------------------------------------------------- detail of the focused image
+    @traitlets.observe("focus", "version", "detail_method")
+    def _on_focus(self, change) -> None:
+        self._render_detail()
+
+    def _render_detail(self) -> None:
+        if not self.version:
+            return
+        if self.focus < 0:
+            with self.hold_sync():
+                self.detail = {}
+                self.detail_image = self.detail_mask = self.detail_heat = np.zeros(0, np.uint8)
+            return
+        try:
+            d = self._engine.image_detail(self.focus, self.version, self.detail_method)
+        except Exception as e:  # noqa: BLE001 - shown in the view
+            self._report(e)
+            return
+        heat = d["heat"]
+        meta = {k: d[k] for k in ("index", "version", "label", "split", "method", "tags", "history")}
+        meta["heat_min"], meta["heat_max"] = float(heat.min()), float(heat.max())
+        mask = d["bias_mask"]
+        with self.hold_sync():
+            self.detail_image = d["image"]
+            self.detail_mask = np.zeros((0, 0), np.uint8) if mask is None else mask.astype(np.uint8)
+            self.detail_heat = heat
+            self.detail = meta
+
+    # -------------------------------------------------------------- tags
+    def _sync_tags(self) -> None:
+        self.tags = [{"name": k, "count": len(v)} for k, v in self._engine.tags.items()]
+
+    def _on_tags(self, event: dict) -> None:
+        self._sync_tags()
+        if self.filter_tag and self.filter_tag not in self._engine.tags:
+            self.filter_tag = ""  # its tag is gone; the observer re-renders
+        elif self.filter_tag:
+            self._render_page()
+        if self.focus >= 0 and self.detail:
+            self._render_detail()
+
+    def tag_selection(self, name: str) -> list[int]:
+        """Tag the selected images ``name`` (see :meth:`Engine.tag`); returns the tag's indices."""
+        return self._engine.tag(name, self.selection)
+
+    def select_tag(self, name: str) -> None:
+        """Select the images of tag ``name`` (linked views follow)."""
+        if name not in self._engine.tags:
+            raise ValueError(f"unknown tag {name!r}; tags are {list(self._engine.tags) or 'none yet'}")
+        self.selection = self._engine.tags[name]
+
+    # -------------------------------------------------------------- export
+    def to_dataframe(self) -> pd.DataFrame:
+        """The images shown (all pages, in the gallery's order) as :meth:`Engine.frame` rows:
+        index, split, label, prediction, confidence, correct, tags."""
+        return self._engine.frame(self.ordered(), self.version)
+
+    def to_csv(self, path: str | Path) -> Path:
+        """Write :meth:`to_dataframe` to ``path`` (CSV, no row index); returns the path."""
+        path = Path(path)
+        self.to_dataframe().to_csv(path, index=False)
+        return path
+
+    # -------------------------------------------------------------- browser actions
+    def _on_msg(self, _widget, content, _buffers) -> None:
+        action = content.get("action") if isinstance(content, dict) else None
+        name = content.get("name", "") if isinstance(content, dict) else ""
+        try:
+            if action == "tag":
+                if self._apply(content.get("form") or {}, ("selection",)):
+                    self.tag_selection(name)
+                    self.error = ""
+            elif action == "untag":
+                self._engine.untag(name)
+            elif action == "select_tag":
+                self.select_tag(name)
+            elif action == "export":
+                csv = self.to_dataframe().to_csv(index=False)
+                self.send({"type": "csv", "name": f"gallery-{self.version}.csv", "text": csv})
+        except Exception as e:  # noqa: BLE001 - shown in the view, the kernel lives
+            self._report(e)
