@@ -172,8 +172,10 @@ function render({ model, el: host }) {
     legend.append(key(false, "solid: train"), key(true, "dashed: val"));
   }
 
+  let drawnColors = "";
   function drawChart() {
     const colors = themeColors(root);
+    drawnColors = JSON.stringify(colors);
     const rows = model.get("versions");
     const live = liveRun();
     const { loss, accuracy } = boardSeries(rows, live, hidden, colors.fg);
@@ -276,6 +278,13 @@ function render({ model, el: host }) {
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   } });
   scope.add(onThemeChange(() => drawChart()));
+  // the first render may come before the host is in the page (no theme variables to read yet):
+  // draw again once it is laid out, if the theme's colours differ from those drawn
+  const observer = new ResizeObserver(() => {
+    if (JSON.stringify(themeColors(root)) !== drawnColors) drawChart();
+  });
+  observer.observe(root);
+  scope.add(() => observer.disconnect());
 
   const handlers = {
     "change:versions": () => (syncForm(), drawVersions(), drawChart()),
