@@ -22,6 +22,8 @@ const CSS = `
 .dw-attr-colorbar { display: inline-flex; align-items: center; gap: 4px; }
 .dw-attr-colorbar canvas { display: block; border: 1px solid var(--dw-border); }
 .dw-attr-scroll-note { color: var(--dw-fg-muted); }
+.dw-attribution .dw-attr-rowhead { position: sticky; left: 0; z-index: 1; background: var(--dw-bg); padding-right: 4px; }
+.dw-attribution .dw-pred.dw-wrong { color: var(--dw-fg); }
 `;
 
 function options(select, values, names = {}) {
@@ -69,7 +71,7 @@ function render({ model, el: host }) {
       barCanvas,
       el("span", { text: "high" }),
     ]),
-    el("span", { class: "dw-legend-note", text: "|relevance| per image, scaled to its 99.5th percentile · red border: misclassified · accent border: focused image" }),
+    el("span", { class: "dw-legend-note", text: "|relevance| per image, scaled to its 99.5th percentile · red border, ✗: misclassified · accent border: focused image" }),
     scrollNote,
   ]);
   const errorBanner = el("div", { class: "dw-error" });
@@ -215,7 +217,7 @@ function render({ model, el: host }) {
           [
             el("div", { class: "dw-attr-head" }, [
               el("span", { class: "dw-label", text: item.label }),
-              el("span", { class: `dw-pred${wrong ? " dw-wrong" : ""}`, text: `→ ${item.pred} ${(100 * item.confidence).toFixed(0)}%` }),
+              el("span", { class: `dw-pred${wrong ? " dw-wrong" : ""}`, text: `${wrong ? "✗ " : ""}→ ${item.pred} ${(100 * item.confidence).toFixed(0)}%` }),
             ]),
             ...canvases,
             metrics,

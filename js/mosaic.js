@@ -58,7 +58,7 @@ function render({ model, el: host }) {
     el("span", { class: "dw-legend-item" }, [swatchWorse, worse]),
     el("span", { class: "dw-legend-item" }, [swatchSame, same]),
     el("span", { class: "dw-legend-item dw-mosaic-colorbar", title: "colour intensity: change in a cell's image count" }, [barLo, bar, barHi, barCaption]),
-    el("span", { class: "dw-legend-note", text: "outline: the selection is exactly these cells · dashed: cell holds selected images · click selects, ctrl/⌘-click adds" }),
+    el("span", { class: "dw-legend-note", text: "cell label: predicted class: images · outline: the selection is exactly these cells · dashed, bar: share of a cell selected · click selects, ctrl/⌘-click adds" }),
     selNote,
   ]);
   root.append(title, errorBanner, figure, legend);
@@ -156,14 +156,14 @@ function render({ model, el: host }) {
         ctx.lineWidth = 2.5;
         ctx.strokeRect(c.x + 1.25, c.y + 1.25, Math.max(1, c.w - 2.5), Math.max(1, c.h - 2.5));
       } else if (n > 0) {
-        ctx.setLineDash([3, 2]);
+        ctx.setLineDash([3, 3]);
         ctx.strokeStyle = colors.fg;
-        ctx.lineWidth = 1.5;
-        ctx.strokeRect(c.x + 0.75, c.y + 0.75, Math.max(1, c.w - 1.5), Math.max(1, c.h - 1.5));
+        ctx.lineWidth = 1;
+        ctx.strokeRect(c.x + 0.5, c.y + 0.5, Math.max(1, c.w - 1), Math.max(1, c.h - 1));
         ctx.setLineDash([]);
         // the selected share of the cell as a bar along its bottom
         ctx.fillStyle = colors.fg;
-        ctx.fillRect(c.x + 1, c.y + c.h - 3, Math.max(1, (c.w - 2) * (n / Math.max(1, c.b))), 2);
+        ctx.fillRect(c.x + 1, c.y + c.h - 4, Math.max(1, (c.w - 2) * (n / Math.max(1, c.b))), 3);
       }
       if (key === focusCell) {
         ctx.beginPath();
