@@ -12,7 +12,8 @@ const STYLED = ["color", "background", "translate"]; // methods that need a targ
 const CSS = `
 .dw-clusters .dw-aug-hint { color: var(--dw-fg); margin: 2px 0; }
 .dw-clusters .dw-cluster-legend { color: var(--dw-fg-muted); font-size: 11px; margin: 2px 0 6px; max-width: 900px; }
-.dw-clusters .dw-cluster-head { color: var(--dw-fg); line-height: 1.3; }
+.dw-clusters .dw-cluster-head { color: var(--dw-fg); line-height: 1.3; min-width: 80px; }
+.dw-clusters .dw-cluster-col canvas { align-self: center; }
 .dw-clusters .dw-cluster-name { font-weight: 600; }
 .dw-clusters .dw-cluster-src { font-size: 11px; color: var(--dw-fg); display: flex; align-items: center; gap: 3px; cursor: pointer; }
 .dw-clusters .dw-cluster-col.dw-source { outline: 2px dashed var(--dw-accent); outline-offset: -2px; }
@@ -26,7 +27,7 @@ function pct(v) {
 /** The header lines of cluster `c` (a row of the kernel's cluster table) and its tooltip. */
 export function headerText(c) {
   return {
-    lines: [`cluster ${c.cluster} · ${c.size} images`, `accuracy ${pct(c.accuracy)}`, `${pct(c.top_class_share)} class ${c.top_class}`],
+    lines: [`cluster ${c.cluster}`, `${c.size} images`, `accuracy ${pct(c.accuracy)}`, `${pct(c.top_class_share)} class ${c.top_class}`],
     title:
       `cluster ${c.cluster}: ${c.size} images; the model is right on ${pct(c.accuracy)} of them; ` +
       `${pct(c.top_class_share)} are class ${c.top_class}. Click to pick it as the target style.`,
@@ -83,8 +84,9 @@ function render({ model, el: host }) {
       const { lines, title } = headerText(c);
       const head = el("div", { class: "dw-cluster-head", title }, [
         el("div", { class: "dw-cluster-name", text: lines[0] }),
-        el("div", { class: "dw-cluster-acc", text: lines[1] }),
-        el("div", { class: "dw-cluster-top", text: lines[2] }),
+        el("div", { class: "dw-cluster-size", text: lines[1] }),
+        el("div", { class: "dw-cluster-acc", text: lines[2] }),
+        el("div", { class: "dw-cluster-top", text: lines[3] }),
       ]);
       const srcBox = el("input", { attrs: { type: "checkbox", "data-source-cluster": c.cluster } });
       srcBox.checked = sources.has(c.cluster);
@@ -108,6 +110,7 @@ function render({ model, el: host }) {
       for (const idx of reps) {
         const canvas = el("canvas", { class: "dw-cluster-rep", attrs: { "data-index": idx } });
         canvas.width = canvas.height = cell;
+        canvas.style.width = canvas.style.height = `${cell}px`; // never stretched to the header's width
         if (atlas) drawCell(canvas.getContext("2d"), atlas, flat, cols, cell);
         flat += 1;
         col.appendChild(canvas);

@@ -116,6 +116,8 @@ function render({ model, el: host }) {
   function draw() {
     frame = 0;
     const t0 = performance.now();
+    // read every frame: the view may render before it is attached (the theme's variables unset)
+    colors = themeColors(root);
     renderer.draw(view, pointSize(), dpr);
     octx.setTransform(1, 0, 0, 1, 0, 0);
     octx.clearRect(0, 0, overlay.width, overlay.height);

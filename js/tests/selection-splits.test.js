@@ -27,8 +27,8 @@ describe("projection: selection per split", () => {
 describe("clusters: header text", () => {
   it("names what each number is", () => {
     const { lines, title } = headerText({ cluster: 3, size: 8, accuracy: 0.5, top_class: "7", top_class_share: 0.98 });
-    expect(lines).toEqual(["cluster 3 · 8 images", "accuracy 50 %", "98 % class 7"]);
+    expect(lines).toEqual(["cluster 3", "8 images", "accuracy 50 %", "98 % class 7"]);
     expect(title).toContain("98 % are class 7");
-    expect(headerText({ cluster: 0, size: 1, accuracy: null, top_class: "a", top_class_share: 1 }).lines[1]).toBe("accuracy –");
+    expect(headerText({ cluster: 0, size: 1, accuracy: null, top_class: "a", top_class_share: 1 }).lines[2]).toBe("accuracy –");
   });
 });
