@@ -161,7 +161,8 @@ class ClassifierBoard(View):
         """A new version, from this board's job or from Python (``engine.train`` in a cell)."""
         self._refresh()
         vid = str(event.get("version", ""))
-        self._announced = vid
+        active = self._engine.active
+        self._announced = vid if active is not None and active.id == vid else ""  # its "active" event follows
         self.message = self._trained_message(vid)
 
     def _on_engine_discard(self, event: dict) -> None:
