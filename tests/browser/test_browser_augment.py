@@ -34,9 +34,14 @@ def test_style_cluster_augment_review_retrain_and_trace(page, lab, open_notebook
     assert shown == reps
     assert page.locator(".dw-trace .dw-empty").is_visible()  # one version: nothing to trace yet
 
+    # no source yet: Augment is disabled and the hint says how to choose one
+    hint = page.locator(".dw-clusters .dw-aug-hint")
+    assert page.locator(".dw-clusters button.dw-augment").is_disabled()
+    assert "Sources: none yet" in hint.inner_text()
     # source images: a selection from Python, shared by the linked gallery; style: cluster 2
     nb.kernel.exec("gal.selection = [int(i) for i in np.flatnonzero(ds.split == 'train')[:40]]")
     _poll(lambda: "40 source image" in page.locator(".dw-clusters .dw-aug-info").inner_text(), what="40 sources")
+    assert "40 image(s) from the linked selection, all 40 train" in hint.inner_text()
     page.locator(".dw-cluster-col[data-cluster='2'] .dw-cluster-head").click()
     _poll(lambda: root.get_attribute("data-style") == "2", what="style cluster 2 picked")
     page.locator(".dw-clusters select.dw-aug-method").select_option("color")
