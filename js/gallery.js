@@ -31,10 +31,13 @@ const CSS = `
 .dw-cbar { display: flex; flex-direction: column; gap: 1px; margin: 4px 0; }
 .dw-cbar canvas { width: 168px; height: 10px; display: block; }
 .dw-cbar-ticks { display: flex; justify-content: space-between; width: 168px; color: var(--dw-fg-muted); font-size: 11px; font-variant-numeric: tabular-nums; }
-table.dw-history { border-collapse: collapse; margin-top: 6px; font-size: 12px; }
+.dw-detail-section { margin-top: 8px; }
+table.dw-history { border-collapse: collapse; margin-top: 2px; font-size: 12px; }
 table.dw-history th, table.dw-history td { border-bottom: 1px solid var(--dw-border-faint); padding: 2px 6px; text-align: left; white-space: nowrap; }
 tr.dw-history-row.dw-current { background: var(--dw-accent-bg); }
-.dw-history .dw-wrong { color: var(--dw-wrong); }
+/* wrong predictions: a red dot beside neutral text (red text misses WCAG contrast in dark themes) */
+.dw-gallery .dw-pred.dw-wrong, .dw-history td.dw-wrong { color: var(--dw-fg); }
+.dw-gallery .dw-pred.dw-wrong::before, .dw-history td.dw-wrong::before { content: ""; display: inline-block; width: 7px; height: 7px; border-radius: 50%; background: var(--dw-wrong); margin-right: 4px; vertical-align: middle; }
 `;
 
 const METHOD_NAMES = { gradcam: "Grad-CAM", scorecam: "Score-CAM", ig: "Integrated Gradients", lrp: "ε-LRP" };
@@ -271,18 +274,21 @@ function render({ model, el: host }) {
     const lut = colormapLut(COLORMAP);
     if (hshape[0] === h && hshape[1] === w) {
       const levels = heatLevels(heat, d.heat_min, d.heat_max);
-      figs.appendChild(figure(canvasOf(w, h, (out) => paintHeat(levels, lut, out)), `${method} map of the predicted class (${d.version})`, "dw-detail-heat"));
+      const ramp = new Uint8Array(256).map((_, k) => k);
+      figs.appendChild(
+        el("div", { class: "dw-detail-fig dw-detail-heat" }, [
+          canvasOf(w, h, (out) => paintHeat(levels, lut, out)),
+          el("div", { class: "dw-cbar", title: `colour bar: ${method} relevance from its lowest to its highest value in this map` }, [
+            canvasOf(256, 1, (out) => paintHeat(ramp, lut, out)),
+            el("div", { class: "dw-cbar-ticks" }, [
+              el("span", { text: `${Number(d.heat_min).toPrecision(2)} low` }),
+              el("span", { text: `high ${Number(d.heat_max).toPrecision(2)}` }),
+            ]),
+          ]),
+          el("span", { class: "dw-detail-cap", text: `${method} relevance for the predicted class under ${d.version} (blue low → red high)` }),
+        ]),
+      );
     }
-    const ramp = new Uint8Array(256).map((_, k) => k);
-    const bar = canvasOf(256, 1, (out) => paintHeat(ramp, lut, out));
-    const cbar = el("div", { class: "dw-cbar" }, [
-      el("span", { class: "dw-detail-cap", text: `${method} relevance (colour bar)` }),
-      bar,
-      el("div", { class: "dw-cbar-ticks" }, [
-        el("span", { text: `${Number(d.heat_min).toPrecision(2)} low` }),
-        el("span", { text: `high ${Number(d.heat_max).toPrecision(2)}` }),
-      ]),
-    ]);
     const rows = d.history.map((r) =>
       el("tr", { class: `dw-history-row${r.version === d.version ? " dw-current" : ""}`, attrs: { "data-version": r.version } }, [
         el("td", { text: r.version }),
@@ -296,7 +302,7 @@ function render({ model, el: host }) {
       el("tbody", {}, rows),
     ]);
     const tags = d.tags.length ? el("div", { class: "dw-detail-cap dw-detail-tags", text: `tags: ${d.tags.join(", ")}` }) : null;
-    detailPanel.append(head, figs, cbar, el("div", { class: "dw-detail-cap", text: "prediction under every version" }), table);
+    detailPanel.append(head, figs, el("div", { class: "dw-detail-cap dw-detail-section", text: "prediction under every version" }), table);
     if (tags) detailPanel.appendChild(tags);
     root.setAttribute("data-detail", String(d.index));
   }
