@@ -22,8 +22,10 @@ const CSS = `
 .dw-attr-colorbar { display: inline-flex; align-items: center; gap: 4px; }
 .dw-attr-colorbar canvas { display: block; border: 1px solid var(--dw-border); }
 .dw-attr-scroll-note { color: var(--dw-fg-muted); }
-.dw-attribution .dw-attr-rowhead { position: sticky; left: 0; z-index: 1; background: var(--dw-bg); padding-right: 4px; }
+.dw-attribution .dw-attr-rowhead { position: sticky; left: 0; z-index: 1; align-self: stretch; background: var(--dw-bg); padding-right: 4px; }
 .dw-attribution .dw-pred.dw-wrong { color: var(--dw-fg); }
+.dw-attr-head .dw-attr-wrong-dot { display: inline-block; width: 7px; height: 7px; border-radius: 50%; background: var(--dw-wrong); margin-right: 3px; vertical-align: middle; }
+.dw-attr-head .dw-pred span.dw-pred-text { display: inline; }
 `;
 
 function options(select, values, names = {}) {
@@ -71,7 +73,7 @@ function render({ model, el: host }) {
       barCanvas,
       el("span", { text: "high" }),
     ]),
-    el("span", { class: "dw-legend-note", text: "|relevance| per image, scaled to its 99.5th percentile · red border, ✗: misclassified · accent border: focused image" }),
+    el("span", { class: "dw-legend-note", text: "|relevance| per image, scaled to its 99.5th percentile · red border, red dot: misclassified · accent border: focused image" }),
     scrollNote,
   ]);
   const errorBanner = el("div", { class: "dw-error" });
@@ -217,7 +219,10 @@ function render({ model, el: host }) {
           [
             el("div", { class: "dw-attr-head" }, [
               el("span", { class: "dw-label", text: item.label }),
-              el("span", { class: `dw-pred${wrong ? " dw-wrong" : ""}`, text: `${wrong ? "✗ " : ""}→ ${item.pred} ${(100 * item.confidence).toFixed(0)}%` }),
+              el("span", { class: `dw-pred${wrong ? " dw-wrong" : ""}`, title: wrong ? "misclassified" : "" }, [
+                wrong ? el("span", { class: "dw-attr-wrong-dot" }) : null,
+                el("span", { class: "dw-pred-text", text: `→ ${item.pred} ${(100 * item.confidence).toFixed(0)}%` }),
+              ]),
             ]),
             ...canvases,
             metrics,
