@@ -158,6 +158,8 @@ class ClusterGallery(EngineView):
         with self.hold_sync():
             self.source_count = used
             self.source_hint = text
+            if used and self.error and self.error == getattr(self, "_source_error", None):
+                self.error = ""  # the refusal no longer applies
 
     @traitlets.observe("k", "n", "split", "version")
     def _recluster(self, change) -> None:
@@ -190,17 +192,17 @@ class ClusterGallery(EngineView):
         Augmentations)."""
         try:
             chosen = self.chosen_sources()
-            if not len(chosen):
-                raise ValueError("no source images: select images (e.g. a lasso in a linked projection) "
-                                 "or tick 'source' under clusters first")
             used = self.source_indices()
             if not len(used):
                 splits = sorted(set(self._engine.dataset.split[chosen].tolist()))
-                raise ValueError(
+                self._source_error = (
+                    "no source images: select images (e.g. a lasso in a linked projection) or tick 'source' "
+                    "under clusters first" if not len(chosen) else
                     f"all {len(chosen)} chosen source image(s) come from the {'/'.join(splits)} split; augmentations "
                     "join training, so they are made from train images only (an evaluation image must not reach "
                     "training). Select train images (e.g. tick only 'train' under 'lasso selects' in the projection)"
                 )
+                raise ValueError(self._source_error)
             if not self.style_clusters and self.method in _STYLED:
                 raise ValueError("pick at least one style cluster (click a column header)")
             if self.clustering is None:

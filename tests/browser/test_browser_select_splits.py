@@ -161,6 +161,7 @@ def test_no_val_or_test_image_reaches_training_through_the_widgets(page, lab, op
     _poll(lambda: f"{counts[0]} train image(s) used, {counts[1]} val and {counts[2]} test left out" in hint.inner_text(),
           what="the hint counts what is left out")
     assert augment.is_enabled()
+    _poll(lambda: page.locator(".dw-clusters .dw-error").is_hidden(), what="the refusal cleared by usable sources")
     gal.scroll_into_view_if_needed()
     screenshot(page, "clusters-sources-hint")
     augment.click()

@@ -138,6 +138,8 @@ def test_cluster_gallery_sources_selection_or_clusters_train_only_with_a_hint(en
     g.selection = test[:5].tolist()
     assert g.source_count == 0 and g.augment() == [] and "come from the test split" in g.error
     assert len(eng.augmentations) == n
+    g.selection = train[:3].tolist()  # usable sources again: the refusal is cleared
+    assert g.error == "" and g.source_count == 3
     # clusters as sources: every member of the ticked clusters (the clustering is on train images)
     g.source, g.source_clusters = "clusters", [0, 2]
     members = np.union1d(g.clustering[0].members, g.clustering[2].members)
