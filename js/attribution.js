@@ -171,7 +171,7 @@ function render({ model, el: host }) {
       root.setAttribute("data-items", "0");
       root.setAttribute("data-rendered", model.get("rendered"));
       root.setAttribute("data-focus", "-1");
-      drawColorbar(colormapLut(model.get("colormap")));
+      colorbar.style.display = "none"; // no heatmap to explain
       noteScroll();
       return;
     }
@@ -230,6 +230,7 @@ function render({ model, el: host }) {
         ),
       );
     }
+    colorbar.style.display = "";
     drawRows();
     root.setAttribute("data-items", String(items.length));
     root.setAttribute("data-rendered", model.get("rendered"));

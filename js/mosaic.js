@@ -58,7 +58,7 @@ function render({ model, el: host }) {
     el("span", { class: "dw-legend-item" }, [swatchWorse, worse]),
     el("span", { class: "dw-legend-item" }, [swatchSame, same]),
     el("span", { class: "dw-legend-item dw-mosaic-colorbar", title: "colour intensity: change in a cell's image count" }, [barLo, bar, barHi, barCaption]),
-    el("span", { class: "dw-legend-note", text: "cell label: predicted class: images · outline: the selection is exactly these cells · dashed, bar: share of a cell selected · click selects, ctrl/⌘-click adds" }),
+    el("span", { class: "dw-legend-note", text: "top cell of a column: predicted right · cell label: predicted class: images · outline: the selection is exactly these cells · dashed, bar: share of a cell selected · click selects, ctrl/⌘-click adds" }),
     selNote,
   ]);
   root.append(title, errorBanner, figure, legend);
@@ -233,7 +233,7 @@ function render({ model, el: host }) {
     const [va, vb] = versions();
     barLo.textContent = `−${maxAbs}`;
     barHi.textContent = `+${maxAbs}`;
-    barCaption.textContent = `images a cell gained for ${vb} over ${va} (− worse, + better)`;
+    barCaption.textContent = `images ${vb} does better (+) or worse (−) than ${va} in a cell: more right on the diagonal, fewer of a mistake off it`;
     swatchBetter.style.background = changeColor(1, 1, false, theme);
     swatchWorse.style.background = changeColor(-1, 1, false, theme);
     swatchSame.style.background = `rgb(${mixRgb(theme.bg, theme.fg, 0.12).join(",")})`;

@@ -92,6 +92,15 @@ def test_compare_views_share_one_selection_and_say_what_they_show(page, themed_l
     )
     root_w, canvas_w, backing_w = widths
     assert canvas_w >= 0.97 * root_w and abs(backing_w - canvas_w) <= 1, widths
+    # ... and after the window narrows: the canvas follows its container and is redrawn
+    page.set_viewport_size({"width": 1000, "height": 900})
+    _poll(lambda: int(_attr(page, ".dw-trace", "data-width")) < canvas_w - 100, what="the trace redrawn narrower")
+    narrow = page.locator(".dw-trace").evaluate(
+        "r => [r.getBoundingClientRect().width, r.querySelector('canvas.dw-trace-canvas').getBoundingClientRect().width]"
+    )
+    assert narrow[1] >= 0.97 * narrow[0] and narrow[1] <= narrow[0] + 1, narrow
+    page.set_viewport_size({"width": 1280, "height": 900})
+    _poll(lambda: abs(int(_attr(page, ".dw-trace", "data-width")) - canvas_w) <= 2, what="the trace back to full width")
     trace_legend = page.locator(".dw-trace .dw-legend").inner_text()
     for words in ("v1, v2", "became correct", "became wrong", "unchanged"):
         assert words in trace_legend, trace_legend
