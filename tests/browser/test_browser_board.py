@@ -119,7 +119,7 @@ def test_board_overlays_versions_live_points_cancel_python_versions_and_csv(page
     page.locator(".dw-board .dw-version-row[data-version='v1'] input.dw-activate").check()
     _poll(lambda: nb.kernel.eval("eng.active.id") == "v1", what="v1 active")
     _poll(lambda: nb.kernel.eval("gal.version") == "v1", what="the gallery follows v1")
-    assert "v1 is active" in page.locator(".dw-board .dw-job-status").inner_text()
+    _poll(lambda: "v1 is active" in page.locator(".dw-board .dw-job-status").inner_text(), what="status names v1")
     page.locator(".dw-board .dw-version-row[data-version='v1'] button.dw-discard").click()
     page.locator(".dw-board .dw-version-row[data-version='v1'] button.dw-discard-confirm").click()
     err = page.locator(".dw-board .dw-error")
