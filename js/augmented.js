@@ -40,7 +40,7 @@ function render({ model, el: host }) {
     const cell = model.get("cell");
     const cols = model.get("atlas_cols");
     const pairs = model.get("pairs");
-    if (!pairs.length) grid.appendChild(el("div", { class: "dw-empty", text: "No augmentation yet: pick a style cluster and augment a selection." }));
+    if (!pairs.length) grid.appendChild(el("div", { class: "dw-empty", text: "No augmentation yet: in a ClusterGallery choose sources (a linked lasso or source clusters) and a target style, then press Augment sources." }));
     pairs.forEach((p, k) => {
       const canvases = [0, 1].map((j) => {
         const c = el("canvas");
