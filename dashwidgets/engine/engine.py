@@ -237,8 +237,9 @@ class Engine:
     def on(self, event: str, callback: Callable[[dict], None]) -> None:
         """Call ``callback(payload)`` on ``event``: ``"active"`` (``old``,
         ``new`` ids), ``"version"`` (a new ``version``), ``"discard"`` (``version``), ``"augment"``
-        (``augmentation``), ``"tags"`` (``tag``, ``added`` or ``removed``). Callbacks run in the thread that made the change; bound methods are
-        held weakly, so a closed view does not leak. An exception in a callback becomes a warning."""
+        (``augmentation``), ``"tags"`` (``tag``, ``added`` or ``removed``). Callbacks run in
+        the thread that made the change; bound methods are held weakly, so a closed view does not
+        leak. An exception in a callback becomes a warning."""
         self._store.on(event, callback)
 
     def off(self, event: str, callback: Callable[[dict], None]) -> None:
