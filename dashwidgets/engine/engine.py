@@ -1,7 +1,7 @@
 """Engine: the public facade over one version store and one service per concern.
 
 Every method here delegates in a line or two. The work lives in the services (``training``,
-``inference``, ``projection``, ``attribution``, ``augmentation``, ``translation``); versions,
+``inference``, ``projection``, ``attribution``, ``augmentation``, ``translation``, ``viscuit``); versions,
 weights, caches, events, history and the workspace live in :class:`~.versions.VersionStore`.
 
 This file is over 400 lines for one reason: each public method carries its user-facing
@@ -23,6 +23,7 @@ from torch import nn
 from ..audit.cluster import Cluster, Clustering
 from ..audit.compare import Comparison, Trace, compare, trace
 from ..audit.report import BiasAudit
+from ..audit.subgroups import Subgroups
 from ..augment.record import Augmentation
 from ..augment.translate import STEPS as TRANSLATE_STEPS
 from ..augment.translate import Translator
@@ -45,6 +46,7 @@ from .tags import TagService
 from .training import TrainingService
 from .translation import TranslationService
 from .versions import VersionStore, now
+from .viscuit import ViscuitService
 from .workspace import Workspace, WorkspaceError, WorkspaceWarning
 
 _DEFAULTS = TrainConfig()  # the one place training defaults are defined (signatures read them)
@@ -130,6 +132,7 @@ class Engine:
         self._translation = self._augmentation.translation = TranslationService(ctx, store, self._augmentation)
         self._training = TrainingService(ctx, store, self._augmentation)
         self._tags = TagService(ctx, store)
+        self._viscuit = ViscuitService(ctx, store, self._inference)
         self._selections = SelectionService(ctx, store, self._inference, self._attribution, self._tags)
         for msg in store.workspace_errors:
             warnings.warn(msg, WorkspaceWarning, stacklevel=2)
@@ -467,6 +470,27 @@ class Engine:
         :class:`Job` at once. Events: ``start``, ``step`` (every 10 steps: ``step``, ``progress``,
         losses) or ``cached``; ``job.cancel()`` stops it and nothing is kept."""
         return self._translation.translator_async(version, k, steps, seed, foreground)
+
+    # ================================================================== subgroups, neurons (VisCUIT)
+    def subgroups(self, version: Version, k: int | None = None, split: str | None = "test", method: str = "kmeans",
+                  ratio: float = 0.5, seed: int = 0) -> Subgroups:
+        """UDIS subgroups of ``version`` on ``split``: its embeddings clustered (``method``:
+        ``"kmeans"`` with ``seed``, or ``"hierarchical"`` Ward; ``k`` from 2 to the split size,
+        default ``round(sqrt(n / 2))`` within [2, n // 10] and at most 50). A subgroup
+        under-performs when its accuracy is below ``ratio`` times the overall accuracy; each is
+        paired with the closest well-performing one (Euclidean distance of mean embeddings).
+        ``sg.table``: size, accuracy, under, pair, dominant label and prediction, boolean
+        attribute shares, ids worst first; ``sg.members(i)``, ``sg.confusion(i)``. Cached."""
+        return self._viscuit.subgroups(version, k, split, method, ratio, seed)
+
+    def neuron_scores(self, version: Version, groups: dict[str, Sequence[int] | np.ndarray],
+                      layers: Sequence[str] | None = None, fraction: float = 0.03) -> pd.DataFrame:
+        """Summit activation score of every channel of every conv layer (or of ``layers``) for each
+        group (``name -> dataset indices``): the share of the group's images for which the channel
+        is highly activated, i.e. among the top channels by spatial maximum whose running sum
+        first exceeds ``fraction`` of the layer's total. Columns ``layer``, ``neuron`` and one per
+        group. The spatial maxima are cached per (version, split): one hooked pass per split."""
+        return self._viscuit.neuron_scores(version, groups, layers, fraction)
 
     # ================================================================== tags, selections
     def tag(self, name: str, indices: Sequence[int] | np.ndarray) -> list[int]:

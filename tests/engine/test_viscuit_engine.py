@@ -1,0 +1,149 @@
+"""VisCUIT on the engine: UDIS subgroups of a shortcut model on the unbiased test split, and
+Summit neuron scores from one hooked pass, checked against a per-image computation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import dashwidgets as dw
+
+
+def test_under_performing_subgroups_expose_the_shortcut(converged):
+    eng, v = converged
+    ds = eng.dataset
+    ev = eng.evaluate(v, "test")
+    # k=25 (10 images each): on this fixture k-means finds 9 under-performing subgroups, 6 of them
+    # at accuracy 0 (the threshold is half of the test accuracy ~0.16); 97 % of their errors
+    # predict the class whose patch the image carries (100 % with the default k=11)
+    sg = eng.subgroups(v, k=25, split="test", seed=0)
+    t = sg.table
+    assert sg.split == "test" and sg.version == v.id and len(t) == 25
+    assert t["accuracy"].is_monotonic_increasing
+    assert t["size"].sum() == len(ev.indices)
+    assert sorted(np.concatenate([sg.members(i) for i in t.index]).tolist()) == ev.indices.tolist()
+    under = sg.under
+    assert len(under) >= 3
+    assert (t.loc[under, "accuracy"] < 0.5 * ev.accuracy).all()
+    assert (t.loc[~t["under"], "accuracy"] >= 0.5 * ev.accuracy).all()
+    for i in under:
+        p = sg.pair(i)
+        assert p is not None and not t.loc[p, "under"]
+        # the pair is the closest well-performing subgroup by mean embedding
+        feats = {j: ev.embedding[np.searchsorted(ev.indices, sg.members(j))].mean(0) for j in t.index}
+        d = {j: np.linalg.norm(feats[j] - feats[i]) for j in t.index if not t.loc[j, "under"]}
+        assert p == min(d, key=d.get)
+        assert sg.confusion(i).sum() == t.loc[i, "size"]
+    idx = np.concatenate([sg.members(i) for i in under])
+    pos = np.searchsorted(ev.indices, idx)
+    wrong = ~ev.correct[pos]
+    bias_class = ds.attributes["bias_class"][idx]
+    assert wrong.sum() >= 10
+    assert (ev.pred[pos][wrong] == bias_class[wrong]).mean() >= 0.7  # measured 0.97
+    # bias-aligned images (patch of their own class) are the ones the shortcut gets right: the
+    # under-performing subgroups hold fewer of them than the split (measured 0.02 vs 0.10)
+    aligned = ds.attributes["aligned"]
+    share_under = (t.loc[under, "aligned_share"] * t.loc[under, "size"]).sum() / t.loc[under, "size"].sum()
+    assert share_under == pytest.approx(aligned[idx].mean())
+    assert share_under < aligned[ev.indices].mean()
+    assert set(t["label"]) <= set(ds.classes)
+    # cached: the same object for the same arguments
+    assert eng.subgroups(v, k=25, split="test", seed=0) is sg
+    # the default k and the hierarchical method run and find under-performing subgroups too
+    assert eng.subgroups(v).k == 11
+    assert len(eng.subgroups(v, method="hierarchical").under) >= 1  # measured 2
+
+
+def _reference_scores(model, eng, layer_modules, idx):
+    """Per-image loop, plain Python: what the batched service must equal."""
+    high = {name: [] for name in layer_modules}
+    for i in idx:
+        seen = {}
+        hs = [m.register_forward_hook(lambda _m, _i, o, n=name, seen=seen: seen.__setitem__(n, o)) for name, m in layer_modules.items()]
+        with torch.no_grad():
+            model(eng.inputs([i]))
+        for h in hs:
+            h.remove()
+        for name in layer_modules:
+            vals = [max(float(seen[name][0, c].max()), 0.0) for c in range(seen[name].shape[1])]
+            total, taken, chosen = sum(vals), 0.0, set()
+            for c in sorted(range(len(vals)), key=lambda c: -vals[c]):
+                if taken > 0.03 * total or vals[c] <= 0:
+                    break
+                chosen.add(c)
+                taken += vals[c]
+            high[name].append([c in chosen for c in range(len(vals))])
+    return {name: np.mean(np.array(rows), axis=0) for name, rows in high.items()}
+
+
+def test_neuron_scores_match_a_per_image_computation(converged):
+    eng, v = converged
+    ds = eng.dataset
+    model = eng.model(v)
+    convs = dw.models.layers.conv_layers(model)
+    # a group across two splits, and one repeated image
+    g1 = np.r_[ds.indices("test")[:4], ds.indices("train")[:3]]
+    g2 = np.r_[ds.indices("test")[10:14], ds.indices("test")[10]]
+    df = eng.neuron_scores(v, {"under": g1, "well": g2})
+    assert list(df.columns) == ["layer", "neuron", "under", "well"]
+    widths = [dict(model.named_modules())[c].out_channels for c in convs]
+    assert len(df) == sum(widths) == 168
+    assert df["layer"].drop_duplicates().tolist() == convs
+    assert df.groupby("layer", sort=False).size().tolist() == widths
+    assert df["under"].between(0, 1).all() and df["well"].between(0, 1).all()
+    assert df["under"].sum() > 0 and df["well"].sum() > 0
+    from dashwidgets.models.activations import activation_modules
+
+    mods = activation_modules(model, convs)
+    for name, group in (("under", g1), ("well", g2)):
+        ref = _reference_scores(model, eng, mods, group)
+        for layer in convs:
+            got = df.loc[df["layer"] == layer, name].to_numpy()
+            np.testing.assert_allclose(got, ref[layer], atol=1e-9, err_msg=f"{name} {layer}")
+    # a subset of layers; the maxima are cached per split
+    sub = eng.neuron_scores(v, {"g": g2}, layers=[convs[-1]])
+    assert sub["layer"].unique().tolist() == [convs[-1]] and len(sub) == widths[-1]
+    assert {k for k in eng.caches["neuron_maxima"].keys(v.id)} == {"test", "train"}
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"k": 251}, "more than the 250 images"),
+        ({"k": 1}, "at least 2"),
+        ({"split": "holdout"}, "unknown split 'holdout'"),
+        ({"method": "spectral"}, "unknown clustering method"),
+        ({"ratio": 2}, "ratio"),
+    ],
+)
+def test_subgroups_bad_input(converged, kwargs, match):
+    eng, v = converged
+    with pytest.raises((ValueError, TypeError), match=match):
+        eng.subgroups(v, **kwargs)
+
+
+def test_neuron_scores_bad_input(converged):
+    eng, v = converged
+    n = len(eng.dataset)
+    with pytest.raises(ValueError, match="group 'u' is empty"):
+        eng.neuron_scores(v, {"u": []})
+    with pytest.raises(ValueError, match=rf"group 'u' has image indices out of range \[0, {n}\)"):
+        eng.neuron_scores(v, {"u": [0, n]})
+    with pytest.raises(ValueError, match="no layer 'conv9'"):
+        eng.neuron_scores(v, {"u": [0]}, layers=["conv9"])
+    with pytest.raises(ValueError, match="'features.2' is not a Conv2d layer"):
+        eng.neuron_scores(v, {"u": [0]}, layers=["features.2"])
+    with pytest.raises(ValueError, match="unknown version|no version"):
+        eng.neuron_scores("nope", {"u": [0]})
+
+
+def test_a_model_without_conv_layers_is_refused(small_ds):
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, small_ds.num_classes))
+    torch.manual_seed(0)
+    eng = dw.Engine(small_ds, model=model, device="cpu", embedding_layer="0")
+    v = eng.train(epochs=1, progress=False)
+    with pytest.raises(ValueError, match="Sequential has no Conv2d layer"):
+        eng.neuron_scores(v, {"u": [0, 1]})
+    assert eng.subgroups(v, k=4).k == 4  # subgroups need no conv layer
