@@ -426,9 +426,13 @@ def test_discard_leaves_no_entry_of_the_version_in_any_registered_cache(tiny_ds,
         eng.attribute(v, [0, 1], "gradcam")
         eng.cluster(v, k=2)
         eng.translator(v, k=2, steps=2, progress=False)
+        eng.subgroups(v, k=2)
+        eng.neuron_scores(v, {"g": [0, 1]})
         extra.put(v.id, "key", np.zeros(3))
     caches = eng.caches
-    assert {"models", "evaluate", "projection", "attribution", "clusters", "translators"} <= set(caches)
+    assert {"models", "evaluate", "projection", "attribution", "clusters", "translators", "subgroups", "neuron_maxima"} <= set(
+        caches
+    )
     empty = [name for name, c in caches.items() if not c.keys(v1.id)]
     assert empty == [], f"precondition: caches without a v1 entry: {empty}"
     eng.discard(v1)
