@@ -92,7 +92,7 @@ class Array(traitlets.TraitType):
         arr = np.asarray(value)
         if arr.dtype.kind not in "biuf":
             raise traitlets.TraitError(f"{where} expects a numeric array ({self._form()}), got dtype {arr.dtype}")
-        if arr.ndim != len(self.shape) or any(s is not None and s != d for s, d in zip(self.shape, arr.shape)):
+        if arr.ndim != len(self.shape) or any(s is not None and s != d for s, d in zip(self.shape, arr.shape, strict=True)):
             if not (arr.size == 0 and arr.ndim == 1):  # an empty 1-D array stands for "nothing yet"
                 raise traitlets.TraitError(f"{where} expects shape {self._form()}, got {arr.dtype} {list(arr.shape)}")
             arr = arr.reshape(tuple(0 if s is None else s for s in self.shape)) if None in self.shape else arr

@@ -36,7 +36,7 @@ ROOT = {
 
 
 def test_every_view_is_readable_in_the_theme(page, themed_lab, open_notebook):
-    nb = open_notebook(page, themed_lab, f"theme-{themed_lab.theme}.ipynb", SETUP, timeout=300)
+    open_notebook(page, themed_lab, f"theme-{themed_lab.theme}.ipynb", SETUP, timeout=300)
     dark = page.evaluate("document.body.dataset.jpThemeLight") == "false"
     assert dark == (themed_lab.theme == "dark"), "the server's theme setting did not reach the page"
     page_bg = page.evaluate("getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim()")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 import dashwidgets.widgets as w
 from dashwidgets.widgets._base import STATIC, View
