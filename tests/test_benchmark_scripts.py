@@ -40,3 +40,11 @@ def test_translate_benchmark_prints_train_and_translate_ratios(tmp_path):
     assert re.search(r"^translate\s+\d+ vs \d+ img/s: ratio [\d.]+x", stdout, flags=re.M), stdout
     assert res["train"]["ratio"] == res["train"]["classifier_s_per_step"] / res["train"]["translator_s_per_step"] > 0
     assert res["translate"]["ratio"] > 0
+
+
+def test_neurons_benchmark_prints_the_scores_ratio_and_agrees_with_the_loop(tmp_path):
+    stdout, res = _run(["benchmarks/neurons.py", "--quick", "--device", "cpu"], tmp_path)
+    assert re.search(r"^scores\s+[\d.]+\s+[\d.]+\s+[\d.]+x", stdout, flags=re.M), stdout
+    r = res["scores"]
+    assert r["ratio"] == r["per_image_s"] / r["batched_s"] > 0
+    assert res["max_abs_diff"] == 0  # on a CPU both sides compute the same float32 maxima
