@@ -4,6 +4,7 @@
 
 import { drawCell, latestAtlas } from "./lib/atlas.js";
 import { getArray } from "./lib/binary.js";
+import { lutColor, paintColorbar } from "./lib/colorbar.js";
 import { colormapLut, paintHeat } from "./lib/colors.js";
 import { disposer, clear, el, showError } from "./lib/dom.js";
 import { addStyle } from "./lib/style.js";
@@ -136,18 +137,7 @@ function render({ model, el: host }) {
   }
 
   function drawColorbar(lut) {
-    const dpr = window.devicePixelRatio || 1;
-    barCanvas.width = Math.round(BAR_W * dpr);
-    barCanvas.height = Math.round(BAR_H * dpr);
-    barCanvas.style.width = `${BAR_W}px`;
-    barCanvas.style.height = `${BAR_H}px`;
-    const ctx = barCanvas.getContext("2d");
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    for (let x = 0; x < BAR_W; x++) {
-      const v = Math.round((x / (BAR_W - 1)) * 255) * 3;
-      ctx.fillStyle = `rgb(${lut[v]},${lut[v + 1]},${lut[v + 2]})`;
-      ctx.fillRect(x, 0, 1, BAR_H);
-    }
+    paintColorbar(barCanvas, BAR_W, BAR_H, lutColor(lut));
     barCanvas.setAttribute("data-colormap", model.get("colormap"));
   }
 

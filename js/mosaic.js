@@ -7,6 +7,7 @@
 // exported page. Colours follow the host's theme (lib/theme.js).
 
 import { getArray } from "./lib/binary.js";
+import { paintColorbar } from "./lib/colorbar.js";
 import { disposer, el, hoverTooltip, showError } from "./lib/dom.js";
 import { changeColor, confusionCounts, mixRgb, mosaicCells, selectionCells, themeRgb } from "./lib/mosaic-layout.js";
 import { addStyle } from "./lib/style.js";
@@ -219,17 +220,8 @@ function render({ model, el: host }) {
   }
 
   function drawColorbar(theme, maxAbs) {
-    bar.width = Math.round(BAR_W * dpr);
-    bar.height = Math.round(BAR_H * dpr);
-    bar.style.width = `${BAR_W}px`;
-    bar.style.height = `${BAR_H}px`;
-    const ctx = bar.getContext("2d");
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    for (let x = 0; x < BAR_W; x++) {
-      const v = Math.round(((x + 0.5) / BAR_W) * 2 * maxAbs - maxAbs);
-      ctx.fillStyle = changeColor(v, maxAbs, false, theme);
-      ctx.fillRect(x, 0, 1, BAR_H);
-    }
+    // the centre of pixel x of BAR_W, from -maxAbs at the left to +maxAbs at the right
+    paintColorbar(bar, BAR_W, BAR_H, (t) => changeColor(Math.round(((t * (BAR_W - 1) + 0.5) / BAR_W) * 2 * maxAbs - maxAbs), maxAbs, false, theme));
     const [va, vb] = versions();
     barLo.textContent = `−${maxAbs}`;
     barHi.textContent = `+${maxAbs}`;
