@@ -4,7 +4,8 @@
 
 A tag is a name and a set of image indices; tagging adds to the set, untagging removes from it
 (all of it when no indices are given). Every change emits the store's ``"tags"`` event and, with a
-workspace, rewrites ``tags.json`` atomically under the workspace lock. A ``tags.json`` that cannot
+workspace, reads ``tags.json`` again and rewrites it atomically, both under the workspace lock, so
+two kernels tagging in one workspace merge their tags. A ``tags.json`` that cannot
 be read is kept aside as ``tags.json.corrupt`` (never overwritten), named in the engine's
 workspace errors, and the tags start empty; the versions and everything else still load.
 """
@@ -55,43 +56,62 @@ class TagService:
     def _path(self):
         return self.store.workspace.path("tags.json")
 
-    def _restore(self) -> None:
+    def _read(self) -> dict[str, np.ndarray] | None:
+        """The tags in ``tags.json`` (None when there is none); raises when it cannot be read."""
         path = self._path()
         if not path.exists():
-            return
+            return None
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("tags"), dict):
+            raise ValueError(f"not a {FORMAT} file")
+        tags = {}
+        for name, idx in data["tags"].items():
+            clean = check_tag_name(name)
+            if not isinstance(idx, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in idx):
+                raise ValueError(f"tag {clean!r} does not hold a list of image indices")
+            tags[clean] = np.unique(self.ctx.dataset.check_indices(np.asarray(idx, dtype=np.int64)))
+        return {k: tags[k] for k in sorted(tags)}
+
+    def _read_or_set_aside(self) -> dict[str, np.ndarray] | None:
+        """:meth:`_read`, or None after keeping an unreadable file aside (named in the workspace
+        errors; the file is never overwritten). Call it under the workspace lock."""
+        path = self._path()
         try:
-            data = json.loads(path.read_text())
-            if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("tags"), dict):
-                raise ValueError(f"not a {FORMAT} file")
-            tags = {}
-            for name, idx in data["tags"].items():
-                clean = check_tag_name(name)
-                if not isinstance(idx, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in idx):
-                    raise ValueError(f"tag {clean!r} does not hold a list of image indices")
-                tags[clean] = np.unique(self.ctx.dataset.check_indices(np.asarray(idx, dtype=np.int64)))
+            return self._read()
         except (ValueError, TypeError, UnicodeDecodeError, OSError) as e:
             try:
-                with self.store.workspace.locked():
-                    aside = next(
-                        p for k in range(1, 1000)
-                        if not (p := path.with_name(path.name + (".corrupt" if k == 1 else f".corrupt{k}"))).exists()
-                    )
-                    os.replace(path, aside)  # kept for the user; the next tag writes a fresh file
+                aside = next(
+                    p for k in range(1, 1000)
+                    if not (p := path.with_name(path.name + (".corrupt" if k == 1 else f".corrupt{k}"))).exists()
+                )
+                os.replace(path, aside)  # kept for the user; the next tag writes a fresh file
                 kept = f"kept as {aside.name}"
             except (OSError, StopIteration):
                 self._readonly = True  # never overwrite a file we could not keep aside
                 kept = "left in place (tags will not be saved)"
             self.store.workspace_errors.append(f"corrupted tags file {path}: {str(e)[:200]}; {kept}, tags start empty")
-            return
-        self._tags = {k: tags[k] for k in sorted(tags)}
+            return None
 
-    def _save(self) -> None:
+    def _restore(self) -> None:
+        with self.store.workspace.locked():
+            self._tags = self._read_or_set_aside() or {}
+
+    def _change(self, apply) -> list[int]:
+        """Run ``apply()`` on the tags and save them. With a workspace the file is read again
+        under its lock first, so that two kernels tagging in one workspace merge their tags
+        instead of the last writer dropping the other's."""
         ws = self.store.workspace
-        if ws is None or self._readonly:
-            return
-        data = {"format": FORMAT, "tags": {k: v.tolist() for k, v in self._tags.items()}}
-        with ws.locked():
-            atomic_write_json(self._path(), data)
+        with self.store.lock:
+            if ws is None or self._readonly:
+                return apply()
+            with ws.locked():
+                disk = self._read_or_set_aside()
+                if disk is not None:
+                    self._tags = disk
+                out = apply()
+                if not self._readonly:
+                    atomic_write_json(self._path(), {"format": FORMAT, "tags": {k: v.tolist() for k, v in self._tags.items()}})
+                return out
 
     # ---------------------------------------------------------------- API
     def _indices(self, indices) -> np.ndarray:
@@ -104,33 +124,36 @@ class TagService:
         idx = self._indices(indices)
         if not len(idx):
             raise ValueError(f"no images to tag {name!r}: the indices are empty (select some images first)")
-        with self.store.lock:
-            old = self._tags.get(name, np.zeros(0, np.int64))
-            self._tags[name] = np.union1d(old, idx)
+        before = {}
+
+        def apply() -> list[int]:
+            before["n"] = len(self._tags.get(name, ()))
+            self._tags[name] = np.union1d(self._tags.get(name, np.zeros(0, np.int64)), idx)
             self._tags = {k: self._tags[k] for k in sorted(self._tags)}
-            self._save()
-            out = self._tags[name].tolist()
-        self.store.emit("tags", tag=name, added=len(out) - len(old))
+            return self._tags[name].tolist()
+
+        out = self._change(apply)
+        self.store.emit("tags", tag=name, added=len(out) - before["n"])
         return out
 
     def untag(self, name: str, indices: Sequence[int] | np.ndarray | None) -> list[int]:
         name = check_tag_name(name)
-        with self.store.lock:
+        drop = None if indices is None else self._indices(indices)
+        before = {}
+
+        def apply() -> list[int]:
             if name not in self._tags:
                 raise ValueError(f"unknown tag {name!r}; tags are {list(self._tags) or 'none yet'}")
-            old = self._tags[name]
-            if indices is None:
-                del self._tags[name]
-                out = []
+            before["n"] = len(self._tags[name])
+            rest = np.zeros(0, np.int64) if drop is None else np.setdiff1d(self._tags[name], drop)
+            if len(rest):
+                self._tags[name] = rest
             else:
-                rest = np.setdiff1d(old, self._indices(indices))
-                if len(rest):
-                    self._tags[name] = rest
-                else:
-                    del self._tags[name]  # a tag with no images is no tag
-                out = rest.tolist()
-            self._save()
-        self.store.emit("tags", tag=name, removed=len(old) - len(out))
+                del self._tags[name]  # a tag with no images is no tag
+            return rest.tolist()
+
+        out = self._change(apply)
+        self.store.emit("tags", tag=name, removed=before["n"] - len(out))
         return out
 
     @property

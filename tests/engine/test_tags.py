@@ -80,6 +80,18 @@ def test_tags_round_trip_through_a_workspace_reopen(tiny, tmp_path):
     assert dw.Engine.open(path, device="cpu").tags == {"ünïcode ✓": [9]}
 
 
+def test_two_kernels_tagging_one_workspace_merge_their_tags(tiny, tmp_path):
+    path = tmp_path / "ws"
+    a = dw.Engine(tiny, device="cpu", workspace=path)
+    b = dw.Engine.open(path, device="cpu")  # a second kernel on the same folder
+    a.tag("mine", [1, 2])
+    b.tag("yours", [3])  # b never saw "mine": it reads the file again before it writes
+    a.tag("mine", [5])
+    b.untag("mine", [1])
+    assert json.loads((path / "tags.json").read_text())["tags"] == {"mine": [2, 5], "yours": [3]}
+    assert dw.Engine.open(path, device="cpu").tags == {"mine": [2, 5], "yours": [3]}
+
+
 def test_in_memory_engine_writes_no_file(tiny, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     eng = dw.Engine(tiny, device="cpu")
