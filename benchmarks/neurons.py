@@ -62,8 +62,8 @@ def per_image_scores(eng, model, groups: dict[str, np.ndarray]) -> dict[str, dic
     """The baseline: one forward pass and one 3 % rule per image, counts summed per group."""
     layers = conv_layers(model)
     mods = activation_modules(model, layers)
-    seen: dict[str, torch.Tensor] = {}
-    hooks = [m.register_forward_hook(lambda _m, _i, o, n=name: seen.__setitem__(n, o)) for name, m in mods.items()]
+    seen: dict[str, torch.Tensor] = {}  # read in the hook: in-place ReLUs change the output later
+    hooks = [m.register_forward_hook(lambda _m, _i, o, n=name: seen.__setitem__(n, o.amax(dim=(2, 3)))) for name, m in mods.items()]
     out = {}
     try:
         with torch.inference_mode():
@@ -72,7 +72,7 @@ def per_image_scores(eng, model, groups: dict[str, np.ndarray]) -> dict[str, dic
                 for i in idx:
                     model(eng.inputs([int(i)]))
                     for name in layers:
-                        counts[name] = counts[name] + highly_activated(seen[name].amax(dim=(2, 3)))[0].float()
+                        counts[name] = counts[name] + highly_activated(seen[name])[0].float()
                 out[gname] = {name: (c / len(idx)).cpu().numpy() for name, c in counts.items()}
     finally:
         for h in hooks:

@@ -57,11 +57,12 @@ def test_under_performing_subgroups_expose_the_shortcut(converged):
 
 
 def _reference_scores(model, eng, layer_modules, idx):
-    """Per-image loop, plain Python: what the batched service must equal."""
+    """Per-image loop, plain Python: what the batched service must equal. The hook copies the
+    output: the in-place ReLU (and a ResNet's in-place residual add) would change it afterwards."""
     high = {name: [] for name in layer_modules}
     for i in idx:
         seen = {}
-        hs = [m.register_forward_hook(lambda _m, _i, o, n=name, seen=seen: seen.__setitem__(n, o)) for name, m in layer_modules.items()]
+        hs = [m.register_forward_hook(lambda _m, _i, o, n=name, seen=seen: seen.__setitem__(n, o.clone())) for name, m in layer_modules.items()]
         with torch.no_grad():
             model(eng.inputs([i]))
         for h in hs:
@@ -147,3 +148,28 @@ def test_a_model_without_conv_layers_is_refused(small_ds):
     with pytest.raises(ValueError, match="Sequential has no Conv2d layer"):
         eng.neuron_scores(v, {"u": [0, 1]})
     assert eng.subgroups(v, k=4).k == 4  # subgroups need no conv layer
+
+
+def test_resnet18_every_conv_layer_is_scored_after_its_batch_norm(small_ds):
+    from torchvision.models import resnet18
+
+    from dashwidgets.models.activations import activation_modules
+
+    sub = small_ds.subset(np.r_[0:120, 600:640, 750:790])
+    torch.manual_seed(0)
+    eng = dw.Engine(sub, model=resnet18(num_classes=10), device="cpu")
+    v = eng.train(epochs=1, batch_size=32, progress=False)
+    model = eng.model(v)
+    convs = dw.models.layers.conv_layers(model)
+    mods = activation_modules(model, convs)
+    named = dict(model.named_modules())
+    # each conv is read at the BatchNorm registered right after it (downsample.0 -> downsample.1)
+    assert mods["conv1"] is named["bn1"] and mods["layer1.0.conv2"] is named["layer1.0.bn2"]
+    assert mods["layer2.0.downsample.0"] is named["layer2.0.downsample.1"]
+    test = sub.indices("test")
+    df = eng.neuron_scores(v, {"a": test[:20], "b": test[20:]})
+    assert len(convs) == 20 and len(df) == sum(named[c].out_channels for c in convs) == 4800
+    assert df["layer"].drop_duplicates().tolist() == convs
+    ref = _reference_scores(model, eng, {c: mods[c] for c in ("conv1", "layer4.1.conv2")}, test[:20])
+    for layer, expected in ref.items():
+        np.testing.assert_allclose(df.loc[df["layer"] == layer, "a"].to_numpy(), expected, atol=1e-9)
