@@ -3,7 +3,9 @@
 A conv layer's activation is read where its channels are activated: when a ``BatchNorm2d`` over
 the same channels is registered right after the conv (SmallCNN, torchvision ResNets and VGG-BN),
 its output is hooked instead of the raw conv output, so after the neuron scores' clamp at zero
-the value is what the following ReLU passes on. Layers keep their conv name either way.
+the value is what the following ReLU passes on (in a residual block's last BatchNorm: before the
+skip connection is added). Layers keep their conv name either way. Maxima are taken inside the
+hook, before in-place ReLUs or residual adds change the output tensor.
 """
 
 from __future__ import annotations
