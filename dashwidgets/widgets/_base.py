@@ -108,6 +108,15 @@ class View(anywidget.AnyWidget):
         self.error = msg
         raise traitlets.TraitError(msg)
 
+    def _one_of(self, proposal, choices, what: str | None = None):
+        """A validator's answer for a trait that takes one of ``choices``: the value, or a
+        refusal naming it and the choices ("unknown <what> 'x'; choose one of [...]"; ``what``
+        defaults to the trait's name)."""
+        value = proposal["value"]
+        if value not in choices:
+            self._reject(f"unknown {what or proposal['trait'].name} {value!r}; choose one of {list(choices)}")
+        return value
+
 
 class Paged(traitlets.HasTraits):
     """Traits of a view that pages through images sent as one PNG atlas (mixed into a View)."""

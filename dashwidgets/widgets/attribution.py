@@ -82,9 +82,7 @@ class AttributionGrid(Paged, EngineView):
     # -------------------------------------------------------------- validation
     @traitlets.validate("method")
     def _check_method(self, proposal):
-        if proposal["value"] not in METHODS:
-            self._reject(f"unknown attribution method {proposal['value']!r}; choose one of {sorted(METHODS)}")
-        return proposal["value"]
+        return self._one_of(proposal, sorted(METHODS), "attribution method")
 
     @traitlets.validate("layer")
     def _check_layer(self, proposal):
@@ -101,9 +99,7 @@ class AttributionGrid(Paged, EngineView):
 
     @traitlets.validate("colormap")
     def _check_colormap(self, proposal):
-        if proposal["value"] not in COLORMAPS:
-            self._reject(f"unknown colormap {proposal['value']!r}; choose one of {list(COLORMAPS)}")
-        return proposal["value"]
+        return self._one_of(proposal, COLORMAPS)
 
     @traitlets.validate("opacity")
     def _check_opacity(self, proposal):

@@ -94,9 +94,7 @@ class ClusterGallery(EngineView):
 
     @traitlets.validate("method")
     def _check_method(self, proposal):
-        if proposal["value"] not in METHODS:
-            self._reject(f"unknown augmentation method {proposal['value']!r}; choose one of {list(METHODS)}")
-        return proposal["value"]
+        return self._one_of(proposal, METHODS, "augmentation method")
 
     @traitlets.validate("style_clusters", "source_clusters")
     def _check_style(self, proposal):
@@ -108,9 +106,7 @@ class ClusterGallery(EngineView):
 
     @traitlets.validate("source")
     def _check_source(self, proposal):
-        if proposal["value"] not in _SOURCES:
-            self._reject(f"unknown source {proposal['value']!r}; choose one of {list(_SOURCES)}")
-        return proposal["value"]
+        return self._one_of(proposal, _SOURCES)
 
     # -------------------------------------------------------------- sources
     def chosen_sources(self) -> np.ndarray:

@@ -238,9 +238,7 @@ class ClassifierBoard(View):
 
     @traitlets.validate("optimizer")
     def _check_optimizer(self, proposal):
-        if proposal["value"] not in OPTIMIZERS:
-            self._reject(f"unknown optimizer {proposal['value']!r}; choose one of {list(OPTIMIZERS)}")
-        return proposal["value"]
+        return self._one_of(proposal, OPTIMIZERS)
 
     def discard(self, version: str) -> None:
         """Discard ``version`` from the engine (refused for the active one, with a message)."""

@@ -169,9 +169,7 @@ class TraceView(_VersionsView):
 
     @traitlets.validate("filter")
     def _check_filter(self, proposal):
-        if proposal["value"] not in FILTERS:
-            self._reject(f"unknown filter {proposal['value']!r}; choose one of {list(FILTERS)}")
-        return proposal["value"]
+        return self._one_of(proposal, FILTERS)
 
     def trace(self):
         """The :class:`~dashwidgets.audit.Trace` shown."""

@@ -88,11 +88,12 @@ class ImageGallery(Paged, EngineView):
         self.version = self.initial_version.id
 
     # -------------------------------------------------------------- validation
-    @traitlets.validate("sort_by")
-    def _check_sort(self, proposal):
-        if proposal["value"] not in SORT_BY:
-            self._reject(f"unknown sort_by {proposal['value']!r}; choose one of {list(SORT_BY)}")
-        return proposal["value"]
+    _CHOICES = {"sort_by": SORT_BY, "filter_split": SPLITS, "filter_correct": CORRECT, "detail_method": sorted(METHODS)}
+    """The choices of each trait that takes one of a fixed list."""
+
+    @traitlets.validate("sort_by", "filter_split", "filter_correct", "detail_method")
+    def _check_choice(self, proposal):
+        return self._one_of(proposal, self._CHOICES[proposal["trait"].name])
 
     @traitlets.validate("filter_label", "filter_pred")
     def _check_class_filter(self, proposal):
@@ -101,30 +102,12 @@ class ImageGallery(Paged, EngineView):
             self._reject(f"unknown class {value!r} for {proposal['trait'].name}; classes are {self._engine.classes}")
         return value
 
-    @traitlets.validate("filter_split")
-    def _check_split_filter(self, proposal):
-        if proposal["value"] not in SPLITS:
-            self._reject(f"unknown filter_split {proposal['value']!r}; choose one of {list(SPLITS)}")
-        return proposal["value"]
-
-    @traitlets.validate("filter_correct")
-    def _check_correct_filter(self, proposal):
-        if proposal["value"] not in CORRECT:
-            self._reject(f"unknown filter_correct {proposal['value']!r}; choose one of {list(CORRECT)}")
-        return proposal["value"]
-
     @traitlets.validate("filter_tag")
     def _check_tag_filter(self, proposal):
         value = proposal["value"]
         if value and value not in self._engine.tags:
             self._reject(f"unknown tag {value!r}; tags are {list(self._engine.tags) or 'none yet'}")
         return value
-
-    @traitlets.validate("detail_method")
-    def _check_detail_method(self, proposal):
-        if proposal["value"] not in METHODS:
-            self._reject(f"unknown detail_method {proposal['value']!r}; choose one of {sorted(METHODS)}")
-        return proposal["value"]
 
     # -------------------------------------------------------------- paging
     @traitlets.observe("selection", "sort_by", "descending", "version", "page_size", *FILTERS)

@@ -139,9 +139,7 @@ class ProjectionView(EngineView):
     @traitlets.validate("visible_splits", "select_splits")
     def _check_splits(self, proposal):
         name = proposal["trait"].name
-        value = proposal["value"]
-        if isinstance(value, str):
-            self._reject(f"{name} must be a list of split names, got the string {value!r}")
+        value = proposal["value"]  # traitlets has already made a lone string a one-item list
         bad = [s for s in value if s not in SPLITS]
         if bad:
             self._reject(f"{name}: unknown splits {bad}; expected some of {list(SPLITS)}")
