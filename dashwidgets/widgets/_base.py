@@ -79,11 +79,18 @@ class View(anywidget.AnyWidget):
     """Seconds between job-progress updates sent to the browser (each is a comm message)."""
     _progress_sent = 0.0
 
+    def _due(self) -> bool:
+        """True at most once per ``_progress_interval``: the throttle of every live update a
+        running job sends to the browser."""
+        now = time.monotonic()
+        if now - self._progress_sent < self._progress_interval:
+            return False
+        self._progress_sent = now
+        return True
+
     def _throttled_progress(self, value: float) -> None:
         """Set the view's ``progress`` trait, at most once per ``_progress_interval``."""
-        now = time.monotonic()
-        if now - self._progress_sent >= self._progress_interval:
-            self._progress_sent = now
+        if self._due():
             self.progress = float(value)
 
     def _report(self, exc: BaseException) -> None:

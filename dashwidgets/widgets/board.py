@@ -102,7 +102,6 @@ class ClassifierBoard(View):
         self.job: Job | None = None
         self._window: list[float] = []  # batch losses since the last live point
         self._per_epoch = 1
-        self._point_sent = 0.0
         self._announced = ""  # the version the status line just announced
         super().__init__(**kwargs)
         self._refresh()
@@ -287,7 +286,7 @@ class ClassifierBoard(View):
             self.batch_loss = []
             extra = f" with {', '.join(self.use_augmentations)}" if self.use_augmentations else ""
             self.message = f"training {cfg.epochs} epoch(s) from {self.parent or 'scratch'}{extra}"
-        self._window, self._point_sent = [], time.monotonic()
+        self._window, self._progress_sent = [], time.monotonic()  # the first point one interval in
         self.job = job
         job.on_event(self._on_job_event)
         return job
@@ -334,10 +333,8 @@ class ClassifierBoard(View):
         loss = ev.get("loss")
         if loss is not None and math.isfinite(float(loss)):
             self._window.append(float(loss))
-        now = time.monotonic()
-        if now - self._point_sent < self._progress_interval:
+        if not self._due():
             return
-        self._point_sent = now
         with self.hold_sync():
             self._flush_window(int(ev.get("epoch", 1)) - 1 + int(ev.get("batch", 0)) / self._per_epoch)
             self.progress = float(ev.get("progress", self.progress))
