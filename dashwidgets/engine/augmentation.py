@@ -27,6 +27,9 @@ from .versions import VersionStore, now
 from .workspace import atomic_write_bytes, atomic_write_json, describe_load_error, id_numbers
 
 _FOREGROUNDS = ("object", "attribution", None)
+SOURCE_SPLITS = ("train",)
+"""The splits augmentation sources and style images may come from: augmentations join training,
+so no evaluation image may feed one."""
 
 
 class AugmentationService:
@@ -199,7 +202,7 @@ class AugmentationService:
             return classical.top_regions(maps, quantile)
         return np.ones((len(rows), *ds.image_size), dtype=bool)
 
-    def check_sources(self, source_idx, allow_splits: Sequence[str] = ("train",)) -> np.ndarray:
+    def check_sources(self, source_idx, allow_splits: Sequence[str] = SOURCE_SPLITS) -> np.ndarray:
         """``source_idx`` checked as augmentation sources: a non-empty selection of images of
         ``allow_splits`` (augmentations join training, so no evaluation image may be a source)."""
         ds = self.ctx.dataset
@@ -216,7 +219,7 @@ class AugmentationService:
             )
         return idx
 
-    def check_for_training(self, augs: Sequence[Augmentation], allow_splits: Sequence[str] = ("train",)) -> None:
+    def check_for_training(self, augs: Sequence[Augmentation], allow_splits: Sequence[str] = SOURCE_SPLITS) -> None:
         """Refuse augmentations whose accepted images were made from (or styled by) images outside
         ``allow_splits``: the last gate before training, for records made by older code or edited
         on disk (``augment`` itself never makes one)."""
@@ -234,7 +237,7 @@ class AugmentationService:
 
     def augment(
         self, source_idx, style: Cluster | None, method: str, version, seed: int, params: dict,
-        allow_splits: Sequence[str] = ("train",),
+        allow_splits: Sequence[str] = SOURCE_SPLITS,
     ) -> Augmentation:
         ds = self.ctx.dataset
         if method not in AUG_METHODS:

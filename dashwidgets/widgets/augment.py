@@ -12,6 +12,7 @@ from ..audit.cluster import K_RANGE
 from ..augment.record import METHODS
 from ..augment.translate import STEPS
 from ..datasets.imageset import SPLITS
+from ..engine.augmentation import SOURCE_SPLITS
 from ..engine.engine import Engine
 from ..models.version import ModelVersion
 from ..runtime.jobs import Job
@@ -120,14 +121,14 @@ class ClusterGallery(EngineView):
     def source_indices(self) -> np.ndarray:
         """``[M] int64``: the chosen sources that are train images (the ones Augment uses)."""
         idx = self.chosen_sources()
-        return idx[self._engine.dataset.split[idx] == "train"]
+        return idx[np.isin(self._engine.dataset.split[idx], SOURCE_SPLITS)]
 
     @traitlets.observe("selection", "source", "source_clusters", "style_clusters", "method")
     def _on_sources(self, change=None) -> None:
         idx = self.chosen_sources()
         split = self._engine.dataset.split[idx]
         counts = {s: int((split == s).sum()) for s in SPLITS}
-        used = counts["train"]
+        used = sum(counts[s] for s in SOURCE_SPLITS)
         if self.source == "clusters":
             where = (f"the images of cluster(s) {', '.join('#' + str(c) for c in self.source_clusters)}"
                      if self.source_clusters else None)
@@ -139,7 +140,7 @@ class ClusterGallery(EngineView):
             text = f"Sources: none yet. To choose them, {how}."
         else:
             text = f"Sources: {len(idx)} image(s) from {where}"
-            left = {s: n for s, n in counts.items() if s != "train" and n}
+            left = {s: n for s, n in counts.items() if s not in SOURCE_SPLITS and n}
             if left:
                 text += (f"; {used} train image(s) used, {' and '.join(f'{n} {s}' for s, n in left.items())} left out"
                          " (augmentations join training: only train images are sources)")
