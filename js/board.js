@@ -3,7 +3,7 @@
 // (a point every few batches); version list with switch, compare picks, discard (with
 // confirmation) and an Export CSV of the hyper-parameter table.
 
-import { bind, disposer, clear, el, showError } from "./lib/dom.js";
+import { bind, disposer, clear, downloadText, el, showError } from "./lib/dom.js";
 import { boardSeries, hparamsTable, lineChart, toCsv, versionColor } from "./lib/chart.js";
 import { onThemeChange, themeColors } from "./lib/theme.js";
 import { addStyle, ensureStyle } from "./lib/style.js";
@@ -272,10 +272,7 @@ function render({ model, el: host }) {
   // the hyper-parameter table, built here from the versions the board shows: no kernel round trip
   scope.bind(exportBtn, { click: () => {
     const { header, rows } = hparamsTable(model.get("versions"));
-    const url = URL.createObjectURL(new Blob([toCsv(header, rows)], { type: "text/csv" }));
-    const a = el("a", { attrs: { href: url, download: "hparams.csv" } });
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    downloadText(root, "hparams.csv", toCsv(header, rows));
   } });
   scope.add(onThemeChange(() => drawChart()));
   // the first render may come before the host is in the page (no theme variables to read yet):

@@ -6,7 +6,7 @@
 import { drawCell, latestAtlas } from "./lib/atlas.js";
 import { getArray } from "./lib/binary.js";
 import { colormapLut, paintHeat } from "./lib/colors.js";
-import { disposer, clear, el, showError } from "./lib/dom.js";
+import { disposer, clear, downloadText, el, showError } from "./lib/dom.js";
 import { addStyle } from "./lib/style.js";
 import { heatLevels, showingText } from "./lib/gallery-format.js";
 
@@ -320,12 +320,7 @@ function render({ model, el: host }) {
   let exports = 0;
   function download(msg) {
     if (!msg || msg.type !== "csv") return;
-    const url = URL.createObjectURL(new Blob([msg.text], { type: "text/csv" }));
-    const a = el("a", { attrs: { href: url, download: msg.name }, style: { display: "none" } });
-    root.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    downloadText(root, msg.name, msg.text);
     root.setAttribute("data-exports", String(++exports));
   }
 

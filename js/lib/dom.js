@@ -89,3 +89,16 @@ export function disposer() {
   };
   return scope;
 }
+
+/**
+ * Download `text` as a file called `name` (a Blob URL: built in the page, no network), through a
+ * hidden link appended to `host` for the click and removed after it.
+ */
+export function downloadText(host, name, text, type = "text/csv") {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = el("a", { attrs: { href: url, download: name }, style: { display: "none" } });
+  host.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
