@@ -150,7 +150,9 @@ def test_no_val_or_test_image_reaches_training_through_the_widgets(page, lab, op
     _poll(lambda: gal.get_attribute("data-style") == "1", what="style cluster 1")
     assert augment.is_disabled() and gal.get_attribute("data-sources") == "0"
     assert nb.kernel.eval("clusters.augment()") == []  # forced from Python: refused with the reason
-    assert "come from the test split" in page.locator(".dw-clusters .dw-error").inner_text()
+    # the kernel answered; the error trait reaches the page by its own comm message: wait for it
+    _poll(lambda: "come from the test split" in page.locator(".dw-clusters .dw-error").inner_text(),
+          what="the refusal shown in the view")
 
     # a lasso over everything: train, val and test selected; only the train images are augmented
     for s in ("train", "val"):
