@@ -148,6 +148,11 @@ def _class_names(classes: Any) -> list[str]:
     return [str(c) for c in names]
 
 
+MAX_DEFAULT_CLASSES = 100_000
+"""The most classes labels given without names may imply (ImageNet-21k has 21,841): a larger
+index is an id, not a class index, and naming 0..max would take the kernel's memory."""
+
+
 def _default_classes(labels: np.ndarray) -> list[str]:
     """Names ``"0" .. str(max)`` for labels given without class names.
 
@@ -165,7 +170,15 @@ def _default_classes(labels: np.ndarray) -> list[str]:
             f"every label is {int(present[0])}: a classifier needs at least two classes. If the "
             "other classes exist but have no images here, name them all with classes=[...]"
         )
-    return [str(i) for i in range(int(present[-1]) + 1)]
+    top = int(present[-1])
+    if top >= MAX_DEFAULT_CLASSES:
+        i = int(np.flatnonzero(labels == top)[0])
+        raise ValueError(
+            f"labels[{i}] is {top}: without classes=[...] the labels are class indices 0..max, so this would "
+            f"make {top + 1} classes (at most {MAX_DEFAULT_CLASSES} here). Map the labels to 0..K-1 first "
+            "(np.unique(labels, return_inverse=True)) or name every class with classes=[...]"
+        )
+    return [str(i) for i in range(top + 1)]
 
 
 def _classes_without_images(labels: np.ndarray, classes: Sequence[str]) -> list[str]:

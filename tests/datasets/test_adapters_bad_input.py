@@ -115,6 +115,18 @@ def test_tensors_negative_label_names_index():
         from_tensors(_nchw(), y)
 
 
+def test_tensors_label_that_is_an_id_not_a_class_index_is_refused_not_allocated():
+    # 2**62 as a class index would name 2**62 classes: the kernel died of memory (found by the
+    # hypothesis property test in a fresh checkout); now a clear error, at once
+    y = _labels()
+    y[3] = 2**62
+    with pytest.raises(ValueError, match=rf"labels\[3\] is {2**62}: .*classes=\[\.\.\.\]"):
+        from_tensors(_nchw(), y)
+    y[3] = 100_000  # one past the largest default class index
+    with pytest.raises(ValueError, match="at most 100000"):
+        from_tensors(_nchw(), y)
+
+
 # ====================================================================== 2. empty class folders
 def test_folder_empty_class_refused_naming_it(class_tree):
     (class_tree / "durian").mkdir()
