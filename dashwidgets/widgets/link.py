@@ -5,11 +5,12 @@ from __future__ import annotations
 import ipywidgets
 
 
-def link(*views, traits: tuple[str, ...] = ("selection", "focus", "version")) -> list:
+def link(*views, traits: tuple[str, ...] = ("selection", "focus", "version", "subgroup", "neuron")) -> list:
     """Keep ``traits`` equal across ``views`` with ``ipywidgets.jslink``.
 
     ``selection`` (the selected images) and ``focus`` (the image clicked last) are what every
-    linked view shows, whichever view set them. The links live in the browser, so they keep
+    linked view shows, whichever view set them; ``subgroup`` (the picked under-performing
+    subgroup) and ``neuron`` (the clicked neuron) tie the VisCUIT panels together. The links live in the browser, so they keep
     working in an exported notebook page. Each trait links the first view that has it to every
     other one that has it (views that show several versions at once keep their own). A
     ClassifierBoard's ``compare`` pair drives MosaicViews' ``versions``. Returns the link

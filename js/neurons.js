@@ -1,0 +1,8 @@
+// Placeholder: the neurons view is being written (issue 14). Replaced by the real module.
+import { el } from "./lib/dom.js";
+
+function render({ el: host }) {
+  host.appendChild(el("div", { class: "dw-root", text: "neurons view: not built yet" }));
+}
+
+export default { render };
