@@ -23,6 +23,7 @@ from torch import nn
 from ..audit.cluster import Cluster, Clustering
 from ..audit.compare import Comparison, Trace, compare, trace
 from ..audit.report import BiasAudit
+from ..audit.concepts import Concepts
 from ..audit.subgroups import Subgroups
 from ..augment.record import Augmentation
 from ..augment.translate import STEPS as TRANSLATE_STEPS
@@ -491,6 +492,38 @@ class Engine:
         first exceeds ``fraction`` of the layer's total. Columns ``layer``, ``neuron`` and one per
         group. The spatial maxima are cached per (version, split): one hooked pass per split."""
         return self._viscuit.neuron_scores(version, groups, layers, fraction)
+
+    def concepts(self, version: Version, layer: str, neuron: int, n_images: int = 10, n_patches: int = 32,
+                 top: int = 10, split: str | None = None, seed: int = 0) -> Concepts:
+        """Concept patches of one neuron (VisCUIT): the ``n_images`` images of ``split`` (None:
+        the whole dataset) that activate channel ``neuron`` of conv ``layer`` most, ``n_patches``
+        random squares in each (30 px at 224 px, scaled), and the ``top`` squares that activate
+        it most when shown alone. ``cc.images``, ``cc.patches`` (uint8), ``cc.activations``,
+        ``cc.sources``, ``cc.boxes``; see :mod:`dashwidgets.audit.concepts`. Cached."""
+        return self._viscuit.concepts(version, [(layer, neuron)], n_images, n_patches, top, split, seed)[(layer, neuron)]
+
+    def concepts_many(self, version: Version, neurons: Sequence[tuple[str, int]], n_images: int = 10,
+                      n_patches: int = 32, top: int = 10, split: str | None = None,
+                      seed: int = 0) -> dict[tuple[str, int], Concepts]:
+        """:meth:`concepts` of many ``(layer, neuron)`` pairs in one batched pass."""
+        return self._viscuit.concepts(version, neurons, n_images, n_patches, top, split, seed)
+
+    def cluster_neurons_async(self, version: Version, neurons: Sequence[tuple[str, int]], threshold: float = 0.9,
+                              epochs: int = 10, pairs: int = 10_000, lr: float = 1e-4, seed: int = 0) -> Job:
+        """Group ``neurons`` whose concept patches look alike (VisCUIT's neuron clustering: an
+        embedding of concept patches initialised from the model, trained ``epochs`` epochs on
+        ``pairs`` same- and different-neuron pairs, then greedy grouping at ``threshold``), in a
+        background :class:`Job` (events ``step`` with ``progress``; ``cancel()``). Its result,
+        a ``NeuronClusters``, is also what :meth:`neuron_clusters` returns afterwards."""
+        return self._viscuit.cluster_job(version, neurons, threshold, epochs, pairs, lr, seed)
+
+    def cluster_neurons(self, version: Version, neurons: Sequence[tuple[str, int]], **kwargs: Any):
+        """:meth:`cluster_neurons_async`, waiting for the result."""
+        return self.cluster_neurons_async(version, neurons, **kwargs).result()
+
+    def neuron_clusters(self, version: Version):
+        """The last finished neuron clustering of ``version`` (kept in the workspace), or None."""
+        return self._viscuit.clusters(version)
 
     # ================================================================== tags, selections
     def tag(self, name: str, indices: Sequence[int] | np.ndarray) -> list[int]:

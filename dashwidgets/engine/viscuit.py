@@ -1,21 +1,35 @@
-"""The VisCUIT service: UDIS subgroups of a version's embeddings and Summit neuron activation
-scores, over per-split caches of every conv layer's per-channel spatial maxima (one batched pass
-with hooks per version and split)."""
+"""The VisCUIT service: UDIS subgroups of a version's embeddings, Summit neuron activation scores
+and neuron concept patches, over per-split caches of every conv layer's per-channel spatial maxima
+(one batched pass with hooks per version and split), and neuron clustering in a background job.
+
+Workspace part (``viscuit/``): the maxima of each (version, split) as ``maxima_<v>_<split>.npz``
+and each version's last neuron clustering as ``clusters_<v>.json``, so a reopened engine neither
+repeats the hooked pass nor the clustering. Subgroups and concept patches are recomputed from
+those (a k-means on cached embeddings; one small masked pass). A file that cannot be read is named
+in the workspace errors and recomputed.
+"""
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 
+from ..audit.concepts import Concepts, check_counts, check_neurons, concept_patches, masked, top_activating
 from ..audit.neurons import check_groups, neuron_scores
 from ..audit.subgroups import Subgroups, discover_subgroups
 from ..datasets.imageset import SPLITS
 from ..models.activations import channel_maxima, check_conv_layers
+from ..models.layers import get_layer
 from ..models.version import ModelVersion
+from ..runtime.jobs import Job
 from .context import DataContext
 from .versions import VersionStore
+from .workspace import atomic_write_bytes, atomic_write_json
 
 _MAXIMA_BYTES = 1 << 30
 
@@ -29,7 +43,53 @@ class ViscuitService:
         self.store = store
         self.inference = inference
         self.subgroup_cache = store.cache("subgroups", max_items=64)
-        self.maxima_cache = store.cache("neuron_maxima", max_bytes=max_bytes)
+        self.maxima_cache = store.cache("neuron_maxima", max_bytes=max_bytes, on_discard=self._delete_files)
+        self.concept_cache = store.cache("concepts", max_items=4096)
+        self.cluster_cache = store.cache("neuron_clusters", max_items=64)
+        if store.workspace is not None:
+            self._restore_clusters()
+
+    # ---------------------------------------------------------------- files
+    def _path(self, name: str):
+        return self.store.workspace.path("viscuit", name)
+
+    def _delete_files(self, vid: str) -> None:
+        if self.store.workspace is not None:
+            for split in SPLITS:
+                self._path(f"maxima_{vid}_{split}.npz").unlink(missing_ok=True)
+            self._path(f"clusters_{vid}.json").unlink(missing_ok=True)
+
+    def _load_maxima(self, vid: str, split: str, layers: list[str]) -> dict[str, np.ndarray] | None:
+        path = self._path(f"maxima_{vid}_{split}.npz")
+        if not path.exists():
+            return None
+        n = len(self.ctx.dataset.indices(split))
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                out = {name: z[name] for name in layers}
+            if any(a.ndim != 2 or len(a) != n for a in out.values()):
+                raise ValueError(f"arrays do not have {n} rows, one per {split} image")
+            return out
+        except Exception as e:  # noqa: BLE001 - a damaged cache file is recomputed, never fatal
+            self.store.workspace_errors.append(f"corrupted neuron maxima {path}: {str(e)[:200]}; recomputed")
+            return None
+
+    def _save_maxima(self, vid: str, split: str, maxima: dict[str, np.ndarray]) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, **maxima)
+        path = self._path(f"maxima_{vid}_{split}.npz")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, buf.getvalue())
+
+    def _restore_clusters(self) -> None:
+        for v in self.store.versions:
+            path = self._path(f"clusters_{v.id}.json")
+            if not path.exists():
+                continue
+            try:
+                self.cluster_cache.put(v.id, "last", _clusters_from_json(json.loads(path.read_text())))
+            except Exception as e:  # noqa: BLE001 - see _load_maxima
+                self.store.workspace_errors.append(f"corrupted neuron clusters {path}: {str(e)[:200]}; cluster again")
 
     def subgroups(self, version, k: int | None, split: str | None, method: str, ratio: float, seed: int) -> Subgroups:
         ctx = self.ctx
@@ -61,7 +121,12 @@ class ViscuitService:
             return hit
         model = self.store.model(v)
         layers = check_conv_layers(model, None)
-        out = channel_maxima(model, ctx.inputs_t, ctx.dataset.indices(split), ctx.device, layers, ctx.eval_batch_size)
+        ws = self.store.workspace
+        out = self._load_maxima(v.id, split, layers) if ws is not None else None
+        if out is None:
+            out = channel_maxima(model, ctx.inputs_t, ctx.dataset.indices(split), ctx.device, layers, ctx.eval_batch_size)
+            if ws is not None and self.store.alive(v.id):
+                self._save_maxima(v.id, split, out)
         return self.maxima_cache.put(v.id, split, out)
 
     def neuron_scores(
@@ -86,3 +151,84 @@ class ViscuitService:
                 parts[name].append(m[name])
         maxima = {name: np.concatenate(p) if len(p) > 1 else p[0] for name, p in parts.items()}
         return neuron_scores(maxima, {name: pos[idx] for name, idx in groups.items()}, fraction)
+
+    # ---------------------------------------------------------------- concepts
+    def concepts(self, version, neurons, n_images, n_patches, top, split, seed) -> dict[tuple[str, int], Concepts]:
+        """Concept patches of each ``(layer, channel)`` in ``neurons``; those not cached are
+        computed together in one batched pass."""
+        ctx = self.ctx
+        v = self.store.version(version)
+        model = self.store.model(v)
+        convs = check_conv_layers(model, None)
+        neurons = check_neurons(neurons, {name: get_layer(model, name).out_channels for name in convs})
+        n_images, n_patches, top = check_counts(n_images, n_patches, top)
+        split = ctx.check_split(split)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an integer, got {seed!r}")
+        params = (n_images, n_patches, top, split, int(seed))
+        out = {n: self.concept_cache.get(v.id, (*n, *params)) for n in neurons}
+        missing = [n for n, hit in out.items() if hit is None]
+        if missing:
+            splits = SPLITS if split is None else (split,)
+            index = np.concatenate([ctx.dataset.indices(s) for s in splits])
+            if not len(index):
+                raise ValueError(f"split {split!r} has no images to find concept patches in")
+            maxima = [self.maxima(v, s) for s in splits]
+            top_images = {
+                (layer, ch): top_activating(np.concatenate([m[layer][:, ch] for m in maxima]), index, n_images)
+                for layer, ch in missing
+            }
+            found = concept_patches(
+                model, ctx.inputs_t, ctx.dataset.images, missing, top_images, ctx.device,
+                n_patches=n_patches, top=top, seed=int(seed), batch_size=ctx.eval_batch_size,
+            )
+            for n, cc in found.items():
+                out[n] = self.concept_cache.put(v.id, (*n, *params), cc)
+        return out
+
+    def patch_inputs(self, cc: Concepts) -> torch.Tensor:
+        """The model inputs of ``cc``'s patches (each its image with only the patch visible)."""
+        return masked(self.ctx.inputs_t(torch.from_numpy(cc.sources)), torch.from_numpy(cc.boxes))
+
+    # ---------------------------------------------------------------- neuron clusters
+    def cluster_job(self, version, neurons, threshold, epochs, pairs, lr, seed) -> Job:
+        v = self.store.version(version)
+        concepts = self.concepts(v, neurons, 10, 32, 10, None, 0)  # bad neurons fail here, before the job
+        ctx = self.ctx
+
+        def work(emit, stop):
+            from ..audit.neuron_clusters import cluster_neurons  # TODO hoist when the module lands
+
+            inputs = {n: self.patch_inputs(cc) for n, cc in concepts.items()}
+            result = cluster_neurons(
+                self.store.model(v), inputs, ctx.embedding_layer, ctx.device, threshold=threshold, epochs=epochs,
+                pairs=pairs, lr=lr, seed=seed, emit=emit, stop=stop,
+            )
+            if self.store.alive(v.id):
+                self.cluster_cache.put(v.id, "last", result)
+                if self.store.workspace is not None:
+                    path = self._path(f"clusters_{v.id}.json")
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    atomic_write_json(path, _clusters_to_json(result))
+            return result
+
+        return Job(work, name="cluster neurons")
+
+    def clusters(self, version):
+        return self.cluster_cache.get(self.store.version(version).id, "last")
+
+
+def _clusters_to_json(c) -> dict:
+    return {
+        "threshold": float(c.threshold), "losses": [float(x) for x in c.losses],
+        "layer": c.table["layer"].astype(str).tolist(), "neuron": c.table["neuron"].astype(int).tolist(),
+        "cluster": c.table["cluster"].astype(int).tolist(),
+    }
+
+
+def _clusters_from_json(d: dict):
+    from ..audit.neuron_clusters import NeuronClusters
+
+    table = pd.DataFrame({"layer": d["layer"], "neuron": d["neuron"], "cluster": d["cluster"]})
+    table = table.astype({"layer": str, "neuron": np.int64, "cluster": np.int64})
+    return NeuronClusters(table=table, threshold=float(d["threshold"]), losses=[float(x) for x in d["losses"]])
