@@ -1,0 +1,109 @@
+"""NeuronPanel from Python: its columns come from the engine's scores, the threshold filters them,
+clustering runs as a cancellable job, and bad input is refused in the view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import traitlets
+
+import dashwidgets as dw
+from dashwidgets.widgets.neurons import NeuronPanel, split_columns
+
+
+@pytest.fixture(scope="module")
+def eng(small_ds):
+    e = dw.Engine(small_ds, device="cpu")
+    e.train(epochs=2, progress=False)
+    return e
+
+
+def test_split_columns_sorts_neurons_by_which_group_reaches_the_threshold():
+    scores = pd.DataFrame({"layer": ["a"] * 5, "neuron": range(5),
+                           "under": [0.9, 0.6, 0.1, 0.5, 0.3], "well": [0.2, 0.8, 0.75, 0.5, 0.4]})
+    cols = split_columns(scores, 0.5)
+    assert cols["under"]["neuron"].tolist() == [0]
+    assert cols["both"]["neuron"].tolist() == [1, 3]  # >= counts
+    assert cols["well"]["neuron"].tolist() == [2]
+    cols = split_columns(scores, 0.7)
+    assert cols["under"]["neuron"].tolist() == [0] and cols["both"].empty and cols["well"]["neuron"].tolist() == [1, 2]
+
+
+def test_panel_scores_the_subgroup_and_its_pair(eng):
+    panel = NeuronPanel(eng)
+    sg = eng.subgroups(eng.active)
+    assert [o["id"] for o in panel.options] == sg.under and sg.under
+    assert panel.subgroup == -1 and panel.neurons == {} and panel.scores is None
+    u = sg.under[0]
+    w = sg.pair(u)
+    panel.subgroup = u
+    assert panel.error == ""
+    expected = eng.neuron_scores(eng.active, {"under": sg.members(u), "well": sg.members(w)})
+    pd.testing.assert_frame_equal(panel.scores, expected)
+    assert panel.groups["under"] == u and panel.groups["well"] == w
+    assert panel.groups["under_size"] == len(sg.members(u)) and panel.groups["neurons"] == len(expected)
+    # only neurons with a score >= 0.5 for either group travel, with their layer as a band index
+    sent = expected[(expected["under"] >= 0.5) | (expected["well"] >= 0.5)]
+    data = panel.neurons
+    assert data["bands"] == list(dict.fromkeys(expected["layer"]))
+    assert len(data["neuron"]) == len(sent) == panel.groups["sent"] > 0
+    assert [data["bands"][b] for b in data["band"]] == sent["layer"].tolist()
+    assert data["neuron"] == sent["neuron"].tolist()
+    np.testing.assert_allclose(data["under"], sent["under"], atol=5e-4)
+    np.testing.assert_allclose(data["well"], sent["well"], atol=5e-4)
+    # columns at the panel's threshold and at a stricter one
+    for t in (0.5, 0.75, 1.0):
+        cols = panel.columns(t)
+        u_ok, w_ok = expected["under"] >= t, expected["well"] >= t
+        assert len(cols["under"]) == int((u_ok & ~w_ok).sum())
+        assert len(cols["both"]) == int((u_ok & w_ok).sum())
+        assert len(cols["well"]) == int((w_ok & ~u_ok).sum())
+    panel.threshold = 0.75
+    assert {k: len(v) for k, v in panel.columns().items()} == {k: len(v) for k, v in panel.columns(0.75).items()}
+    assert len(panel.shown()) == sum(len(v) for v in panel.columns(0.75).values())
+    # a click in the browser sets the neuron
+    layer, n = data["bands"][data["band"][0]], data["neuron"][0]
+    panel.neuron = {"layer": layer, "neuron": n}
+    assert panel.neuron == {"layer": layer, "neuron": n}
+    panel.subgroup = -1
+    assert panel.neurons == {} and panel.scores is None
+
+
+def test_panel_refuses_bad_input_in_the_view(eng):
+    panel = NeuronPanel(eng)
+    sg = eng.subgroups(eng.active)
+    well = next(i for i in range(len(sg)) if i not in sg.under)
+    for name, value, msg in [
+        ("threshold", 0.45, "threshold must be from 0.5 to 1.0"),
+        ("threshold", 1.2, "threshold must be from 0.5 to 1.0"),
+        ("subgroup", len(sg), "out of range"),
+        ("subgroup", well, "is not under-performing"),
+        ("layers", ["nope"], "nope"),
+        ("version", "v9", "v9"),
+        ("neuron", {"layer": 3}, "neuron must be"),
+    ]:
+        with pytest.raises(traitlets.TraitError, match=msg):
+            setattr(panel, name, value)
+        assert msg in panel.error
+    panel.subgroup = sg.under[0]
+    with pytest.raises(traitlets.TraitError, match="unknown layer 'nope'"):
+        panel.neuron = {"layer": "nope", "neuron": 0}
+    first = panel.neurons["bands"][0]
+    with pytest.raises(traitlets.TraitError, match="has .* neurons; got neuron 9999"):
+        panel.neuron = {"layer": first, "neuron": 9999}
+    with pytest.raises(ValueError, match="threshold must be"):
+        panel.columns(0.2)
+    assert panel.threshold == 0.5 and panel.subgroup == sg.under[0]  # refused values left no trace
+    # one layer only
+    panel.layers = [first]
+    assert panel.neurons["bands"] == [first] and set(panel.scores["layer"]) == {first}
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        NeuronPanel(eng, treshold=0.6)
+
+
+def test_no_subgroup_no_columns(eng):
+    panel = NeuronPanel(eng)
+    with pytest.raises(ValueError, match="no subgroup picked"):
+        panel.columns()
+    assert panel.cluster() is None and "no subgroup picked" in panel.error
