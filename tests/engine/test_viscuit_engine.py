@@ -174,3 +174,83 @@ def test_resnet18_every_conv_layer_is_scored_after_its_batch_norm(small_ds):
     ref = _reference_scores(model, eng, {c: mods[c] for c in ("conv1", "layer4.1.conv2")}, test[:20])
     for layer, expected in ref.items():
         np.testing.assert_allclose(df.loc[df["layer"] == layer, "a"].to_numpy(), expected, atol=1e-9)
+
+
+# ---------------------------------------------------------------- concepts
+def test_concepts_top_images_are_the_dataset_maxima_and_patches_are_their_squares(converged):
+    from dashwidgets.models.activations import activation_modules
+
+    eng, v = converged
+    model = eng.model(v)
+    layer = dw.models.layers.conv_layers(model)[-1]
+    got = {}
+    hook = activation_modules(model, [layer])[layer].register_forward_hook(lambda m, a, o: got.setdefault("o", o))
+    with torch.no_grad():
+        model(eng.inputs(np.arange(len(eng.dataset))))
+    hook.remove()
+    maxima = got["o"].amax((2, 3))[:, 5].numpy()  # channel 5 of every image, one plain pass
+    cc = eng.concepts(v, layer, 5)
+    assert cc.layer == layer and cc.neuron == 5
+    np.testing.assert_array_equal(cc.images, np.argsort(-maxima, kind="stable")[:10])
+    np.testing.assert_allclose(cc.image_activations, maxima[cc.images], rtol=1e-4, atol=1e-5)
+    assert cc.patches.shape == (10, 3, 4, 4) and cc.patches.dtype == np.uint8
+    assert set(cc.sources.tolist()) <= set(cc.images.tolist())
+    for p, s, (y0, x0, y1, x1) in zip(cc.patches, cc.sources, cc.boxes):
+        assert np.array_equal(p, eng.dataset.images[s, :, y0:y1, x0:x1])
+    assert eng.concepts(v, layer, 5) is cc  # cached
+    assert eng.concepts_many(v, [(layer, 5), (layer, 6)])[(layer, 5)] is cc
+    test = eng.concepts(v, layer, 5, split="test", n_images=3, top=2)
+    assert set(test.images.tolist()) <= set(eng.dataset.indices("test").tolist()) and len(test.patches) == 2
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (("features.99", 0), "'features.99' is not a conv layer"),
+        (("features.8", 10_000), "out of range for layer 'features.8'"),
+        (("features.8", 0, 0), "n_images must be a positive integer"),
+    ],
+)
+def test_concepts_bad_input(converged, args, match):
+    eng, v = converged
+    with pytest.raises(ValueError, match=match):
+        eng.concepts(v, *args)
+
+
+def test_concepts_of_a_model_without_conv_layers_are_refused(small_ds):
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, small_ds.num_classes))
+    eng = dw.Engine(small_ds.subset(np.r_[0:40, 600:610, 750:760]), model=model, device="cpu", embedding_layer="0")
+    v = eng.train(epochs=1, progress=False)
+    with pytest.raises(ValueError, match="Sequential has no Conv2d layer"):
+        eng.concepts(v, "0", 0)
+
+
+def test_neuron_maxima_persist_in_the_workspace(small_ds, tmp_path, monkeypatch):
+    from dashwidgets.engine import viscuit
+
+    sub = small_ds.subset(np.r_[0:60, 600:620, 750:790])
+    eng = dw.Engine(sub, device="cpu", workspace=tmp_path / "ws")
+    v = eng.train(epochs=1, progress=False)
+    test = sub.indices("test")
+    scores = eng.neuron_scores(v, {"a": test[:20], "b": test[20:]})
+    files = sorted(p.name for p in (tmp_path / "ws" / "viscuit").iterdir())
+    assert files == [f"maxima_{v.id}_test.npz"]
+
+    def no_pass(*a, **k):
+        raise AssertionError("the hooked pass ran again")
+
+    monkeypatch.setattr(viscuit, "channel_maxima", no_pass)
+    again = dw.Engine.open(tmp_path / "ws", device="cpu")
+    pd_testing = pytest.importorskip("pandas.testing")
+    pd_testing.assert_frame_equal(again.neuron_scores(v.id, {"a": test[:20], "b": test[20:]}), scores)
+    monkeypatch.undo()
+
+    (tmp_path / "ws" / "viscuit" / f"maxima_{v.id}_test.npz").write_bytes(b"not an npz")
+    third = dw.Engine.open(tmp_path / "ws", device="cpu")
+    pd_testing.assert_frame_equal(third.neuron_scores(v.id, {"a": test[:20], "b": test[20:]}), scores)
+    assert any("corrupted neuron maxima" in e for e in third.workspace_errors)
+
+    w = third.train(epochs=1, progress=False)
+    third.active = w
+    third.discard(v.id)
+    assert not (tmp_path / "ws" / "viscuit" / f"maxima_{v.id}_test.npz").exists()
