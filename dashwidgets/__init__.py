@@ -14,7 +14,7 @@ from .models import ModelVersion
 
 __version__ = "0.1.0"
 
-_WIDGETS = {"AttributionGrid", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ImageGallery", "MosaicView", "ProjectionView", "TraceView", "link"}
+_WIDGETS = {"AttributionGrid", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "ImageGallery", "MosaicView", "NeuronPanel", "ProjectionView", "SubgroupPanel", "TraceView", "link"}
 
 
 def __getattr__(name: str):
@@ -34,6 +34,7 @@ __all__ = [
     "AugmentedView",
     "ClassifierBoard",
     "ClusterGallery",
+    "ConceptWindow",
     "Engine",
     "EvalResult",
     "Job",
@@ -41,7 +42,9 @@ __all__ = [
     "ImageGallery",
     "ModelVersion",
     "MosaicView",
+    "NeuronPanel",
     "ProjectionView",
+    "SubgroupPanel",
     "TraceView",
     "WorkspaceError",
     "WorkspaceWarning",

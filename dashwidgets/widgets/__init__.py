@@ -4,8 +4,14 @@ from .attribution import AttributionGrid
 from .augment import AugmentedView, ClusterGallery
 from .board import ClassifierBoard
 from .compare import MosaicView, TraceView
+from .concepts import ConceptWindow
 from .gallery import ImageGallery
 from .link import link
+from .neurons import NeuronPanel
 from .projection import ProjectionView
+from .subgroups import SubgroupPanel
 
-__all__ = ["AttributionGrid", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ImageGallery", "MosaicView", "TraceView", "ProjectionView", "link"]
+__all__ = [
+    "AttributionGrid", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "ImageGallery", "MosaicView",
+    "NeuronPanel", "ProjectionView", "SubgroupPanel", "TraceView", "link",
+]
