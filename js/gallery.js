@@ -4,11 +4,10 @@
 // under every version). Tag names and class names reach the DOM as text only.
 
 import { drawCell, latestAtlas } from "./lib/atlas.js";
-import { getArray } from "./lib/binary.js";
-import { colormapLut, paintHeat } from "./lib/colors.js";
+import { detailScheduler } from "./lib/detail.js";
 import { disposer, clear, downloadText, el, showError } from "./lib/dom.js";
 import { addStyle } from "./lib/style.js";
-import { heatLevels, showingText } from "./lib/gallery-format.js";
+import { showingText } from "./lib/gallery-format.js";
 
 const CSS = `
 .dw-gallery .dw-gallery-grid > .dw-empty { grid-column: 1 / -1; }
@@ -23,25 +22,10 @@ const CSS = `
 .dw-tag-chip.dw-active { border-color: var(--dw-accent); background: var(--dw-accent-bg); }
 .dw-tag-count { color: var(--dw-fg-muted); margin-left: 4px; font-variant-numeric: tabular-nums; }
 .dw-gallery-detail { flex: 0 0 auto; width: 356px; border: 1px solid var(--dw-border-faint); border-radius: 3px; padding: 6px; background: var(--dw-bg-alt); }
-.dw-detail-head { font-weight: 600; margin-bottom: 4px; }
-.dw-detail-imgs { display: flex; flex-wrap: wrap; gap: 6px; }
-.dw-detail-fig { display: flex; flex-direction: column; gap: 2px; }
-.dw-detail-fig canvas { width: 168px; height: 168px; image-rendering: pixelated; display: block; background: var(--dw-bg); }
-.dw-detail-cap { color: var(--dw-fg-muted); font-size: 11px; max-width: 168px; }
-.dw-cbar { display: flex; flex-direction: column; gap: 1px; margin: 4px 0; }
-.dw-cbar canvas { width: 168px; height: 10px; display: block; }
-.dw-cbar-ticks { display: flex; justify-content: space-between; width: 168px; color: var(--dw-fg-muted); font-size: 11px; font-variant-numeric: tabular-nums; }
-.dw-detail-section { margin-top: 8px; }
-table.dw-history { border-collapse: collapse; margin-top: 2px; font-size: 12px; }
-table.dw-history th, table.dw-history td { border-bottom: 1px solid var(--dw-border-faint); padding: 2px 6px; text-align: left; white-space: nowrap; }
-tr.dw-history-row.dw-current { background: var(--dw-accent-bg); }
 /* wrong predictions: a red dot beside neutral text (red text misses WCAG contrast in dark themes) */
-.dw-gallery .dw-pred.dw-wrong, .dw-history td.dw-wrong { color: var(--dw-fg); }
-.dw-gallery .dw-pred.dw-wrong::before, .dw-history td.dw-wrong::before { content: ""; display: inline-block; width: 7px; height: 7px; border-radius: 50%; background: var(--dw-wrong); margin-right: 4px; vertical-align: middle; }
+.dw-gallery .dw-pred.dw-wrong { color: var(--dw-fg); }
+.dw-gallery .dw-pred.dw-wrong::before { content: ""; display: inline-block; width: 7px; height: 7px; border-radius: 50%; background: var(--dw-wrong); margin-right: 4px; vertical-align: middle; }
 `;
-
-const METHOD_NAMES = { gradcam: "Grad-CAM", scorecam: "Score-CAM", ig: "Integrated Gradients", lrp: "ε-LRP" };
-const COLORMAP = "jet";
 
 function options(select, entries, value) {
   clear(select);
@@ -219,102 +203,12 @@ function render({ model, el: host }) {
     root.setAttribute("data-loaded", String(++loads));
   }
 
-  // ------------------------------------------------------------ detail panel
-  function canvasOf(w, h, paint) {
-    const c = el("canvas");
-    c.width = w;
-    c.height = h;
-    const ctx = c.getContext("2d");
-    const img = ctx.createImageData(w, h);
-    paint(img.data);
-    ctx.putImageData(img, 0, 0);
-    return c;
-  }
-
-  function figure(canvas, caption, cls) {
-    return el("div", { class: `dw-detail-fig ${cls}` }, [canvas, el("span", { class: "dw-detail-cap", text: caption })]);
-  }
-
-  function renderDetail() {
-    clear(detailPanel);
-    const d = model.get("detail");
-    if (!d || d.index === undefined) {
-      detailPanel.style.display = "none";
-      root.setAttribute("data-detail", "");
-      return;
-    }
-    const { data: rgb, shape } = getArray(model, "detail_image", "uint8", [null, null, 3]);
-    const [h, w] = shape;
-    const { data: mask, shape: mshape } = getArray(model, "detail_mask", "uint8", [null, null]);
-    const { data: heat, shape: hshape } = getArray(model, "detail_heat", "float32", [null, null]);
-    detailPanel.style.display = "";
-    const head = el("div", { class: "dw-detail-head", text: `#${d.index} · label ${d.label} · ${d.split}` });
-    const figs = el("div", { class: "dw-detail-imgs" });
-    const base = (out) => {
-      for (let p = 0; p < h * w; p++) {
-        out[4 * p] = rgb[3 * p];
-        out[4 * p + 1] = rgb[3 * p + 1];
-        out[4 * p + 2] = rgb[3 * p + 2];
-        out[4 * p + 3] = 255;
-      }
-    };
-    figs.appendChild(figure(canvasOf(w, h, base), `image, ${w}×${h} px`, "dw-detail-image"));
-    if (mshape[0] === h && mshape[1] === w && h > 0) {
-      const masked = (out) => {
-        base(out);
-        for (let p = 0; p < h * w; p++) {
-          if (!mask[p]) for (let c = 0; c < 3; c++) out[4 * p + c] = Math.round(out[4 * p + c] * 0.2);
-        }
-      };
-      figs.appendChild(figure(canvasOf(w, h, masked), "bias mask: the bias region at full brightness, the rest dimmed", "dw-detail-mask"));
-    } else {
-      figs.appendChild(el("span", { class: "dw-detail-cap dw-detail-nomask", text: "no bias mask in this dataset" }));
-    }
-    const method = METHOD_NAMES[d.method] || d.method;
-    const lut = colormapLut(COLORMAP);
-    if (hshape[0] === h && hshape[1] === w) {
-      const levels = heatLevels(heat, d.heat_min, d.heat_max);
-      const ramp = new Uint8Array(256).map((_, k) => k);
-      figs.appendChild(
-        el("div", { class: "dw-detail-fig dw-detail-heat" }, [
-          canvasOf(w, h, (out) => paintHeat(levels, lut, out)),
-          el("div", { class: "dw-cbar", title: `colour bar: ${method} relevance from its lowest to its highest value in this map` }, [
-            canvasOf(256, 1, (out) => paintHeat(ramp, lut, out)),
-            el("div", { class: "dw-cbar-ticks" }, [
-              el("span", { text: `${Number(d.heat_min).toPrecision(2)} low` }),
-              el("span", { text: `high ${Number(d.heat_max).toPrecision(2)}` }),
-            ]),
-          ]),
-          el("span", { class: "dw-detail-cap", text: `${method} relevance for the predicted class under ${d.version} (blue low → red high)` }),
-        ]),
-      );
-    }
-    const rows = d.history.map((r) =>
-      el("tr", { class: `dw-history-row${r.version === d.version ? " dw-current" : ""}`, attrs: { "data-version": r.version } }, [
-        el("td", { text: r.version }),
-        el("td", { text: r.prediction }),
-        el("td", { text: `${(100 * r.confidence).toFixed(1)} %` }),
-        el("td", { class: r.correct ? "" : "dw-wrong", text: r.correct ? "✓ yes" : "✗ no" }),
-      ]),
-    );
-    const table = el("table", { class: "dw-history" }, [
-      el("thead", {}, [el("tr", {}, ["version", "prediction", "confidence", "correct"].map((t) => el("th", { text: t })))]),
-      el("tbody", {}, rows),
-    ]);
-    const tags = d.tags.length ? el("div", { class: "dw-detail-cap dw-detail-tags", text: `tags: ${d.tags.join(", ")}` }) : null;
-    detailPanel.append(head, figs, el("div", { class: "dw-detail-cap dw-detail-section", text: "prediction under every version" }), table);
-    if (tags) detailPanel.appendChild(tags);
-    root.setAttribute("data-detail", String(d.index));
-  }
-  let detailScheduled = false;
-  const scheduleDetail = () => {
-    if (detailScheduled) return;
-    detailScheduled = true;
-    queueMicrotask(() => {
-      detailScheduled = false;
-      renderDetail();
-    });
-  };
+  // ------------------------------------------------------------ detail panel (lib/detail.js)
+  const detail = detailScheduler(detailPanel, model, (index) => {
+    detailPanel.style.display = index === null ? "none" : "";
+    root.setAttribute("data-detail", index === null ? "" : String(index));
+  });
+  const scheduleDetail = detail.schedule;
 
   // ------------------------------------------------------------ export (client side, no network)
   let exports = 0;
@@ -369,7 +263,7 @@ function render({ model, el: host }) {
   desc.checked = model.get("descending");
   renderTags();
   onError();
-  renderDetail();
+  detail.now();
   loadAtlas();
   return scope.dispose;
 }

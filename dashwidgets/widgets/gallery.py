@@ -16,7 +16,7 @@ from ..models.version import ModelVersion
 from ..runtime.jobs import Job
 from ._atlas import atlas_png
 from ._base import EngineView, Paged, cell_size
-from ._codec import Array
+from ._detail import Detail
 
 SORT_BY = ("index", "confidence", "loss")
 SPLITS = ("", "train", "val", "test")
@@ -24,7 +24,7 @@ CORRECT = ("", "correct", "wrong")
 FILTERS = ("filter_label", "filter_pred", "filter_split", "filter_correct", "filter_tag")
 
 
-class ImageGallery(Paged, EngineView):
+class ImageGallery(Paged, Detail, EngineView):
     """Pages through the selected images of one version.
 
     Each item shows the image, its label, the predicted class and the confidence (as text, never
@@ -67,18 +67,6 @@ class ImageGallery(Paged, EngineView):
     """list of str: the dataset's class names (the filters' choices)."""
     tags = traitlets.List(traitlets.Dict()).tag(sync=True)
     """list of dict: the engine's tags, ``{"name", "count"}``, sorted by name."""
-    detail_method = traitlets.Unicode("gradcam").tag(sync=True)
-    """str: attribution method of the detail panel's map."""
-    detail = traitlets.Dict().tag(sync=True)
-    """dict: the focused image (``{}``: none): index, version, label, split, method, tags,
-    history (one dict per version: version, prediction, confidence, correct), heat_min, heat_max."""
-    detail_image = Array("uint8", (None, None, 3)).tag(sync=True)
-    """uint8 [H, W, 3]: the focused image."""
-    detail_mask = Array("uint8", (None, None)).tag(sync=True)
-    """uint8 [H, W]: its ground-truth bias mask (1 = bias region); [0, 0] when the dataset has none."""
-    detail_heat = Array("float32", (None, None)).tag(sync=True)
-    """float32 [H, W]: its attribution map for the predicted class under ``version``."""
-
     def __init__(self, engine: Engine, version: ModelVersion | str | Job | None = None, **kwargs: Any):
         classes = list(engine.classes) if isinstance(engine, Engine) else []
         super().__init__(engine, version, cell=cell_size(engine, 32, 96), classes=classes, **kwargs)
@@ -189,34 +177,6 @@ class ImageGallery(Paged, EngineView):
             if page != self.page:
                 self.page = page
             self.error = ""
-
-    # -------------------------------------------------------------- detail of the focused image
-    @traitlets.observe("focus", "version", "detail_method")
-    def _on_focus(self, change) -> None:
-        self._render_detail()
-
-    def _render_detail(self) -> None:
-        if not self.version:
-            return
-        if self.focus < 0:
-            with self.hold_sync():
-                self.detail = {}
-                self.detail_image = self.detail_mask = self.detail_heat = np.zeros(0, np.uint8)
-            return
-        try:
-            d = self._engine.image_detail(self.focus, self.version, self.detail_method)
-        except Exception as e:  # noqa: BLE001 - shown in the view
-            self._report(e)
-            return
-        heat = d["heat"]
-        meta = {k: d[k] for k in ("index", "version", "label", "split", "method", "tags", "history")}
-        meta["heat_min"], meta["heat_max"] = float(heat.min()), float(heat.max())
-        mask = d["bias_mask"]
-        with self.hold_sync():
-            self.detail_image = d["image"]
-            self.detail_mask = np.zeros((0, 0), np.uint8) if mask is None else mask.astype(np.uint8)
-            self.detail_heat = heat
-            self.detail = meta
 
     # -------------------------------------------------------------- tags
     def _sync_tags(self) -> None:
