@@ -25,6 +25,7 @@ const CSS = `
 .dw-neurons svg text { fill: var(--dw-fg); font: 11px var(--jp-ui-font-family, system-ui, sans-serif); }
 .dw-neurons svg text.dw-band-name { fill: var(--dw-fg-muted); }
 .dw-neurons svg line.dw-band-line { stroke: var(--dw-border-faint); }
+.dw-neurons svg circle.dw-key { fill: var(--dw-fg-muted); }
 .dw-neurons svg rect.dw-col-bg { fill: var(--dw-bg-alt); }
 .dw-neurons svg circle.dw-neuron { cursor: pointer; stroke: var(--dw-bg); stroke-width: 1; fill-opacity: 0.85; }
 .dw-neurons svg circle.dw-neuron.dw-picked { stroke: var(--dw-fg); stroke-width: 2.5; }
@@ -124,7 +125,13 @@ function render({ model, el: host }) {
     clusterBtn, progress, cancelBtn, status,
   ]);
   const hint = el("div", { class: "dw-neuron-hint" });
-  const legend = el("div", { class: "dw-neuron-legend" });
+  const legendText = el("span", { class: "dw-neuron-legend-text" });
+  const sizeKey = svgNode("svg", { class: "dw-neuron-sizekey", width: 210, height: 22 });
+  for (const [k, score] of [0.5, 0.75, 1].entries()) {
+    sizeKey.appendChild(svgNode("circle", { class: "dw-key", cx: 12 + 62 * k, cy: 11, r: radius(score) }));
+    sizeKey.appendChild(svgNode("text", { x: 24 + 62 * k, y: 15 }, `score ${score}`));
+  }
+  const legend = el("div", { class: "dw-neuron-legend" }, [el("div", { class: "dw-legend-item" }, [el("span", { text: "node size:" }), sizeKey]), legendText]);
   const errorBanner = el("div", { class: "dw-error" });
   const svg = svgNode("svg", { class: "dw-neuron-svg" });
   const tooltip = el("div", { class: "dw-tooltip" });
@@ -159,7 +166,7 @@ function render({ model, el: host }) {
     plot.style.display = sub === -1 || !data.bands ? "none" : "";
     slider.value = String(threshold);
     tLabel.textContent = ` ${threshold.toFixed(2)} `;
-    legend.textContent =
+    legendText.textContent =
       `Score = share of a group's images for which the neuron is among its layer's most activated (Summit's rule). ` +
       `A neuron sits in a column when its score is ≥ ${threshold.toFixed(2)} (the slider): for the under-performing subgroup only, for both, ` +
       `or for the well-performing pair only; neurons below it for both groups are hidden. Node size = score (in Both: the larger of the two). ` +
@@ -183,7 +190,7 @@ function render({ model, el: host }) {
       const x0 = GUTTER + k * COL_W;
       svg.appendChild(svgNode("rect", { class: "dw-col-bg", x: x0 + 2, y: 0, width: COL_W - 4, height }));
       svg.appendChild(svgNode("circle", { cx: x0 + 12, cy: 12, r: 5, fill: COLUMN_COLORS[c] }));
-      svg.appendChild(svgNode("text", { class: "dw-col-title", x: x0 + 22, y: 16, "data-col": c }, `${titles[c][0]} · ${counts[c]} neurons`));
+      svg.appendChild(svgNode("text", { class: "dw-col-title", x: x0 + 22, y: 16, "data-col": c }, `${titles[c][0]} · ${counts[c]} neuron${counts[c] === 1 ? "" : "s"}`));
       svg.appendChild(svgNode("text", { class: "dw-col-sub", x: x0 + 22, y: 31 }, titles[c][1]));
     });
     svg.appendChild(svgNode("text", { class: "dw-band-name", x: 4, y: 31 }, "conv layer"));
