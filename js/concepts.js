@@ -16,7 +16,9 @@ const TICKS = [0, 0.25, 0.5, 0.75, 1];
 const GROUP_COLOR = { under: BINARY[0], well: BINARY[1] };
 
 const CSS = `
-.dw-concepts { max-width: 100%; box-sizing: border-box; }
+/* the patch box is drawn on image pixels, not on the theme: a cyan line with a black outline
+   reads on dark and light images alike and differs from the red/orange marks images often carry */
+.dw-concepts { max-width: 100%; box-sizing: border-box; --dw-concepts-box: #00e5ff; }
 .dw-concepts-head { display: flex; flex-wrap: wrap; gap: 10px; align-items: baseline; margin-bottom: 4px; }
 .dw-concepts-name { font-weight: 600; font-size: 13px; }
 .dw-concepts-status { color: var(--dw-fg-muted); }
@@ -29,7 +31,9 @@ const CSS = `
 .dw-concepts-item canvas { display: block; image-rendering: pixelated; }
 .dw-concepts-item span { display: block; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .dw-concepts-frame { position: relative; }
-.dw-concepts-box { position: absolute; box-sizing: border-box; border: 2px solid var(--dw-pick); pointer-events: none; }
+.dw-concepts-box, .dw-concepts-legend-box { box-sizing: border-box; border: 2px solid var(--dw-concepts-box); outline: 1px solid #000; }
+.dw-concepts-box { position: absolute; pointer-events: none; }
+.dw-concepts-legend-box { display: inline-block; width: 11px; height: 11px; }
 .dw-concepts-item button.dw-concepts-source { font: inherit; font-size: 11px; padding: 0; border: 0; background: none; color: var(--dw-fg); text-decoration: underline; cursor: pointer; }
 .dw-concepts-bars { display: grid; grid-template-columns: max-content 200px max-content; column-gap: 8px; row-gap: 4px; align-items: center; }
 .dw-concepts-track { position: relative; height: 14px; background: var(--dw-bg-raised); border-left: 1px solid var(--dw-fg-muted); }
@@ -73,8 +77,8 @@ function render({ model, el: host }) {
     el("div", { class: "dw-concepts-section" }, [el("h4", { text: "Concept patches (most activating first)" }), patchesNote, patches]),
     el("div", { class: "dw-legend" }, [
       el("span", { class: "dw-legend-item" }, [
-        el("span", { class: "dw-concepts-legend-box", style: { display: "inline-block", width: "10px", height: "10px", border: "2px solid var(--dw-pick)" } }),
-        el("span", { text: "box: the image's best concept patch" }),
+        el("span", { class: "dw-concepts-legend-box" }),
+        el("span", { text: "cyan box: where the image's best concept patch was cut" }),
       ]),
       el("span", { class: "dw-legend-note", text: "values: the neuron's activation (spatial maximum) · accent border: focused image · click an image or a patch to focus its source image" }),
     ]),

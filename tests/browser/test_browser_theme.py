@@ -23,16 +23,34 @@ SETUP = [
     "trace = dw.TraceView(eng)\n"
     "clusters = dw.ClusterGallery(eng, v2, k=4)\n"
     "augview = dw.AugmentedView(eng)\n"
+    "subgroups = dw.SubgroupPanel(eng, v2, k=8)\n"
+    "subgroups.subgroup = (subgroups.subgroups().under or [-1])[0]\n"
+    "subgroups.focus = 5\n"
+    "from dashwidgets.widgets.concepts import ConceptWindow\n"
+    "concepts = ConceptWindow(eng, v2, neuron=(dw.models.conv_layers(eng.model(v2))[-1], 0))\n"
     "links = dw.link(proj, gal, grid, mosaic, trace, clusters)\n"
-    "w.VBox([proj, gal, grid, board, mosaic, trace, clusters, augview])",
+    "w.VBox([proj, gal, grid, board, mosaic, trace, clusters, augview, concepts, subgroups])",
 ]
 
-VIEWS = ["projection", "gallery", "attribution", "board", "mosaic", "trace", "clusters", "augmented"]
+VIEWS = ["projection", "gallery", "attribution", "board", "mosaic", "trace", "clusters", "augmented", "concepts", "subgroups"]
 ROOT = {
     "projection": ".dw-projection", "gallery": ".dw-gallery", "attribution": ".dw-attribution",
     "board": ".dw-board", "mosaic": ".dw-mosaic", "trace": ".dw-trace", "clusters": ".dw-clusters",
-    "augmented": ".dw-augmented",
+    "augmented": ".dw-augmented", "concepts": ".dw-concepts",
+    "subgroups": ".dw-subgroups",
 }
+
+
+SETUP.append(  # NeuronPanel with a subgroup picked and a neuron clicked
+    "from dashwidgets.widgets.neurons import NeuronPanel\n"
+    "neurons = NeuronPanel(eng, v2)\n"
+    "neurons.subgroup = (eng.subgroups(v2).under or [-1])[0]\n"
+    "if neurons.neurons.get('neuron'):\n"
+    "    neurons.neuron = {'layer': neurons.neurons['bands'][neurons.neurons['band'][0]], 'neuron': neurons.neurons['neuron'][0]}\n"
+    "neurons"
+)
+VIEWS.append("neurons")
+ROOT["neurons"] = ".dw-neurons"
 
 
 def test_every_view_is_readable_in_the_theme(page, themed_lab, open_notebook):
