@@ -207,7 +207,7 @@ function render({ model, el: host }) {
       el("span", { class: "dw-sg-axis", text: "colour: number of images in the cell (both matrices)" }),
       bar,
       el("div", { class: "dw-sg-cbar-ticks" }, [el("span", { text: "1" }), el("span", { text: String(Math.max(1, max)) })]),
-      el("span", { class: "dw-sg-note", text: "a blank cell holds no image; outlined cells (the diagonal) are correct predictions" }),
+      el("span", { class: "dw-sg-note", text: "an uncoloured cell holds no image (0); outlined cells (the diagonal) are correct predictions" }),
     ]);
   }
 
