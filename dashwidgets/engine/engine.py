@@ -24,6 +24,7 @@ from ..audit.cluster import Cluster, Clustering
 from ..audit.compare import Comparison, Trace, compare, trace
 from ..audit.report import BiasAudit
 from ..audit.concepts import Concepts
+from ..audit.criticism import Criticism
 from ..audit.subgroups import Subgroups
 from ..augment.record import Augmentation
 from ..augment.translate import STEPS as TRANSLATE_STEPS
@@ -40,6 +41,7 @@ from ..train.loop import TrainConfig
 from .attribution import AttributionService
 from .augmentation import AugmentationService
 from .context import DataContext
+from .criticism import CriticismService
 from .inference import InferenceService
 from .projection import ProjectionService
 from .selections import SelectionService
@@ -134,6 +136,7 @@ class Engine:
         self._training = TrainingService(ctx, store, self._augmentation)
         self._tags = TagService(ctx, store)
         self._viscuit = ViscuitService(ctx, store, self._inference)
+        self._criticism = CriticismService(ctx, store, self._inference)
         self._selections = SelectionService(ctx, store, self._inference, self._attribution, self._tags)
         for msg in store.workspace_errors:
             warnings.warn(msg, WorkspaceWarning, stacklevel=2)
@@ -565,6 +568,21 @@ class Engine:
         ``correct``), oldest first."""
         v = self._store.version(version) if version is not None else self._need_active()
         return self._selections.detail(index, v, method)
+
+    # ================================================================== model criticism
+    def criticize(self, version: Version, split: str | None = "test", steps: int = 10, step_size: float = 1e-3,
+                  methods: Sequence[str] | str = ("adv", "mmd", "prob"), n: int = 10, sample: int | None = None,
+                  seed: int = 0, gamma: float | None = None, lam: float = 1e-5) -> Criticism:
+        """Prototypes and criticisms of each class (Stock & Cisse 2018) on ``split``'s images (or a
+        seeded ``sample`` of them). ``"adv"``: IFGSM on the model input, ``step_size`` in [0, 1]
+        pixel units (divided by the normalisation's std per channel, clipped to valid pixels),
+        ``steps`` steps; prototypes survive all of them, criticisms flip after one. ``"mmd"``:
+        MMD-critic on the embeddings, ``n`` of each per class (RBF ``gamma``, default the median
+        heuristic; log-det weight ``lam``). ``"prob"``: p(true class) > 0.9 / < 0.1.
+        ``cr.steps`` (0: misclassified, ``steps + 1``: never flipped) aligned with
+        ``cr.indices``; ``cr.prototypes(c, method)``, ``cr.criticisms(c, method)``,
+        ``cr.enrichment(attribute, method)``. Cached; the step counts are kept in the workspace."""
+        return self._criticism.criticize(version, split, steps, step_size, methods, n, sample, seed, gamma, lam)
 
     def _need_active(self) -> ModelVersion:
         if self.active is None:
