@@ -9,6 +9,7 @@ import { sequential } from "./lib/colors.js";
 import { detailScheduler } from "./lib/detail.js";
 import { clear, disposer, el, showError } from "./lib/dom.js";
 import { addStyle } from "./lib/style.js";
+import { countColor, cssRgb, inkOn, pct } from "./lib/subgroup-format.js";
 
 const CSS = `
 .dw-sg-header { font-weight: 600; margin: 2px 0; }
@@ -52,22 +53,6 @@ const CSS = `
 .dw-subgroups button { font: inherit; padding: 2px 8px; border: 1px solid var(--dw-border); background: var(--dw-bg-alt); color: var(--dw-fg); border-radius: 3px; cursor: pointer; }
 .dw-sg-k { width: 56px; }
 `;
-
-const pct = (x) => `${(100 * x).toFixed(1)} %`;
-
-/** Black or white, whichever reads better on the data colour [r, g, b] (0..1) of a cell. */
-function inkOn(rgb) {
-  const lin = rgb.map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
-  const lum = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2];
-  return lum > 0.179 ? "rgb(0,0,0)" : "rgb(255,255,255)";
-}
-
-/** Colour of a count on the matrices' shared scale: 1 -> t = 0, max -> t = 1 (0 is left blank). */
-function countColor(count, max) {
-  return sequential(max > 1 ? (count - 1) / (max - 1) : 1);
-}
-
-const css = (rgb) => `rgb(${rgb.map((v) => Math.round(255 * v)).join(",")})`;
 
 function render({ model, el: host }) {
   addStyle("dw-subgroups-style", CSS);
@@ -191,7 +176,7 @@ function render({ model, el: host }) {
         const cell = el("div", { class: `dw-sg-cell${i === j ? " dw-sg-diag" : ""}`, text: String(count), title: `true ${name}, predicted ${classes[j]}: ${count} images` });
         if (count > 0) {
           const rgb = countColor(count, max);
-          cell.style.background = css(rgb);
+          cell.style.background = cssRgb(rgb);
           cell.style.color = inkOn(rgb);
         }
         put(cell, 3 + i, 3 + j);
@@ -202,7 +187,7 @@ function render({ model, el: host }) {
 
   function colorBar(max) {
     const bar = el("canvas");
-    paintColorbar(bar, 200, 10, (t) => css(sequential(t)));
+    paintColorbar(bar, 200, 10, (t) => cssRgb(sequential(t)));
     return el("div", { class: "dw-sg-cbar", title: "colour bar: images in a cell, on one scale for both matrices" }, [
       el("span", { class: "dw-sg-axis", text: "colour: number of images in the cell (both matrices)" }),
       bar,

@@ -9,8 +9,9 @@ from __future__ import annotations
 from browser_helpers import _poll, contrast
 
 SETUP = [
-    "import dashwidgets as dw\n"
+    "import dataclasses, dashwidgets as dw\n"
     "ds = dw.datasets.load('patch-digits', bias=0.99, seed=0, n_train=500, n_val=120, n_test=200)\n"
+    "ds = dataclasses.replace(ds, classes=[f'<b>{c}</b>' if c == '1' else c for c in ds.classes])\n"
     "eng = dw.Engine(ds)\n"
     "v = eng.train(epochs=2, progress=False)",
     "panel = dw.SubgroupPanel(eng, v, k=8)\n"
@@ -69,6 +70,7 @@ def test_pick_a_subgroup_see_its_pair_matrices_and_grad_cam(page, themed_lab, op
         assert m.locator(".dw-sg-rowtick").all_inner_texts() == classes
         counts = [int(t) for t in m.locator(".dw-sg-cell").all_inner_texts()]
         assert counts == nb.kernel.eval(f"panel.subgroups().confusion({which}).ravel().tolist()")
+    assert "<b>1</b>" in classes and root.locator("b").count() == 0  # class names stay text
     cbar = picked.locator(".dw-sg-cbar")
     assert cbar.locator("canvas").count() == 1 and "number of images" in cbar.inner_text()
     assert cbar.locator(".dw-sg-cbar-ticks span").last.inner_text() == str(nb.kernel.eval("panel.picked['max_count']"))
