@@ -126,12 +126,15 @@ function render({ model, el: host }) {
   ]);
   const hint = el("div", { class: "dw-neuron-hint" });
   const legendText = el("span", { class: "dw-neuron-legend-text" });
-  const sizeKey = svgNode("svg", { class: "dw-neuron-sizekey", width: 210, height: 22 });
+  const sizeKey = svgNode("svg", { class: "dw-neuron-sizekey", width: 250, height: 22 });
   for (const [k, score] of [0.5, 0.75, 1].entries()) {
-    sizeKey.appendChild(svgNode("circle", { class: "dw-key", cx: 12 + 62 * k, cy: 11, r: radius(score) }));
-    sizeKey.appendChild(svgNode("text", { x: 24 + 62 * k, y: 15 }, `score ${score}`));
+    sizeKey.appendChild(svgNode("circle", { class: "dw-key", cx: 10 + 80 * k, cy: 11, r: radius(score) }));
+    sizeKey.appendChild(svgNode("text", { x: 22 + 80 * k, y: 15 }, `score ${score}`));
   }
-  const legend = el("div", { class: "dw-neuron-legend" }, [el("div", { class: "dw-legend-item" }, [el("span", { text: "node size:" }), sizeKey]), legendText]);
+  const legend = el("div", { class: "dw-neuron-legend" }, [
+    el("div", { class: "dw-legend-item" }, [el("span", { text: "node size = activation score:" }), sizeKey]),
+    el("div", {}, [legendText]),
+  ]);
   const errorBanner = el("div", { class: "dw-error" });
   const svg = svgNode("svg", { class: "dw-neuron-svg" });
   const tooltip = el("div", { class: "dw-tooltip" });

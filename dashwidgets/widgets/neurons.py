@@ -96,6 +96,9 @@ class NeuronPanel(EngineView):
         self.scores: pd.DataFrame | None = None
         """The last scores table: ``layer``, ``neuron``, ``under``, ``well`` (every neuron)."""
         self.job: Job | None = None
+        self.cluster_params: dict[str, Any] = {}
+        """Keyword arguments of ``Engine.cluster_neurons_async`` for the Cluster neurons button
+        (e.g. ``{"epochs": 2, "pairs": 2000}``; default: the engine's)."""
         self._sent: pd.DataFrame | None = None
         self.on_msg(self._on_msg)
         self.threshold = threshold
@@ -253,7 +256,8 @@ class NeuronPanel(EngineView):
 
     def cluster(self, **params: Any) -> Job | None:
         """Cluster the neurons shown (``Engine.cluster_neurons_async``) in the background; their
-        cluster ids then arrive in ``clusters``. ``params`` go to the engine (threshold, epochs, ...)."""
+        cluster ids then arrive in ``clusters``. ``params`` go to the engine (threshold, epochs, ...;
+        default :attr:`cluster_params`)."""
         try:
             if self.job is not None and not self.job.done:
                 raise ValueError("neuron clustering is already running; cancel it or wait")
@@ -261,7 +265,7 @@ class NeuronPanel(EngineView):
             if len(neurons) < 2:
                 raise ValueError(f"{len(neurons)} neuron(s) shown at threshold {self.threshold}: clustering needs at "
                                  "least 2 (lower the threshold)")
-            job = self._engine.cluster_neurons_async(self.version, neurons, **params)
+            job = self._engine.cluster_neurons_async(self.version, neurons, **(params or self.cluster_params))
         except Exception as e:  # noqa: BLE001 - shown in the view
             self._report(e)
             return None
@@ -294,7 +298,7 @@ class NeuronPanel(EngineView):
             with self.hold_sync():
                 self.cluster_state, self.progress = "done", 1.0
                 self.clusters = ids
-                self.message = f"{n} neuron clusters: hover a neuron to see its cluster mates"
+                self.message = f"{n} neuron cluster(s): hover a neuron to see its cluster mates"
         elif kind == "cancelled":
             with self.hold_sync():
                 self.cluster_state = "cancelled"

@@ -107,3 +107,52 @@ def test_no_subgroup_no_columns(eng):
     with pytest.raises(ValueError, match="no subgroup picked"):
         panel.columns()
     assert panel.cluster() is None and "no subgroup picked" in panel.error
+
+
+def test_cluster_neurons_job_sends_cluster_ids_and_cancels(eng):
+    panel = NeuronPanel(eng)
+    sg = eng.subgroups(eng.active)
+    counts = {}
+    for u in sg.under:
+        panel.subgroup = u
+        counts[u] = len(panel.shown())
+    panel.subgroup = max(counts, key=counts.get)
+    shown = panel.shown()
+    assert len(shown) >= 2
+    panel.cluster_params = {"epochs": 1, "pairs": 200}
+    panel._on_msg(panel, {"action": "cluster", "threshold": 0.5}, [])  # the button
+    job = panel.job
+    assert job is not None and panel.cluster_state in ("running", "done")
+    job.result(timeout=300)
+    _wait(lambda: panel.cluster_state == "done")
+    nc = eng.neuron_clusters(eng.active)
+    assert sorted(zip(nc.table["layer"], nc.table["neuron"], strict=True)) == sorted(shown)
+    ids = dict(zip(zip(nc.table["layer"], nc.table["neuron"], strict=True), nc.table["cluster"], strict=True))
+    data = panel.neurons
+    sent = [(data["bands"][b], n) for b, n in zip(data["band"], data["neuron"], strict=True)]
+    assert panel.clusters == [int(ids.get(key, -1)) for key in sent]
+    assert "cluster(s)" in panel.message
+    # a new panel on the same version finds the clustering
+    other = NeuronPanel(eng)
+    other.subgroup = panel.subgroup
+    assert other.clusters == panel.clusters
+    # cancel: the ids stay
+    before = list(panel.clusters)
+    job = panel.cluster(epochs=50, pairs=5000)
+    assert panel.cluster() is None and "already running" in panel.error
+    panel._on_msg(panel, {"action": "cancel"}, [])
+    job.wait(120)
+    _wait(lambda: panel.cluster_state == "cancelled")
+    assert panel.clusters == before and "cancelled" in panel.message
+    # a refused threshold in the button's request stops the job before it starts
+    panel._on_msg(panel, {"action": "cluster", "threshold": 0.2}, [])
+    assert "threshold must be" in panel.error and panel.job is job
+
+
+def _wait(cond, timeout=10.0):
+    import time
+
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
