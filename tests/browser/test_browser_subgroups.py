@@ -107,3 +107,12 @@ def test_pick_a_subgroup_see_its_pair_matrices_and_grad_cam(page, themed_lab, op
     k.blur()
     _poll(lambda: nb.kernel.eval("panel.error") == "" and not banner.is_visible(), what="error cleared")
     _poll(lambda: rows.count() == len(nb.kernel.eval("panel.rows")), what="rows back")
+
+    # a k where no subgroup under-performs: the view says so plainly
+    k_none = nb.kernel.eval("next(k for k in range(2, 12) if not eng.subgroups(v, k=k).under)")
+    k.fill(str(k_none))
+    k.blur()
+    empty = root.locator(".dw-sg-rows > .dw-empty")
+    _poll(lambda: empty.count() == 1, what="no-subgroup message")
+    assert empty.inner_text().startswith("no subgroup under-performs: every subgroup's accuracy ≥ 0.5 × overall")
+    assert "0 under-performing" in root.locator(".dw-sg-header").inner_text()
