@@ -11,7 +11,12 @@ import pandas as pd
 import pytest
 import torch
 
-from dashwidgets.audit.neuron_clusters import NeuronClusters, cluster_neurons, group_neurons, pair_loss
+from dashwidgets.audit.neuron_clusters import (
+    NeuronClusters,
+    cluster_neurons,
+    group_neurons,
+    pair_loss,
+)
 from dashwidgets.models.cnn import default_model
 from dashwidgets.runtime import Cancelled
 
@@ -151,7 +156,7 @@ def test_training_lowers_the_loss(run):
     *_, result, _ = run
     first, last = result.losses[0], result.losses[-1]
     assert all(math.isfinite(x) for x in result.losses)
-    assert last < 0.9 * first, result.losses  # this run falls by about 20 %
+    assert last < 0.9 * first, result.losses  # this run falls by about 20 % (0.82 -> 0.66)
 
 
 def test_the_audited_model_is_not_modified(run, trained):
