@@ -48,3 +48,12 @@ def test_neurons_benchmark_prints_the_scores_ratio_and_agrees_with_the_loop(tmp_
     r = res["scores"]
     assert r["ratio"] == r["per_image_s"] / r["batched_s"] > 0
     assert res["max_abs_diff"] == 0  # on a CPU both sides compute the same float32 maxima
+
+
+def test_criticism_benchmark_prints_the_attack_ratio_and_agrees_with_the_loop(tmp_path):
+    stdout, res = _run(["benchmarks/criticism.py", "--quick", "--device", "cpu"], tmp_path)
+    assert re.search(r"^attack\s+[\d.]+\s+[\d.]+\s+[\d.]+x", stdout, flags=re.M), stdout
+    r = res["attack"]
+    assert r["ratio"] == r["batched_img_s"] / r["per_image_img_s"] > 0
+    assert sum(res["step_counts"]) == res["n"]
+    assert res["agree"] == res["loop_n"]  # on a CPU both sides compute the same float32 steps

@@ -1,0 +1,125 @@
+"""Batched IFGSM criticism (Stock & Cisse's adversarial selection) vs a per-image loop.
+
+Run ``python benchmarks/criticism.py [--quick] [--device auto|cpu|cuda] [--n 10000] [--loop-n 1000] [--json OUT]``.
+
+Project rule: a benchmark prints a *ratio* against a baseline measured in the same run (same
+machine, model, weights, images); never an absolute pass/fail. Ratios are "higher is better".
+
+What is measured
+----------------
+Model: the default SmallCNN trained 1 epoch on ``patch-digits`` (32 px). Images: N test images
+(default 10,000). Labels: the model's own predictions, so every image starts correctly classified
+and is attacked until it flips or survives all M = 10 steps (with the true labels a 1-epoch model
+gets most images wrong, and those cost nothing on either side).
+
+``attack``
+    :func:`dashwidgets.audit.criticism.ifgsm_steps` on all N images (batches of 256: one forward
+    and one backward pass per step for the batch; flipped images leave it) against the same
+    function called once per image, as a per-image loop does. The step is the paper's 1e-3 in
+    pixel units, per channel through the engine's normalisation, clipped to valid pixels, as in
+    ``eng.criticize``. The loop runs on the first ``--loop-n`` images only (default
+    min(N, 1,000)); both sides are reported in images per second. Ratio = batched img/s /
+    per-image img/s, median of interleaved repetitions. Goal >= 5x. The script also prints how
+    many of the loop's images got the same step count from the batched run.
+
+On CUDA, timers are read after ``torch.cuda.synchronize``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import dashwidgets as dw  # noqa: E402
+from dashwidgets.audit.criticism import ifgsm_steps  # noqa: E402
+
+GOAL = 5.0
+BATCH = 256
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _time(fn, device) -> tuple[float, object]:
+    _sync(device)
+    t = time.perf_counter()
+    out = fn()
+    _sync(device)
+    return time.perf_counter() - t, out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--n", type=int, default=10000, help="images attacked in the batched run")
+    ap.add_argument("--loop-n", type=int, default=None, help="images attacked by the per-image loop")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="64 images (loop: 16), 1 repetition")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    n, loop_n, reps = (64, 16, 1) if args.quick else (args.n, args.loop_n or min(args.n, 1000), args.reps)
+
+    ds = dw.datasets.load("patch-digits", bias=0.99, seed=0, n_train=600, n_val=100, n_test=n)
+    eng = dw.Engine(ds, device=args.device)
+    v = eng.train(epochs=1, progress=False)
+    model, dev = eng.model(v), eng.device
+    idx = ds.indices("test")
+    x = eng.inputs(idx)
+    labels = torch.from_numpy(eng.evaluate(v, "test").pred)
+    ctx = eng._ctx  # the engine's normalisation, exactly as eng.criticize uses it
+    step = (1e-3 * 255.0 * ctx.scale).flatten()
+    clip = (ctx.shift, ctx.shift + 255.0 * ctx.scale)
+
+    def batched():
+        return ifgsm_steps(model, x, labels, step, 10, batch_size=BATCH, device=dev, clip=clip)
+
+    def single():
+        return np.concatenate([
+            ifgsm_steps(model, x[i : i + 1], labels[i : i + 1], step, 10, batch_size=1, device=dev, clip=clip)
+            for i in range(loop_n)
+        ])
+
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or platform.machine()
+    print(f"torch {torch.__version__} | device {dev} ({name}) | threads {torch.get_num_threads()} | "
+          f"N={n} images 32 px (per-image loop: {loop_n}) | M=10 steps of 1e-3 | batch {BATCH}")
+    ifgsm_steps(model, x[:8], labels[:8], step, 10, batch_size=8, device=dev, clip=clip)  # warm-up
+    tb, ts, out = [], [], {}
+    for r in range(reps):
+        pair = [(tb, batched), (ts, single)]
+        for store, fn in pair if r % 2 == 0 else pair[::-1]:
+            dt, out[fn] = _time(fn, dev)
+            store.append(dt)
+    steps_b = out[batched]
+    agree = int((steps_b[:loop_n] == out[single]).sum())
+    b, s = n / statistics.median(tb), loop_n / statistics.median(ts)
+    ratio = b / s
+    flag = f">= {GOAL:.0f}x" + ("" if ratio >= GOAL else "  <- below goal")
+    print(f"{'measure':8s} {'batched img/s':>14s} {'per-image img/s':>16s} {'ratio':>8s}  goal")
+    print(f"{'attack':8s} {b:14.1f} {s:16.1f} {ratio:7.1f}x  {flag}")
+    counts = np.bincount(steps_b, minlength=12)
+    print(f"step counts (0 = wrong, 11 = survived): {counts.tolist()}")
+    print(f"same step count batched vs per-image: {agree} of {loop_n}")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "device": str(dev), "device_name": name, "n": n, "loop_n": loop_n, "agree": agree,
+            "step_counts": counts.tolist(),
+            "attack": {"batched_img_s": b, "per_image_img_s": s, "ratio": ratio,
+                       "samples": {"batched_s": tb, "per_image_s": ts}},
+        }, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
