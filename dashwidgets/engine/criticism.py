@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
 from ..audit.criticism import METHODS, Criticism, criticize, ifgsm_steps
+from ..runtime.jobs import Cancelled, Job
 from .context import DataContext, check_positive_int
 from .versions import VersionStore
 
@@ -42,7 +43,7 @@ class CriticismService:
                 p.unlink(missing_ok=True)
 
     # ---------------------------------------------------------------- work
-    def steps(self, version, idx: np.ndarray, key: tuple, max_steps: int, step_size: float) -> np.ndarray:
+    def steps(self, version, idx: np.ndarray, key: tuple, max_steps: int, step_size: float, progress=None) -> np.ndarray:
         """``[N] int64`` IFGSM steps of ``idx`` under ``version`` (cached, kept in the workspace)."""
         ctx, v = self.ctx, self.store.version(version)
         hit = self.steps_cache.get(v.id, key)
@@ -59,6 +60,7 @@ class CriticismService:
             step=(step_size * 255.0 * ctx.scale).flatten(),  # [0, 1] pixel units -> model-input units
             max_steps=max_steps, batch_size=max(1, ctx.eval_batch_size // 2), device=ctx.device,
             clip=(ctx.shift, ctx.shift + 255.0 * ctx.scale),  # pixel values 0 and 1
+            progress=progress,
         )
         if ws is not None and self.store.alive(v.id):
             path = self._path(v.id, key)
@@ -66,12 +68,9 @@ class CriticismService:
             ws.save_array(path, np.stack([idx, steps]).astype(np.int64))
         return self.steps_cache.put(v.id, key, steps)
 
-    def criticize(
-        self, version, split: str | None, max_steps: int, step_size: float, methods: Sequence[str] | str,
-        n: int, sample: int | None, seed: int, gamma: float | None, lam: float,
-    ) -> Criticism:
-        ctx, v = self.ctx, self.store.version(version)
-        split = ctx.check_split(split)
+    def _check(self, split, max_steps, step_size, methods, n, sample, seed) -> tuple:
+        """The arguments, checked (an error names the bad one) and normalised."""
+        split = self.ctx.check_split(split)
         max_steps = check_positive_int("steps", max_steps)
         if isinstance(step_size, bool) or not isinstance(step_size, numbers.Real) or not 0 < step_size < np.inf:
             raise ValueError(f"step_size must be a positive number (in [0, 1] pixel units), got {step_size!r}")
@@ -82,6 +81,16 @@ class CriticismService:
             raise ValueError(f"unknown criticism methods {methods!r}; choose from {list(METHODS)}")
         n = check_positive_int("n", n)
         sample = None if sample is None else check_positive_int("sample", sample)
+        return split, max_steps, float(step_size), methods, n, sample, int(seed)
+
+    def criticize(
+        self, version, split: str | None, max_steps: int, step_size: float, methods: Sequence[str] | str,
+        n: int, sample: int | None, seed: int, gamma: float | None, lam: float,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Criticism:
+        """See :meth:`Engine.criticize`; ``progress(done, total)`` after each attacked batch."""
+        ctx, v = self.ctx, self.store.version(version)
+        split, max_steps, step_size, methods, n, sample, seed = self._check(split, max_steps, step_size, methods, n, sample, seed)
         key = (split, max_steps, float(step_size), methods, n, sample, int(seed), gamma, lam)
         hit = self.cache.get(v.id, key)
         if hit is not None:
@@ -95,7 +104,15 @@ class CriticismService:
         steps = None
         if "adv" in methods:
             skey = (split, max_steps, float(step_size), sample, int(seed))
-            steps = self.steps(v, ev.indices, skey, max_steps, float(step_size))
+            counter = None
+            if progress is not None:
+                done, total = [0], len(ev)
+
+                def counter(k: int) -> None:
+                    done[0] += k
+                    progress(done[0], total)
+
+            steps = self.steps(v, ev.indices, skey, max_steps, float(step_size), counter)
         ds = ctx.dataset
         cr = criticize(
             ev.indices, ev.labels, ev.pred, ev.probs, ds.classes, steps=steps, max_steps=max_steps,
@@ -104,3 +121,20 @@ class CriticismService:
             version=v.id, split=split, step_size=float(step_size),
         )
         return self.cache.put(v.id, key, cr)
+
+    def criticize_job(self, version, split, max_steps, step_size, methods, n, sample, seed, gamma, lam) -> Job:
+        """:meth:`criticize` in a background :class:`Job` (``step`` events with ``progress`` after
+        each attacked batch; ``cancel()`` stops between batches and keeps nothing)."""
+        args = (split, max_steps, step_size, methods, n, sample, seed, gamma, lam)
+        v = self.store.version(version)
+        self._check(split, max_steps, step_size, methods, n, sample, seed)  # bad arguments raise here
+
+        def work(emit, stop):
+            def progress(done: int, total: int) -> None:
+                if stop.is_set():
+                    raise Cancelled()
+                emit({"type": "step", "progress": done / total, "done": done, "total": total})
+
+            return self.criticize(v, *args, progress=progress)
+
+        return Job(work, name="criticize")

@@ -584,6 +584,14 @@ class Engine:
         ``cr.enrichment(attribute, method)``. Cached; the step counts are kept in the workspace."""
         return self._criticism.criticize(version, split, steps, step_size, methods, n, sample, seed, gamma, lam)
 
+    def criticize_async(self, version: Version, split: str | None = "test", steps: int = 10, step_size: float = 1e-3,
+                        methods: Sequence[str] | str = ("adv", "mmd", "prob"), n: int = 10, sample: int | None = None,
+                        seed: int = 0, gamma: float | None = None, lam: float = 1e-5) -> Job:
+        """:meth:`criticize` in a background :class:`Job` (bad arguments raise here): ``step``
+        events (``progress``, ``done``, ``total`` images attacked); ``cancel()`` stops between
+        batches and keeps nothing; ``job.result()`` is the :class:`Criticism`."""
+        return self._criticism.criticize_job(version, split, steps, step_size, methods, n, sample, seed, gamma, lam)
+
     def _need_active(self) -> ModelVersion:
         if self.active is None:
             raise ValueError("the engine has no trained version yet; call train() first")

@@ -4,11 +4,14 @@ kept in the workspace, and bad arguments are refused by name."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu
 
 import dashwidgets as dw
+from dashwidgets.engine import criticism as criticism_service
 
 
 def test_adversarial_criticisms_are_enriched_in_bias_conflicting_images(converged):
@@ -108,9 +111,30 @@ def test_bad_arguments_are_refused_by_name(ws_engine, kwargs, error, match):
         eng.criticize(eng.versions[-1], **kwargs)
 
 
-def test_an_empty_split_is_refused():
-    ds = dw.datasets.load("patch-digits", bias=0.99, seed=0, n_train=60, n_val=0, n_test=20)
-    eng = dw.Engine(ds, device="cpu")
+def test_an_empty_split_is_refused_and_the_async_call_reports_progress_and_cancels(monkeypatch):
+    ds = dw.datasets.load("patch-digits", bias=0.99, seed=0, n_train=60, n_val=0, n_test=40)
+    eng = dw.Engine(ds, device="cpu", eval_batch_size=8)  # the attack runs 4 images per batch
     v = eng.train(epochs=1, progress=False)
     with pytest.raises(ValueError, match="split 'val' has no images"):
         eng.criticize(v, split="val")
+    with pytest.raises(ValueError, match="step_size"):  # bad arguments raise before the job starts
+        eng.criticize_async(v, step_size=-1.0)
+    job = eng.criticize_async(v, methods="adv")
+    cr = job.result(timeout=300)
+    steps = [e for e in job.events if e["type"] == "step"]
+    assert [e["done"] for e in steps] == list(range(4, 41, 4)) and steps[-1]["progress"] == 1.0
+    assert cr is eng.criticize(v, methods="adv")  # the job's result is what the cache holds
+
+    gate, attack = threading.Event(), criticism_service.ifgsm_steps
+
+    def gated(*args, progress, **kwargs):  # the first batch waits until the listener is in place
+        return attack(*args, progress=lambda k: (gate.wait(60), progress(k)), **kwargs)
+
+    monkeypatch.setattr(criticism_service, "ifgsm_steps", gated)
+    job = eng.criticize_async(v, methods="adv", sample=30)
+    job.on_event(lambda e: job.cancel() if e["type"] == "step" else None)
+    gate.set()
+    with pytest.raises(dw.JobCancelled):
+        job.result(timeout=300)
+    assert len([e for e in job.events if e["type"] == "step"]) == 1
+    assert not [k for k in eng.caches["criticism_steps"].keys(v.id) if k[3] == 30]  # nothing kept
