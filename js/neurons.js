@@ -248,7 +248,7 @@ function render({ model, el: host }) {
       svg.classList.add("dw-hovering");
       circles.get(i)?.classList.add("dw-hover");
       if (cl < 0) return;
-      for (const c of svg.querySelectorAll(`circle.dw-neuron[data-cluster="${cl}"]`)) c.classList.add("dw-mate");
+      for (const c of svg.querySelectorAll(`circle.dw-neuron[data-cluster="${cl}"]`)) if (c !== circles.get(i)) c.classList.add("dw-mate");
     },
     mouseleave: unhover,
     click: (ev) => {

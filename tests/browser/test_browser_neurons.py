@@ -68,6 +68,22 @@ def test_pick_subgroup_filter_by_threshold_and_click_a_neuron(page, themed_lab, 
     assert f"layer {first.get_attribute('data-layer')}, neuron {first.get_attribute('data-neuron')}" in text
     assert f"under-performing #{best}" in text and "well-performing #" in text
 
+    # Cluster neurons (a short run): each circle gets its cluster id; hovering one marks its mates
+    nb.kernel.exec("panel.cluster_params = {'epochs': 1, 'pairs': 200}")
+    page.locator(".dw-neurons button.dw-cluster-neurons").click()
+    _poll(lambda: root.get_attribute("data-cluster-state") == "done", timeout=180, what="clustering done")
+    ids = nb.kernel.eval("panel.clusters")
+    assert len(ids) == shown and min(ids) >= 0  # every neuron shown was clustered
+    circles = page.locator(".dw-neurons circle.dw-neuron")
+    _poll(lambda: [int(c) for c in circles.evaluate_all("els => els.map(e => e.dataset.cluster)")]
+          == [ids[int(i)] for i in circles.evaluate_all("els => els.map(e => e.dataset.i)")], what="cluster ids drawn")
+    biggest = max(set(ids), key=ids.count)
+    member = page.locator(f".dw-neurons circle.dw-neuron[data-cluster='{biggest}']").first
+    page.mouse.move(0, 0)
+    member.hover()
+    _poll(lambda: page.locator(".dw-neurons circle.dw-mate").count() == ids.count(biggest) - 1, what="cluster mates marked")
+    assert f"neuron cluster {biggest}" in tip.inner_text()
+
     # drag the slider up past the first threshold that drops neurons
     t = nb.kernel.eval("next(t / 100 for t in range(55, 101, 5) if sum(map(len, panel.columns(t / 100).values())) < "
                        "sum(map(len, panel.columns(0.5).values())))")
