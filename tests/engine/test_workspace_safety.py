@@ -428,6 +428,7 @@ def test_discard_leaves_no_entry_of_the_version_in_any_registered_cache(tiny_ds,
         eng.translator(v, k=2, steps=2, progress=False)
         eng.subgroups(v, k=2)
         eng.neuron_scores(v, {"g": [0, 1]})
+        eng.criticize(v, split="val", sample=4, n=1)
         extra.put(v.id, "key", np.zeros(3))
     caches = eng.caches
     assert {"models", "evaluate", "projection", "attribution", "clusters", "translators", "subgroups", "neuron_maxima"} <= set(
