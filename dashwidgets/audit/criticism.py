@@ -36,7 +36,8 @@ _MAX_CATEGORIES = 50  # an integer/string attribute with more values is not trea
 def _check_steps(step, max_steps) -> tuple[torch.Tensor, int]:
     if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
-    t = torch.as_tensor(step, dtype=torch.float32).detach()
+    t = torch.as_tensor(step).detach()
+    t = t if t.is_floating_point() else t.float()
     if t.dim() > 1 or not torch.isfinite(t).all() or (t <= 0).any() or t.numel() == 0:
         raise ValueError(f"step must be a positive number or one per channel, got {step!r}")
     return (t.view(1, -1, 1, 1) if t.dim() == 1 else t), int(max_steps)
@@ -77,7 +78,8 @@ def ifgsm_steps(
     per step); images drop out of the batch once flipped.
     """
     step_t, max_steps = _check_steps(step, max_steps)
-    y_all = torch.as_tensor(np.asarray(labels), dtype=torch.int64).view(-1)
+    labels = labels.detach().cpu() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    y_all = torch.as_tensor(labels, dtype=torch.int64).view(-1)
     n = len(y_all)
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -104,6 +106,7 @@ def _attack(model, x, y, step, max_steps, low, high) -> torch.Tensor:
     steps = torch.full((len(x),), max_steps + 1, dtype=torch.int64, device=x.device)
     alive = torch.arange(len(x), device=x.device)
     x = x.detach().clone()
+    step = step.to(x.dtype)
     if step.dim() == 4 and step.shape[1] != x.shape[1]:
         raise ValueError(f"step has {step.shape[1]} values but the inputs have {x.shape[1]} channels")
     with torch.enable_grad():
