@@ -1,8 +1,10 @@
 """Analyses on tensors and arrays (no widgets): projection, the bias audit, version
-comparisons and traces, UDIS subgroups and neuron activation scores (VisCUIT)."""
+comparisons and traces, UDIS subgroups and neuron activation scores (VisCUIT), model criticism."""
 
 from .compare import CHANGES, Comparison, Trace, compare, confusion, trace
+from .criticism import Criticism, ifgsm_steps
 from .density import density_grids
+from .mmd_critic import mmd_critic
 from .neurons import highly_activated, neuron_scores
 from .projection import TSNEMap
 from .report import BiasAudit, bias_audit
@@ -12,6 +14,7 @@ __all__ = [
     "CHANGES",
     "BiasAudit",
     "Comparison",
+    "Criticism",
     "Subgroups",
     "TSNEMap",
     "Trace",
@@ -21,6 +24,8 @@ __all__ = [
     "density_grids",
     "discover_subgroups",
     "highly_activated",
+    "ifgsm_steps",
+    "mmd_critic",
     "neuron_scores",
     "trace",
 ]
