@@ -113,3 +113,35 @@ def test_pick_subgroup_filter_by_threshold_and_click_a_neuron(page, themed_lab, 
     nb.kernel.exec("try:\n    panel.threshold = 0.3\nexcept Exception:\n    pass")
     _poll(lambda: "threshold must be from 0.5" in page.locator(".dw-neurons .dw-error").inner_text(), what="error shown")
     assert nb.kernel.eval("panel.threshold") == reached
+
+
+LINKED = [
+    "import dashwidgets as dw, ipywidgets as w\n"
+    "from dashwidgets.widgets.neurons import NeuronPanel\n"
+    "ds = dw.datasets.load('patch-digits', bias=0.99, seed=0, n_train=500, n_val=120, n_test=200)\n"
+    "eng = dw.Engine(ds)\n"
+    "v1 = eng.train(epochs=2, progress=False)",
+    "subgroups = dw.SubgroupPanel(eng, v1, k=8)\n"
+    "neurons = NeuronPanel(eng, v1, k=8)\n"
+    "links = dw.link(subgroups, neurons)\n"
+    "w.VBox([subgroups, neurons])",
+]
+
+
+def test_a_subgroup_picked_in_the_subgroup_panel_drives_the_neuron_panel(page, lab, open_notebook):
+    nb = open_notebook(page, lab, "neurons-linked.ipynb", LINKED, timeout=240)
+    under = nb.kernel.eval("eng.subgroups(v1, k=8).under")
+    assert len(under) >= 1
+    root = page.locator(".dw-neurons")
+    rows = page.locator(".dw-subgroups .dw-sg-rows > .dw-sg-row")
+    _poll(lambda: rows.count() == len(under), what="the subgroup rows")
+    pick = under[-1]
+    page.locator(f".dw-subgroups .dw-sg-row[data-id='{pick}'] .dw-sg-head").click()
+    _poll(lambda: nb.kernel.eval("neurons.subgroup") == pick, what="the neuron panel follows the pick")
+    _poll(lambda: root.get_attribute("data-subgroup") == str(pick), what="the neuron panel redrawn")
+    assert page.locator(".dw-neurons select.dw-neuron-subgroup").input_value() == str(pick)
+    assert nb.kernel.eval("neurons.groups['under']") == pick
+    # and back: the panel's own menu moves the SubgroupPanel's pick
+    other = under[0]
+    page.locator(".dw-neurons select.dw-neuron-subgroup").select_option(str(other))
+    _poll(lambda: nb.kernel.eval("subgroups.subgroup") == other, what="the subgroup panel follows the menu")
