@@ -220,6 +220,18 @@ class Criticism:
         """``[K] int64`` dataset indices of class ``c``'s criticisms under ``method``, strongest first."""
         return self._members(c, method, "criticism")
 
+    def summary(self, method: str = "adv") -> pd.DataFrame:
+        """Per class (index: class name): ``n`` images, ``correct``, and ``method``'s
+        ``prototypes`` and ``criticisms`` counts."""
+        t, method = self.table, self._method(method)
+        role = t[f"role_{method}"]
+        out = pd.DataFrame({
+            "n": t.groupby("label").size(), "correct": (t["label"] == t["pred"]).groupby(t["label"]).sum(),
+            "prototypes": (role == "prototype").groupby(t["label"]).sum(),
+            "criticisms": (role == "criticism").groupby(t["label"]).sum(),
+        }).reindex(range(len(self.classes)), fill_value=0).astype(np.int64)
+        return out.set_axis(pd.Index(self.classes, name="class"))
+
     def enrichment(self, attribute: str | None = None, method: str = "adv") -> pd.DataFrame:
         """How often each value of a boolean or categorical ``attribute`` (None: every such
         attribute with two or more values) occurs among ``method``'s criticisms vs prototypes vs

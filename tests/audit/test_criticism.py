@@ -216,6 +216,9 @@ def test_adversarial_result_lists_steps_and_roles():
     assert cr.criticisms(0).tolist() == [108, 109]  # by p(true) ascending; 104-107 are wrong
     assert set(cr.table.columns) >= {"role_adv", "role_mmd", "role_prob", "rank_mmd"}
     assert (cr.table.role_mmd == "prototype").sum() == 4  # 2 per class
+    s = cr.summary()
+    assert s.loc["zero"].tolist() == [10, 6, 4, 2] and s.loc["one"].tolist() == [4, 0, 0, 0]
+    assert cr.summary("prob").loc["zero", "criticisms"] == 4
 
 
 def test_bad_input_names_the_problem():
