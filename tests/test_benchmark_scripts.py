@@ -48,6 +48,9 @@ def test_neurons_benchmark_prints_the_scores_ratio_and_agrees_with_the_loop(tmp_
     r = res["scores"]
     assert r["ratio"] == r["per_image_s"] / r["batched_s"] > 0
     assert res["max_abs_diff"] == 0  # on a CPU both sides compute the same float32 maxima
+    assert re.search(r"^concepts \S+\[\d+\] on cpu: [\d.]+ s with the maxima cached, [\d.]+ s cold", stdout, flags=re.M), stdout
+    c = res["concepts"]
+    assert c["dataset_images"] == 600 + 100 + 400 and c["warm_s"] > 0 and c["cold_s"] > 0
 
 
 def test_criticism_benchmark_prints_the_attack_ratio_and_agrees_with_the_loop(tmp_path):
