@@ -150,10 +150,13 @@ class NeuronPanel(EngineView):
         if set(value) != {"layer", "neuron"} or not isinstance(value["layer"], str) \
                 or isinstance(value["neuron"], bool) or not isinstance(value["neuron"], (int, np.integer)):
             self._reject(f'neuron must be {{"layer": str, "neuron": int}} or {{}}, got {value!r}')
-        if self.scores is not None:
-            rows = self.scores[self.scores["layer"] == value["layer"]]
-            if rows.empty:
-                self._reject(f"unknown layer {value['layer']!r}; conv layers are {list(dict.fromkeys(self.scores['layer']))}")
+        rows = self.scores[self.scores["layer"] == value["layer"]] if self.scores is not None else None
+        if (rows is None or rows.empty) and self.version:  # a layer this panel does not show (a linked view's pick)
+            try:
+                check_conv_layers(self._engine.model(self.version), [value["layer"]])
+            except (ValueError, TypeError) as e:
+                self._reject(f"unknown layer {value['layer']!r}: {e}")
+        if rows is not None and not rows.empty:
             if not 0 <= value["neuron"] < len(rows):
                 self._reject(f"layer {value['layer']!r} has {len(rows)} neurons; got neuron {value['neuron']}")
         return {"layer": value["layer"], "neuron": int(value["neuron"])}

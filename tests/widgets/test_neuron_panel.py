@@ -95,9 +95,12 @@ def test_panel_refuses_bad_input_in_the_view(eng):
     with pytest.raises(ValueError, match="threshold must be"):
         panel.columns(0.2)
     assert panel.threshold == 0.5 and panel.subgroup == sg.under[0]  # refused values left no trace
-    # one layer only
+    # one layer only; a linked view may still pick a neuron of another conv layer
     panel.layers = [first]
     assert panel.neurons["bands"] == [first] and set(panel.scores["layer"]) == {first}
+    last = dw.models.layers.conv_layers(eng.model(eng.active))[-1]
+    panel.neuron = {"layer": last, "neuron": 1}
+    assert panel.neuron == {"layer": last, "neuron": 1}
     with pytest.raises(TypeError, match="unexpected keyword"):
         NeuronPanel(eng, treshold=0.6)
 
@@ -156,3 +159,20 @@ def _wait(cond, timeout=10.0):
     while not cond():
         assert time.monotonic() < end, "timed out"
         time.sleep(0.05)
+
+
+def test_a_new_version_keeps_the_pick_only_where_it_is_still_under_performing(small_ds):
+    e = dw.Engine(small_ds, device="cpu")
+    v1 = e.train(epochs=1, progress=False)
+    v2 = e.train(epochs=1, progress=False, seed=1)
+    sg1, sg2 = e.subgroups(v1), e.subgroups(v2)
+    panel = NeuronPanel(e, v1)
+    for u in sg1.under:
+        panel.version = v1.id
+        panel.subgroup = u
+        panel.version = v2.id
+        assert [o["id"] for o in panel.options] == sg2.under
+        if u in sg2.under:  # the id names an under-performing subgroup of v2 too: rescored for v2
+            assert panel.subgroup == u and panel.groups["well"] == sg2.pair(u)
+        else:
+            assert panel.subgroup == -1 and panel.neurons == {}
