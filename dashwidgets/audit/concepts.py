@@ -173,7 +173,7 @@ def concept_patches(
         a = acts[layer][rows, ch]
         best = rows[np.argsort(-a, kind="stable")[:top]]
         src, bx = flat_img[best], flat_box[best].numpy()
-        patches = np.stack([images[s, :, y0:y1, x0:x1] for s, (y0, x0, y1, x1) in zip(src, bx)])
+        patches = np.stack([images[s, :, y0:y1, x0:x1] for s, (y0, x0, y1, x1) in zip(src, bx, strict=True)])
         out[(layer, ch)] = Concepts(
             layer=layer, neuron=ch, images=np.asarray(idx, np.int64), image_activations=np.asarray(img_act, np.float32),
             patches=patches.astype(np.uint8), activations=acts[layer][best, ch].astype(np.float32),

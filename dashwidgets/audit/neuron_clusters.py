@@ -112,7 +112,7 @@ def group_neurons(vectors: list[torch.Tensor] | list[np.ndarray], threshold: flo
     else it starts a new cluster. Returns ``int64 [len(vectors)]`` cluster ids (0, 1, ... in order
     of creation).
     """
-    threshold = _check_threshold(threshold)
+    threshold = check_settings(threshold, 0, 1, 1.0, 1, 0)[0]
     if len(vectors) == 0:
         return np.zeros(0, np.int64)
     means, counts = [], []
@@ -261,13 +261,7 @@ def cluster_neurons(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch nn.Module, got {type(model).__name__}")
-    threshold = _check_threshold(threshold)
-    epochs = _check_int("epochs", epochs, 0)
-    pairs = _check_int("pairs", pairs, 1)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    seed = _check_int("seed", seed, 0)
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    threshold, epochs, pairs, lr, batch_size, seed = check_settings(threshold, epochs, pairs, lr, batch_size, seed)
     if not isinstance(embedding_layer, str):
         raise TypeError(f"embedding_layer must be a layer name, got {embedding_layer!r}")
     get_layer(model, embedding_layer)  # unknown names fail here, listing the conv layers
@@ -347,10 +341,14 @@ def _train(embed, x_all, counts, pairs, epochs, lr, batch_size, rng, device, emi
 # ------------------------------------------------------------------ validation
 
 
-def _check_threshold(threshold) -> float:
+def check_settings(threshold, epochs, pairs, lr, batch_size, seed) -> tuple[float, int, int, float, int, int]:
+    """:func:`cluster_neurons`' settings, checked (a caller can check them before a job starts)."""
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1] (a mean inner product of unit vectors), got {threshold!r}")
-    return float(threshold)
+    return (float(threshold), _check_int("epochs", epochs, 0), _check_int("pairs", pairs, 1), float(lr),
+            _check_int("batch_size", batch_size, 1), _check_int("seed", seed, 0))
 
 
 def _check_int(name: str, value, low: int) -> int:

@@ -19,7 +19,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..audit.concepts import Concepts, check_counts, check_neurons, concept_patches, masked, top_activating
+from ..audit.concepts import (
+    Concepts,
+    check_counts,
+    check_neurons,
+    concept_patches,
+    masked,
+    top_activating,
+)
+from ..audit.neuron_clusters import NeuronClusters, check_settings, cluster_neurons
 from ..audit.neurons import check_groups, neuron_scores
 from ..audit.subgroups import Subgroups, discover_subgroups
 from ..datasets.imageset import SPLITS
@@ -191,18 +199,17 @@ class ViscuitService:
         return masked(self.ctx.inputs_t(torch.from_numpy(cc.sources)), torch.from_numpy(cc.boxes))
 
     # ---------------------------------------------------------------- neuron clusters
-    def cluster_job(self, version, neurons, threshold, epochs, pairs, lr, seed) -> Job:
+    def cluster_job(self, version, neurons, threshold, epochs, pairs, lr, batch_size, seed) -> Job:
         v = self.store.version(version)
+        threshold, epochs, pairs, lr, batch_size, seed = check_settings(threshold, epochs, pairs, lr, batch_size, seed)
         concepts = self.concepts(v, neurons, 10, 32, 10, None, 0)  # bad neurons fail here, before the job
         ctx = self.ctx
 
         def work(emit, stop):
-            from ..audit.neuron_clusters import cluster_neurons  # TODO hoist when the module lands
-
             inputs = {n: self.patch_inputs(cc) for n, cc in concepts.items()}
             result = cluster_neurons(
                 self.store.model(v), inputs, ctx.embedding_layer, ctx.device, threshold=threshold, epochs=epochs,
-                pairs=pairs, lr=lr, seed=seed, emit=emit, stop=stop,
+                pairs=pairs, lr=lr, batch_size=batch_size, seed=seed, emit=emit, stop=stop,
             )
             if self.store.alive(v.id):
                 self.cluster_cache.put(v.id, "last", result)
@@ -214,11 +221,11 @@ class ViscuitService:
 
         return Job(work, name="cluster neurons")
 
-    def clusters(self, version):
+    def clusters(self, version) -> NeuronClusters | None:
         return self.cluster_cache.get(self.store.version(version).id, "last")
 
 
-def _clusters_to_json(c) -> dict:
+def _clusters_to_json(c: NeuronClusters) -> dict:
     return {
         "threshold": float(c.threshold), "losses": [float(x) for x in c.losses],
         "layer": c.table["layer"].astype(str).tolist(), "neuron": c.table["neuron"].astype(int).tolist(),
@@ -226,9 +233,9 @@ def _clusters_to_json(c) -> dict:
     }
 
 
-def _clusters_from_json(d: dict):
-    from ..audit.neuron_clusters import NeuronClusters
-
-    table = pd.DataFrame({"layer": d["layer"], "neuron": d["neuron"], "cluster": d["cluster"]})
-    table = table.astype({"layer": str, "neuron": np.int64, "cluster": np.int64})
+def _clusters_from_json(d: dict) -> NeuronClusters:
+    table = pd.DataFrame({
+        "layer": pd.Series([str(x) for x in d["layer"]], dtype=object),  # as cluster_neurons builds it
+        "neuron": np.asarray(d["neuron"], np.int64), "cluster": np.asarray(d["cluster"], np.int64),
+    })
     return NeuronClusters(table=table, threshold=float(d["threshold"]), losses=[float(x) for x in d["losses"]])

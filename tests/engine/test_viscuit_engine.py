@@ -254,3 +254,32 @@ def test_neuron_maxima_persist_in_the_workspace(small_ds, tmp_path, monkeypatch)
     third.active = w
     third.discard(v.id)
     assert not (tmp_path / "ws" / "viscuit" / f"maxima_{v.id}_test.npz").exists()
+
+
+# ---------------------------------------------------------------- neuron clustering
+def test_neuron_clustering_job_is_kept_per_version_and_in_the_workspace(small_ds, tmp_path):
+    sub = small_ds.subset(np.r_[0:80, 600:620, 750:770])
+    eng = dw.Engine(sub, device="cpu", workspace=tmp_path / "ws")
+    v = eng.train(epochs=1, progress=False)
+    layer = dw.models.layers.conv_layers(eng.model(v))[-1]
+    neurons = [(layer, 0), (layer, 1), (layer, 2)]
+    with pytest.raises(ValueError, match="threshold must be in"):
+        eng.cluster_neurons_async(v, neurons, threshold=1.5)  # refused before a job starts
+    with pytest.raises(ValueError, match="out of range"):
+        eng.cluster_neurons_async(v, [(layer, 999)])
+    assert eng.neuron_clusters(v) is None
+    job = eng.cluster_neurons_async(v, neurons, epochs=1, pairs=20, batch_size=16)
+    result = job.result(timeout=300)
+    assert [(r.layer, r.neuron) for r in result.table.itertuples()] == neurons
+    assert job.events[-1]["type"] == "done" and any(e.get("progress") == 1.0 for e in job.events)
+    assert eng.neuron_clusters(v) is result
+    again = dw.Engine.open(tmp_path / "ws", device="cpu")
+    kept = again.neuron_clusters(v.id)
+    pd_testing = pytest.importorskip("pandas.testing")
+    pd_testing.assert_frame_equal(kept.table, result.table)
+    assert kept.threshold == result.threshold and kept.losses == pytest.approx(result.losses)
+    (tmp_path / "ws" / "viscuit" / f"clusters_{v.id}.json").write_text("{broken")
+    with pytest.warns(dw.WorkspaceWarning, match="corrupted neuron clusters"):
+        third = dw.Engine.open(tmp_path / "ws", device="cpu")
+    assert third.neuron_clusters(v.id) is None
+    assert any("corrupted neuron clusters" in e for e in third.workspace_errors)
