@@ -101,6 +101,12 @@ def test_pick_subgroup_filter_by_threshold_and_click_a_neuron(page, themed_lab, 
     assert after < shown and after == sum(_counts(nb).values())
     assert page.locator(".dw-neurons circle.dw-neuron").count() == after
 
+    # the threshold set from Python moves the slider and brings the neurons back
+    nb.kernel.exec("panel.threshold = 0.5")
+    _poll(lambda: slider.input_value() == "0.5" and int(root.get_attribute("data-shown")) == shown, what="threshold 0.5 again")
+    nb.kernel.exec(f"panel.threshold = {reached}")
+    _poll(lambda: int(root.get_attribute("data-shown")) == after, what="the raised threshold again")
+
     # click a neuron: the kernel's neuron follows
     circle = page.locator(".dw-neurons circle.dw-neuron").first
     layer, n = circle.get_attribute("data-layer"), int(circle.get_attribute("data-neuron"))
