@@ -192,6 +192,7 @@ function render({ model, el: host }) {
     COLUMNS.forEach((c, k) => {
       const x0 = GUTTER + k * COL_W;
       svg.appendChild(svgNode("rect", { class: "dw-col-bg", x: x0 + 2, y: 0, width: COL_W - 4, height }));
+      svg.appendChild(svgNode("line", { class: "dw-band-line", x1: x0, x2: x0, y1: 0, y2: height }));
       svg.appendChild(svgNode("circle", { cx: x0 + 12, cy: 12, r: 5, fill: COLUMN_COLORS[c] }));
       svg.appendChild(svgNode("text", { class: "dw-col-title", x: x0 + 22, y: 16, "data-col": c }, `${titles[c][0]} · ${counts[c]} neuron${counts[c] === 1 ? "" : "s"}`));
       svg.appendChild(svgNode("text", { class: "dw-col-sub", x: x0 + 22, y: 31 }, titles[c][1]));
