@@ -1,7 +1,8 @@
 """Engine: the public facade over one version store and one service per concern.
 
 Every method here delegates in a line or two. The work lives in the services (``training``,
-``inference``, ``projection``, ``attribution``, ``augmentation``, ``translation``, ``viscuit``); versions,
+``inference``, ``projection``, ``attribution``, ``augmentation``, ``translation``, ``viscuit``,
+``regions``); versions,
 weights, caches, events, history and the workspace live in :class:`~.versions.VersionStore`.
 
 This file is over 400 lines for one reason: each public method carries its user-facing
@@ -44,6 +45,7 @@ from .context import DataContext
 from .criticism import CriticismService
 from .inference import InferenceService
 from .projection import ProjectionService
+from .regions import RegionClassifier, RegionService
 from .selections import SelectionService
 from .tags import TagService
 from .training import TrainingService
@@ -136,6 +138,7 @@ class Engine:
         self._training = TrainingService(ctx, store, self._augmentation)
         self._tags = TagService(ctx, store)
         self._viscuit = ViscuitService(ctx, store, self._inference)
+        self._regions = RegionService(ctx, store)
         self._criticism = CriticismService(ctx, store, self._inference)
         self._selections = SelectionService(ctx, store, self._inference, self._attribution, self._tags)
         for msg in store.workspace_errors:
@@ -474,6 +477,26 @@ class Engine:
         :class:`Job` at once. Events: ``start``, ``step`` (every 10 steps: ``step``, ``progress``,
         losses) or ``cached``; ``job.cancel()`` stops it and nothing is kept."""
         return self._translation.translator_async(version, k, steps, seed, foreground)
+
+    # ================================================================== region classifiers
+    def region_classifier(self, attribute: str = "bias_class", patch: int | None = None, positions: int | None = None,
+                          epochs: int = 30, lr: float = 1e-3, batch_size: int = 64, confidence: str = "entropy",
+                          seed: int = 0, progress: bool = True) -> RegionClassifier:
+        """A region classifier (De Coninck et al.): predicts ``attribute`` (a dataset attribute,
+        or ``"label"``) from one ``patch``-px square and its position among ``positions`` on a
+        √p × √p grid (defaults scale with the image: 8 px and 9 × 9 at 32 px), trained on the
+        train split; kept in memory and in the workspace. ``rc.maps(idx)`` pixel maps in [0, 1],
+        ``rc.region_maps(idx)``, ``rc.ece(split="val", bins=100)``, ``rc.plot()``."""
+        spec = self._regions.spec(attribute, patch, positions, epochs, lr, batch_size, confidence, seed)
+        return self._regions.train(spec, progress)
+
+    def region_classifier_async(self, attribute: str = "bias_class", patch: int | None = None,
+                                positions: int | None = None, epochs: int = 30, lr: float = 1e-3,
+                                batch_size: int = 64, confidence: str = "entropy", seed: int = 0) -> Job:
+        """:meth:`region_classifier` in a background :class:`Job` (events ``epoch`` with
+        ``progress``, ``loss``, ``val_accuracy``; ``cancel()``); bad arguments raise at once."""
+        spec = self._regions.spec(attribute, patch, positions, epochs, lr, batch_size, confidence, seed)
+        return self._regions.train_async(spec)
 
     # ================================================================== subgroups, neurons (VisCUIT)
     def subgroups(self, version: Version, k: int | None = None, split: str | None = "test", method: str = "kmeans",

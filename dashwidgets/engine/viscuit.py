@@ -161,14 +161,18 @@ class ViscuitService:
         return neuron_scores(maxima, {name: pos[idx] for name, idx in groups.items()}, fraction)
 
     # ---------------------------------------------------------------- concepts
+    @staticmethod
+    def _neurons(model, neurons) -> list[tuple[str, int]]:
+        convs = check_conv_layers(model, None)
+        return check_neurons(neurons, {name: get_layer(model, name).out_channels for name in convs})
+
     def concepts(self, version, neurons, n_images, n_patches, top, split, seed) -> dict[tuple[str, int], Concepts]:
         """Concept patches of each ``(layer, channel)`` in ``neurons``; those not cached are
         computed together in one batched pass."""
         ctx = self.ctx
         v = self.store.version(version)
         model = self.store.model(v)
-        convs = check_conv_layers(model, None)
-        neurons = check_neurons(neurons, {name: get_layer(model, name).out_channels for name in convs})
+        neurons = self._neurons(model, neurons)
         n_images, n_patches, top = check_counts(n_images, n_patches, top)
         split = ctx.check_split(split)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
@@ -202,10 +206,12 @@ class ViscuitService:
     def cluster_job(self, version, neurons, threshold, epochs, pairs, lr, batch_size, seed) -> Job:
         v = self.store.version(version)
         threshold, epochs, pairs, lr, batch_size, seed = check_settings(threshold, epochs, pairs, lr, batch_size, seed)
-        concepts = self.concepts(v, neurons, 10, 32, 10, None, 0)  # bad neurons fail here, before the job
+        neurons = self._neurons(self.store.model(v), neurons)  # bad neurons fail here, before the job
         ctx = self.ctx
 
         def work(emit, stop):
+            emit({"type": "concepts", "progress": 0.0, "neurons": len(neurons)})
+            concepts = self.concepts(v, neurons, 10, 32, 10, None, 0)
             inputs = {n: self.patch_inputs(cc) for n, cc in concepts.items()}
             result = cluster_neurons(
                 self.store.model(v), inputs, ctx.embedding_layer, ctx.device, threshold=threshold, epochs=epochs,

@@ -2,7 +2,7 @@
 
 from .attribution import METHODS, attribute
 from .bias import BiasReport, bias_report
-from .metrics import rma, rra
+from .metrics import ece, reliability, rma, rra
 from .perturbation import AOPCResult, aopc
 
-__all__ = ["METHODS", "AOPCResult", "BiasReport", "aopc", "attribute", "bias_report", "rma", "rra"]
+__all__ = ["METHODS", "AOPCResult", "BiasReport", "aopc", "attribute", "bias_report", "ece", "reliability", "rma", "rra"]

@@ -1,4 +1,4 @@
-"""Localisation metrics of attribution maps against ground-truth masks.
+"""Localisation metrics of attribution maps against ground-truth masks, and calibration (ECE).
 
 Definitions follow Arras et al., "Ground truth evaluation of neural network explanations with
 CLEVR-XAI" (RMA, RRA), as used by Schaaf et al., "Towards measuring bias in image
@@ -16,6 +16,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 
@@ -88,3 +89,50 @@ def welch(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
         warnings.simplefilter("ignore", RuntimeWarning)  # identical samples: NaN, said by the value
         t, p = stats.ttest_ind(a, b, equal_var=False)
     return float(t), float(p)
+
+
+# ---------------------------------------------------------------- calibration
+def _check_calibration(probs: Any, labels: Any, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    p = probs.detach().cpu().numpy() if hasattr(probs, "detach") else np.asarray(probs)
+    y = labels.detach().cpu().numpy() if hasattr(labels, "detach") else np.asarray(labels)
+    if p.ndim != 2:
+        raise ValueError(f"probs must be [N, C] class probabilities, got shape {p.shape}")
+    if y.shape != (len(p),):
+        raise ValueError(f"labels must be [N] = [{len(p)}] class indices, got shape {y.shape}")
+    if len(p) == 0:
+        raise ValueError("no samples: calibration needs at least one prediction")
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= p.shape[1]:
+        raise ValueError(f"labels must be integer class indices in [0, {p.shape[1]}), got {y[:5].tolist()}...")
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise ValueError(f"bins must be a positive integer, got {bins!r}")
+    if not np.isfinite(p).all() or (p < 0).any() or (p > 1).any():
+        raise ValueError("probs must be finite probabilities in [0, 1] (apply softmax to logits first)")
+    return p.astype(np.float64), y.astype(np.int64)
+
+
+def reliability(probs: Any, labels: Any, bins: int = 100) -> pd.DataFrame:
+    """Reliability diagram data: one row per equal-width bin of top-softmax confidence over
+    [0, 1] (bin ``i`` holds confidences in ``(i/bins, (i+1)/bins]``, the first also holds 0),
+    with ``lo``, ``hi``, ``count``, ``share`` (``b_i``), ``confidence`` (``p_i``, mean top
+    probability) and ``accuracy`` (``c_i``); empty bins have NaN means and share 0."""
+    p, y = _check_calibration(probs, labels, bins)
+    conf = p.max(1)
+    correct = (p.argmax(1) == y).astype(np.float64)
+    edges = np.linspace(0, 1, bins + 1)
+    b = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, bins - 1)
+    count = np.bincount(b, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(b, conf, bins) / count
+        acc = np.bincount(b, correct, bins) / count
+    return pd.DataFrame({
+        "lo": edges[:-1], "hi": edges[1:], "count": count, "share": count / len(p),
+        "confidence": mean_conf, "accuracy": acc,
+    })
+
+
+def ece(probs: Any, labels: Any, bins: int = 100) -> float:
+    """Expected calibration error (De Coninck et al., Eq. 5): ``Σ b_i |p_i − c_i|`` over
+    ``bins`` equal-width bins of top-softmax confidence (see :func:`reliability`)."""
+    r = reliability(probs, labels, bins)
+    full = r["count"] > 0
+    return float((r.loc[full, "share"] * (r.loc[full, "confidence"] - r.loc[full, "accuracy"]).abs()).sum())

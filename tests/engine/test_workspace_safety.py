@@ -428,10 +428,13 @@ def test_discard_leaves_no_entry_of_the_version_in_any_registered_cache(tiny_ds,
         eng.translator(v, k=2, steps=2, progress=False)
         eng.subgroups(v, k=2)
         eng.neuron_scores(v, {"g": [0, 1]})
+        layer = dw.models.layers.conv_layers(eng.model(v))[-1]
+        eng.cluster_neurons(v, [(layer, 0), (layer, 1)], epochs=0)  # fills "concepts" too
         eng.criticize(v, split="val", sample=4, n=1)
         extra.put(v.id, "key", np.zeros(3))
     caches = eng.caches
-    assert {"models", "evaluate", "projection", "attribution", "clusters", "translators", "subgroups", "neuron_maxima"} <= set(
+    assert {"models", "evaluate", "projection", "attribution", "clusters", "translators", "subgroups", "neuron_maxima", "concepts",
+            "neuron_clusters"} <= set(
         caches
     )
     empty = [name for name, c in caches.items() if not c.keys(v1.id)]
