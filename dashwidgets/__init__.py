@@ -14,7 +14,7 @@ from .models import ModelVersion
 
 __version__ = "0.1.0"
 
-_WIDGETS = {"AttributionGrid", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "ImageGallery", "MosaicView", "NeuronPanel", "ProjectionView", "SubgroupPanel", "TraceView", "link"}
+_WIDGETS = {"AttributionGrid", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "CriticismView", "ImageGallery", "MosaicView", "NeuronPanel", "ProjectionView", "SubgroupPanel", "TraceView", "link"}
 
 
 def __getattr__(name: str):
@@ -35,6 +35,7 @@ __all__ = [
     "ClassifierBoard",
     "ClusterGallery",
     "ConceptWindow",
+    "CriticismView",
     "Engine",
     "EvalResult",
     "Job",

@@ -5,6 +5,7 @@ from .augment import AugmentedView, ClusterGallery
 from .board import ClassifierBoard
 from .compare import MosaicView, TraceView
 from .concepts import ConceptWindow
+from .criticism import CriticismView
 from .gallery import ImageGallery
 from .link import link
 from .neurons import NeuronPanel
@@ -12,6 +13,6 @@ from .projection import ProjectionView
 from .subgroups import SubgroupPanel
 
 __all__ = [
-    "AttributionGrid", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "ImageGallery", "MosaicView",
+    "AttributionGrid", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "CriticismView", "ImageGallery", "MosaicView",
     "NeuronPanel", "ProjectionView", "SubgroupPanel", "TraceView", "link",
 ]

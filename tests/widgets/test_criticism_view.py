@@ -1,0 +1,122 @@
+"""CriticismView from Python: its rows and enrichment are the engine's criticism, the method
+switch re-reads it without recomputing, a click focuses an image, and bad input shows in the view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import traitlets
+
+import dashwidgets as dw
+from dashwidgets.widgets.criticism import CriticismView
+
+SAMPLE = 80
+
+
+@pytest.fixture(scope="module")
+def eng(small_ds):
+    e = dw.Engine(small_ds, device="cpu")
+    e.train(epochs=2, progress=False)
+    return e
+
+
+def _view(eng, **kw):
+    view = CriticismView(eng, sample=SAMPLE, **kw)
+    assert view.wait(300), "the criticism job did not end"
+    return view
+
+
+def test_rows_and_enrichment_are_the_engines_criticism(eng):
+    view = _view(eng)
+    assert view.state == "done" and view.progress == 1.0
+    cr = eng.criticize(eng.active, split="test", sample=SAMPLE)
+    assert view.criticism.indices.tolist() == cr.indices.tolist()
+    steps = dict(zip(cr.indices.tolist(), cr.steps.tolist()))
+    assert [r["class"] for r in view.rows] == cr.classes
+    shown = []
+    for k, row in enumerate(view.rows):
+        for role, fn in (("prototype", cr.prototypes), ("criticism", cr.criticisms)):
+            try:
+                expected = fn(k, "adv")
+            except ValueError as e:  # a class without correct images: said in the row and the error
+                assert row[f"{role}_note"] == str(e) and str(e) in view.error
+                continue
+            items = row[f"{role}s"]
+            assert [it["index"] for it in items] == expected[: view.per_row].tolist()
+            assert row[f"n_{role}s"] == len(expected)
+            assert all(it["steps"] == steps[it["index"]] for it in items)
+            if role == "prototype":
+                assert all(it["steps"] == cr.max_steps + 1 for it in items)
+            else:
+                assert all(it["steps"] == 1 for it in items)
+            assert (row[f"{role}_note"] == "") == bool(len(expected))
+            shown += [it["cell"] for it in items]
+    assert shown == list(range(len(shown))) and view.atlas[:4] == b"\x89PNG"
+    # enrichment of `aligned` = True, per class and over all
+    assert view.attribute == "aligned" and "aligned" in view.attributes
+    table = cr.enrichment("aligned", "adv")
+    table = table[table["value"] == True]  # noqa: E712
+    assert [r["class"] for r in view.enrichment] == table["class"].tolist() and view.enrichment[-1]["class"] == "all"
+    for r, (_, t) in zip(view.enrichment, table.iterrows()):
+        assert r["n_prototypes"] == t["n_prototypes"] and r["n_criticisms"] == t["n_criticisms"]
+        assert r["share_class"] == pytest.approx(t["share_class"], abs=1e-6)
+        if np.isnan(t["p_value"]):
+            assert r["p_value"] is None
+        else:
+            assert r["p_value"] == pytest.approx(t["p_value"], abs=1e-6)
+    assert view.rendered == f"{eng.active.id}|adv|aligned"
+
+
+def test_method_switch_shows_that_methods_lists(eng):
+    view = _view(eng)
+    cr = view.criticism
+    for m in ("mmd", "prob", "adv"):
+        view.method = m
+        assert view.criticism is cr  # re-read, not recomputed
+        for k, row in enumerate(view.rows):
+            try:
+                protos, crits = cr.prototypes(k, m), cr.criticisms(k, m)
+            except ValueError:
+                continue
+            assert [it["index"] for it in row["prototypes"]] == protos[: view.per_row].tolist()
+            assert [it["index"] for it in row["criticisms"]] == crits[: view.per_row].tolist()
+        assert view.rendered.split("|")[1] == m
+    view.method = "prob"
+    empty = [r for r in view.rows if not r["criticisms"] and r["criticism_note"]]
+    assert all(r["criticism_note"].startswith("no criticism") for r in empty)
+
+
+def test_focus_and_bad_input(eng):
+    view = _view(eng)
+    item = next(it for r in view.rows for it in r["prototypes"] + r["criticisms"])
+    view.focus = item["index"]  # what a click sends
+    assert view.focus == item["index"]
+    with pytest.raises(traitlets.TraitError):
+        view.method = "gradcam"
+    assert "unknown criticism method 'gradcam'" in view.error and view.method == "adv"
+    with pytest.raises(traitlets.TraitError):
+        view.attribute = "colour"
+    assert "unknown boolean attribute 'colour'" in view.error
+    with pytest.raises(ValueError, match="unknown criticism method"):
+        CriticismView(eng, method="lime")
+    with pytest.raises(ValueError, match="split"):
+        CriticismView(eng, split="nope")
+
+
+def test_model_errors_and_cancel_show_in_the_view(eng, monkeypatch):
+    view = _view(eng)
+
+    def broken(*a, **k):
+        raise RuntimeError("model exploded")
+    monkeypatch.setattr(eng, "criticize_async", broken)
+    view.run()
+    assert view.state == "failed" and "model exploded" in view.error and view.rows == []
+    monkeypatch.undo()
+    # a fresh computation (another seed) cancelled: the state says so and the button can rerun it
+    view.params["seed"] = 1
+    job = view.run()
+    job.cancel()
+    assert view.wait(300)
+    assert view.state in ("cancelled", "done")  # the job may have finished before the cancel
+    view._on_msg(view, {"action": "run"}, [])
+    assert view.wait(300) and view.state == "done" and view.rows
