@@ -23,10 +23,14 @@ from ..augment.record import Augmentation
 from ..augment.translate import STEPS as TRANSLATE_STEPS
 from ..models.version import ModelVersion
 from .context import DataContext, check_positive_int
+from .regions import RegionClassifier
 from .versions import VersionStore, now
 from .workspace import atomic_write_bytes, atomic_write_json, describe_load_error, id_numbers
 
 _FOREGROUNDS = ("object", "attribution", None)
+MAP_KINDS = ("specific", "general")
+"""How a region classifier's pixel maps pick what ``mask``/``noise`` change: each image's own map,
+or the one mean map of the train split (the paper's "general" attribution) for every image."""
 SOURCE_SPLITS = ("train",)
 """The splits augmentation sources and style images may come from: augmentations join training,
 so no evaluation image may feed one."""
@@ -41,6 +45,7 @@ class AugmentationService:
         self.translation = None  # set by the Engine (the translator needs clusters, and augment it)
         self.clusters = store.cache("clusters", max_items=64)
         self._augmentations: OrderedDict[str, Augmentation] = OrderedDict()
+        self._general_maps: dict[str, np.ndarray] = {}  # region classifier key -> its general map
         if store.workspace is not None:
             self._load()
 
@@ -235,6 +240,31 @@ class AugmentationService:
                     "join training (an evaluation image must not reach training). Make it again from train images"
                 )
 
+    def classifier_regions(self, rc: RegionClassifier, idx: np.ndarray, kind: str, quantile: float) -> np.ndarray:
+        """bool ``[N, H, W]``: the top ``quantile`` share of pixels of ``rc``'s pixel map of each
+        image of ``idx`` (``kind="specific"``) or of its mean train map for all (``"general"``).
+
+        ``quantile`` has the meaning it has for ``region="attribution"`` (:func:`classical.top_regions`):
+        the SHARE of pixels changed, from the top. The paper's "quantile 0.70" (pixels above the map's
+        0.7 quantile, the top 30 %) is ``quantile=0.3`` here."""
+        if rc._service.ctx is not self.ctx or rc.spec.get("dataset") != self.ctx.dataset.fingerprint():
+            raise ValueError(f"region classifier {rc.key} was trained on another engine's dataset; train one on this "
+                             "engine: eng.region_classifier(...)")
+        if kind not in MAP_KINDS:
+            raise ValueError(f"unknown map kind {kind!r}; use one of {list(MAP_KINDS)}")
+        if isinstance(quantile, bool) or not isinstance(quantile, (int, float, np.floating)) or not 0 < quantile < 1:
+            raise ValueError(f"quantile (the share of top pixels changed) must be a number strictly between 0 and 1, "
+                             f"got {quantile!r}")
+        if kind == "general":
+            with self.store.lock:
+                general = self._general_maps.get(rc.key)
+            if general is None:
+                general = rc.general_map("train")
+                with self.store.lock:
+                    self._general_maps[rc.key] = general
+            return np.broadcast_to(classical.top_regions(general[None], float(quantile)), (len(idx), *general.shape))
+        return classical.top_regions(rc.maps(idx), float(quantile))
+
     def augment(
         self, source_idx, style: Cluster | None, method: str, version, seed: int, params: dict,
         allow_splits: Sequence[str] = SOURCE_SPLITS,
@@ -301,7 +331,16 @@ class AugmentationService:
             params["translator"] = {"version": t.version, "k": t.k, "steps": t.steps, "seed": t.seed, "foreground": t.foreground}
         elif method in ("mask", "noise"):
             region = params.get("region", "attribution")
-            if region == "bias":
+            if "map" in params and not isinstance(region, RegionClassifier):
+                raise ValueError("map='specific'/'general' goes with region=<a region classifier> "
+                                 f"(eng.region_classifier(...)), not with region={region!r}")
+            if isinstance(region, RegionClassifier):
+                regions = self.classifier_regions(region, idx, params.setdefault("map", "specific"),
+                                                  params.setdefault("quantile", 0.3))
+                # map_quantile: the paper's "Quantile" (pixels above it changed) = 1 - the share changed
+                params.update(region="classifier", region_classifier=region.key, attribute=region.attribute,
+                              map_quantile=round(1 - float(params["quantile"]), 6))
+            elif region == "bias":
                 if "bias" not in ds.masks:
                     raise ValueError("this dataset has no bias masks; use region='attribution'")
                 regions = ds.masks["bias"][idx]
@@ -311,7 +350,8 @@ class AugmentationService:
                 maps = self.attribution.attribute(v, idx, params.get("attribution", "gradcam"), "pred", None, True, None, {})
                 regions = classical.top_regions(maps, params.get("quantile", 0.3))
             else:
-                raise ValueError(f"region must be 'attribution' or 'bias', got {region!r}")
+                raise ValueError(f"region must be 'attribution', 'bias' or a region classifier (eng.region_classifier(...)), "
+                                 f"got {region!r}")
             images = classical.targeted(src, regions, method, rng, float(params.get("sigma", 0.5)))
         else:  # torchvision
             transform = params.get("transform")
@@ -327,7 +367,7 @@ class AugmentationService:
             hit = learned.assign(self.inference.predict(style.version, images)["embedding"]) == style.id
             params["style_hit"] = round(float(hit.mean()), 4)
         meta_params = {k: (repr(p) if k == "transform" else p) for k, p in params.items()}
-        if v is not None and method in ("mask", "noise"):
+        if v is not None and method in ("mask", "noise") and params.get("region") != "classifier":
             meta_params.setdefault("version", v.id)
 
         def build(aid: str) -> Augmentation:
@@ -347,7 +387,7 @@ _PARAMS = {
     "color": _COMMON | {"strength"},
     "background": _COMMON,
     "translate": _COMMON | {"steps", "translator_seed", "progress"},
-    "mask": _COMMON | {"region", "sigma"},
-    "noise": _COMMON | {"region", "sigma"},
+    "mask": _COMMON | {"region", "sigma", "map"},
+    "noise": _COMMON | {"region", "sigma", "map"},
     "torchvision": {"transform"},
 }

@@ -44,6 +44,8 @@ from .augmentation import AugmentationService
 from .context import DataContext
 from .criticism import CriticismService
 from .inference import InferenceService
+from .mitigation import KINDS as _MITIGATION_KINDS
+from .mitigation import mitigation_table as _mitigation_table
 from .projection import ProjectionService
 from .regions import RegionClassifier, RegionService
 from .selections import SelectionService
@@ -617,6 +619,22 @@ class Engine:
         events (``progress``, ``done``, ``total`` images attacked); ``cancel()`` stops between
         batches and keeps nothing; ``job.result()`` is the :class:`Criticism`."""
         return self._criticism.criticize_job(version, split, steps, step_size, methods, n, sample, seed, gamma, lam)
+
+    # ================================================================== region mitigation
+    def mitigation_table(self, biased_version: Version, rc: RegionClassifier,
+                         quantiles: Sequence[float] | float = (0.6, 0.7, 0.8),
+                         kinds: Sequence[tuple[str, str]] = _MITIGATION_KINDS, epochs: int | None = None,
+                         reference: Version | Engine | None = None, seed: int = 0,
+                         progress: bool = True) -> pd.DataFrame:
+        """The paper's Table 1 (De Coninck et al.): one row per model (``model``, ``kind``, ``noise``,
+        ``quantile``, ``accuracy``, ``aligned_accuracy``, ``conflicting_accuracy``, ``gap``,
+        ``augmentation``) on the test split: ``biased_version``; for each (map, noise) of ``kinds``
+        and each ``quantile`` (the paper's: pixels above the map's quantile changed, 0.7 = top 30 %)
+        a model trained like ``biased_version`` (same start, hyper-parameters; ``epochs`` default
+        its own) with every train image's mitigated copy ADDED (``eng.augment(train, method=noise,
+        region=rc, map=map, quantile=1 - q)``; the paper replaces the images instead); and
+        ``reference`` (a version trained on unbiased data, or an Engine's active one) when given."""
+        return _mitigation_table(self, biased_version, rc, quantiles, kinds, epochs, reference, seed, progress)
 
     def _need_active(self) -> ModelVersion:
         if self.active is None:

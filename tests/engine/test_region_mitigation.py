@@ -1,0 +1,104 @@
+"""Region-classifier mitigation: eng.augment(region=rc) greys out / noises exactly the top-share
+pixels of each image's (specific) or the mean (general) map, with provenance; bad input named;
+eng.mitigation_table's rows and columns, measured with eng.evaluate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dashwidgets as dw
+from dashwidgets.audit.mitigation import COLUMNS
+
+GREY = 128  # classical.targeted's grey 0.5 as uint8
+
+
+@pytest.fixture(scope="module")
+def setup():
+    ds = dw.datasets.load("colored-digits", bias=0.99, seed=0, n_train=120, n_val=40, n_test=60)
+    eng = dw.Engine(ds, device="cpu")
+    rc = eng.region_classifier("bias_class", epochs=1, progress=False)
+    return eng, rc
+
+
+def _top(maps, share):
+    thr = np.quantile(maps.reshape(len(maps), -1), 1 - share, axis=1)[:, None, None]
+    return maps >= thr
+
+
+def test_specific_mask_changes_exactly_the_top_share(setup):
+    eng, rc = setup
+    src = eng.dataset.indices("train")[:12]
+    aug = eng.augment(src, method="mask", region=rc, map="specific", quantile=0.3)
+    top = _top(rc.maps(src), 0.3)
+    orig = eng.dataset.images[src]
+    assert (aug.images.transpose(1, 0, 2, 3)[:, top] == GREY).all()
+    np.testing.assert_array_equal(aug.images.transpose(1, 0, 2, 3)[:, ~top], orig.transpose(1, 0, 2, 3)[:, ~top])
+    # roughly the share asked for (ties in the block-constant maps can add a few pixels)
+    assert 0.3 <= top.mean() < 0.45
+    assert aug.params == {"region": "classifier", "region_classifier": rc.key, "attribute": "bias_class",
+                          "map": "specific", "quantile": 0.3, "map_quantile": 0.7, "seed": 0}
+    # specific maps differ per image, so the masked regions do too
+    assert len({m.tobytes() for m in top}) > 1
+
+
+def test_general_uses_one_map_for_all_and_noise_only_inside(setup):
+    eng, rc = setup
+    src = eng.dataset.indices("train")[:10]
+    top = _top(rc.general_map("train")[None], 0.4)[0]
+    masked = eng.augment(src, method="mask", region=rc, map="general", quantile=0.4)
+    changed = (masked.images != GREY).any(1)  # [N, H, W]: pixels not greyed
+    assert not changed[:, top].any() and changed[:, ~top].any()
+    noisy = eng.augment(src, method="noise", region=rc, map="general", quantile=0.4, seed=1)
+    diff = (noisy.images != eng.dataset.images[src]).any(1)
+    assert not diff[:, ~top].any() and diff[:, top].mean() > 0.5
+    assert noisy.params["map"] == "general" and noisy.params["region_classifier"] == rc.key
+
+
+def test_bad_region_input_is_named(setup):
+    eng, rc = setup
+    src = eng.dataset.indices("train")[:4]
+    for q in (0, 1, 1.5, -0.1, "0.3"):
+        with pytest.raises(ValueError, match="quantile"):
+            eng.augment(src, method="mask", region=rc, quantile=q)
+    with pytest.raises(ValueError, match="unknown map kind 'mean'"):
+        eng.augment(src, method="mask", region=rc, map="mean")
+    with pytest.raises(ValueError, match="goes with region=<a region classifier>"):
+        eng.augment(src, method="mask", region="bias", map="general")
+    with pytest.raises(ValueError, match="test split"):
+        eng.augment(eng.dataset.indices("test")[:3], method="mask", region=rc)
+    other = dw.Engine(dw.datasets.load("colored-digits", bias=0.9, seed=1, n_train=120, n_val=40, n_test=60),
+                      device="cpu")
+    with pytest.raises(ValueError, match="another engine's dataset"):
+        other.augment(other.dataset.indices("train")[:3], method="mask", region=rc)
+
+
+def test_mitigation_table_rows_columns_and_gap(setup):
+    eng, rc = setup
+    v = eng.train(epochs=1, progress=False)
+    ref = eng.train(epochs=1, seed=3, progress=False)
+    n_before = len(eng.versions)
+    t = eng.mitigation_table(v, rc, quantiles=(0.7,), kinds=(("general", "mask"), ("specific", "noise")),
+                             epochs=1, reference=ref, progress=False)
+    assert list(t.columns) == list(COLUMNS)
+    assert t["kind"].tolist() == ["biased", "general", "specific", "reference"]
+    assert t["noise"].tolist()[1:3] == ["mask", "noise"] and t["quantile"].tolist()[1:3] == [0.7, 0.7]
+    assert len(eng.versions) == n_before + 2 and t["model"].tolist()[0] == v.id and t["model"].tolist()[-1] == ref.id
+    test = eng.dataset.indices("test")
+    aligned = np.asarray(eng.dataset.attributes["aligned"])[test].astype(bool)
+    for _, row in t.iterrows():
+        correct = eng.evaluate(row["model"], "test").correct
+        a, c = correct[aligned].mean(), correct[~aligned].mean()
+        assert row["accuracy"] == pytest.approx(correct.mean())
+        assert row["aligned_accuracy"] == pytest.approx(a) and row["conflicting_accuracy"] == pytest.approx(c)
+        assert row["gap"] == pytest.approx(abs(a - c))
+    for _, row in t.iloc[1:3].iterrows():
+        aug = eng.augmentation(row["augmentation"])
+        m = eng.version(row["model"])
+        assert aug.params["map_quantile"] == 0.7 and aug.params["quantile"] == pytest.approx(0.3)
+        assert m.lineage["augmentations"] == [aug.id] and m.parent == v.parent
+        np.testing.assert_array_equal(aug.sources, eng.dataset.indices("train"))
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        eng.mitigation_table(v, rc, quantiles=(1.2,))
+    with pytest.raises(ValueError, match="each kind must be"):
+        eng.mitigation_table(v, rc, kinds=(("global", "mask"),))
