@@ -45,7 +45,7 @@ class AugmentationService:
         self.translation = None  # set by the Engine (the translator needs clusters, and augment it)
         self.clusters = store.cache("clusters", max_items=64)
         self._augmentations: OrderedDict[str, Augmentation] = OrderedDict()
-        self._general_maps: dict[str, np.ndarray] = {}  # region classifier key -> its general map
+        self._general_maps: dict[tuple[str, str], np.ndarray] = {}  # (rc key, confidence) -> its general map
         if store.workspace is not None:
             self._load()
 
@@ -257,11 +257,11 @@ class AugmentationService:
                              f"got {quantile!r}")
         if kind == "general":
             with self.store.lock:
-                general = self._general_maps.get(rc.key)
+                general = self._general_maps.get((rc.key, rc.confidence))
             if general is None:
                 general = rc.general_map("train")
                 with self.store.lock:
-                    self._general_maps[rc.key] = general
+                    self._general_maps[(rc.key, rc.confidence)] = general
             return np.broadcast_to(classical.top_regions(general[None], float(quantile)), (len(idx), *general.shape))
         return classical.top_regions(rc.maps(idx), float(quantile))
 
@@ -339,7 +339,7 @@ class AugmentationService:
                                                   params.setdefault("quantile", 0.3))
                 # map_quantile: the paper's "Quantile" (pixels above it changed) = 1 - the share changed
                 params.update(region="classifier", region_classifier=region.key, attribute=region.attribute,
-                              map_quantile=round(1 - float(params["quantile"]), 6))
+                              quantile=float(params["quantile"]), map_quantile=round(1 - float(params["quantile"]), 6))
             elif region == "bias":
                 if "bias" not in ds.masks:
                     raise ValueError("this dataset has no bias masks; use region='attribution'")

@@ -4,6 +4,8 @@ eng.mitigation_table's rows and columns, measured with eng.evaluate."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -29,7 +31,7 @@ def _top(maps, share):
 def test_specific_mask_changes_exactly_the_top_share(setup):
     eng, rc = setup
     src = eng.dataset.indices("train")[:12]
-    aug = eng.augment(src, method="mask", region=rc, map="specific", quantile=0.3)
+    aug = eng.augment(src, method="mask", region=rc, map="specific", quantile=np.float32(0.3))
     top = _top(rc.maps(src), 0.3)
     orig = eng.dataset.images[src]
     assert (aug.images.transpose(1, 0, 2, 3)[:, top] == GREY).all()
@@ -37,7 +39,8 @@ def test_specific_mask_changes_exactly_the_top_share(setup):
     # roughly the share asked for (ties in the block-constant maps can add a few pixels)
     assert 0.3 <= top.mean() < 0.45
     assert aug.params == {"region": "classifier", "region_classifier": rc.key, "attribute": "bias_class",
-                          "map": "specific", "quantile": 0.3, "map_quantile": 0.7, "seed": 0}
+                          "map": "specific", "quantile": pytest.approx(0.3), "map_quantile": 0.7, "seed": 0}
+    json.dumps(aug.meta())  # the provenance is kept in the workspace as JSON
     # specific maps differ per image, so the masked regions do too
     assert len({m.tobytes() for m in top}) > 1
 
