@@ -34,30 +34,18 @@ import json
 import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _timing import timed  # noqa: E402  (benchmarks/, the script's folder)
+
 import dashwidgets as dw  # noqa: E402
 from dashwidgets.explain import aopc, attribute  # noqa: E402
 
 GOALS = {"gradcam": 5.0}
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def _time(fn, device) -> float:
-    _sync(device)
-    t = time.perf_counter()
-    fn()
-    _sync(device)
-    return time.perf_counter() - t
 
 
 def _pair(method, eng, model, x, t, n):
@@ -118,7 +106,7 @@ def main(argv=None) -> int:
         for r in range(reps):
             pair = [(tb, batched), (ts, single)]
             for store, fn in pair if r % 2 == 0 else pair[::-1]:
-                store.append(_time(fn, dev))
+                store.append(timed(fn, dev)[0])
         b, s = n / statistics.median(tb), n / statistics.median(ts)
         ratio = b / s
         goal = GOALS.get(method) if dev.type == "cpu" else None

@@ -32,7 +32,6 @@ import json
 import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -40,24 +39,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _timing import timed  # noqa: E402  (benchmarks/, the script's folder)
+
 import dashwidgets as dw  # noqa: E402
 from dashwidgets.audit.criticism import ifgsm_steps  # noqa: E402
 
 GOAL = 5.0
 BATCH = 256
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def _time(fn, device) -> tuple[float, object]:
-    _sync(device)
-    t = time.perf_counter()
-    out = fn()
-    _sync(device)
-    return time.perf_counter() - t, out
 
 
 def main(argv=None) -> int:
@@ -99,7 +87,7 @@ def main(argv=None) -> int:
     for r in range(reps):
         pair = [(tb, batched), (ts, single)]
         for store, fn in pair if r % 2 == 0 else pair[::-1]:
-            dt, out[fn] = _time(fn, dev)
+            dt, out[fn] = timed(fn, dev)
             store.append(dt)
     steps_b = out[batched]
     agree = int((steps_b[:loop_n] == out[single]).sum())

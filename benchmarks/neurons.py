@@ -40,7 +40,6 @@ import json
 import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -48,25 +47,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _timing import timed  # noqa: E402  (benchmarks/, the script's folder)
+
 import dashwidgets as dw  # noqa: E402
 from dashwidgets.audit.neurons import highly_activated  # noqa: E402
 from dashwidgets.models.activations import activation_modules  # noqa: E402
 from dashwidgets.models.layers import conv_layers  # noqa: E402
 
 GOAL = 10.0
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def _time(fn, device) -> tuple[float, object]:
-    _sync(device)
-    t = time.perf_counter()
-    out = fn()
-    _sync(device)
-    return time.perf_counter() - t, out
 
 
 def per_image_scores(eng, model, groups: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
@@ -121,8 +109,8 @@ def main(argv=None) -> int:
     channels = sum(dict(model.named_modules())[c].out_channels for c in conv_layers(model))
     print(f"torch {torch.__version__} | device {dev} ({name}) | threads {torch.get_num_threads()} | "
           f"N={n} images 32 px | {len(conv_layers(model))} conv layers, {channels} channels")
-    _, df = _time(batched, dev)  # warm-up, and the agreement check
-    _, ref = _time(single, dev)
+    _, df = timed(batched, dev)  # warm-up, and the agreement check
+    _, ref = timed(single, dev)
     worst = max(
         float(np.abs(df.loc[df["layer"] == layer, g].to_numpy() - ref[g][layer]).max())
         for g in groups for layer in ref[g]
@@ -131,7 +119,7 @@ def main(argv=None) -> int:
     for r in range(reps):
         pair = [(tb, batched), (ts, single)]
         for store, fn in pair if r % 2 == 0 else pair[::-1]:
-            store.append(_time(fn, dev)[0])
+            store.append(timed(fn, dev)[0])
     b, s = statistics.median(tb), statistics.median(ts)
     ratio = s / b
     flag = f">= {GOAL:.0f}x" + ("" if ratio >= GOAL else "  <- below goal")
@@ -155,7 +143,7 @@ def main(argv=None) -> int:
     for r in range(reps):
         pair = [(warm, lambda: concepts(False)), (cold, lambda: concepts(True))]
         for store, fn in pair if r % 2 == 0 else pair[::-1]:
-            store.append(_time(fn, dev)[0])
+            store.append(timed(fn, dev)[0])
     cc = concepts(False)
     cw, ck = statistics.median(warm), statistics.median(cold)
     print(f"concepts {layer}[{neuron}] on {dev}: {cw:.3f} s with the maxima cached, {ck:.3f} s cold "

@@ -55,6 +55,7 @@ from torch import nn
 
 from ..models.layers import get_layer, pool_features
 from ..runtime import Cancelled, autocast, needs_grad_scaler, resolve_device
+from ..runtime.device import optimizer_step
 
 EPS = 1e-4  # dot products are clamped into [EPS, 1 - EPS] before the log of Eq. 1
 
@@ -318,14 +319,7 @@ def _train(embed, x_all, counts, pairs, epochs, lr, batch_size, rng, device, emi
             inv = inv.to(device)
             dots = (v[inv[:, 0]] * v[inv[:, 1]]).sum(1)
             loss = pair_loss(dots, same_t[sel].to(device))
-            opt.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss.backward()
-                opt.step()
+            optimizer_step(loss, opt, scaler)
             running += loss.detach().double() * len(sel)
             seen += len(sel)
             step += 1

@@ -41,3 +41,16 @@ def autocast(device: torch.device, enabled: bool = True):
 def needs_grad_scaler(device: torch.device) -> bool:
     """float16 autocast needs loss scaling; bfloat16 and float32 do not."""
     return device.type == "cuda" and not torch.cuda.is_bf16_supported()
+
+
+def optimizer_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None) -> None:
+    """Zero the gradients, back-propagate ``loss`` and step ``opt`` (through ``scaler`` when
+    float16 autocast needs loss scaling, see :func:`needs_grad_scaler`)."""
+    opt.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+    else:
+        loss.backward()
+        opt.step()

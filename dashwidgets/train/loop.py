@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..runtime.device import autocast, needs_grad_scaler
+from ..runtime.device import autocast, needs_grad_scaler, optimizer_step
 from ..runtime.jobs import Cancelled
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -141,14 +141,7 @@ def _fit(model, inputs, targets, train_idx, cfg, device, validate, emit, stop) -
             y = targets[idx.to(targets.device)]
             with autocast(device):
                 loss = F.cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss.backward()
-                opt.step()
+            optimizer_step(loss, opt, scaler)
             running += loss.detach().float() * len(idx)
             step += 1
             if not math.isfinite(loss_val := (loss.item() if step % loss_every == 0 else 0.0)):

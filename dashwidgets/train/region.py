@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.region import RegionNet, crop, grid_logits
-from ..runtime.device import autocast, needs_grad_scaler
+from ..runtime.device import autocast, needs_grad_scaler, optimizer_step
 from ..runtime.jobs import Cancelled
 
 
@@ -65,14 +65,7 @@ def fit_region(
             y = y_all[idx].to(device)
             with autocast(device):
                 loss = F.cross_entropy(net(x, pos.to(device)), y, label_smoothing=label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss.backward()
-                opt.step()
+            optimizer_step(loss, opt, scaler)
             sched.step()
             step += 1
             losses.append(float(loss.detach()))
