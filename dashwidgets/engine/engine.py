@@ -437,7 +437,10 @@ class Engine:
         ``translator_seed``, ``progress``), ``"mask"`` /
         ``"noise"`` (grey out or add Gaussian noise, ``sigma=0.5``, on the top ``quantile=0.3``
         of each image's ``region``: ``"attribution"`` of ``version`` with ``attribution=
-        "gradcam"``, or the ground-truth ``"bias"`` mask), or ``"torchvision"`` (``transform``: a
+        "gradcam"``, the ground-truth ``"bias"`` mask, or a :meth:`region_classifier`'s pixel
+        maps with ``map="specific"`` (each image's own) or ``"general"`` (the train mean);
+        ``quantile`` is the share of pixels changed: the paper's "quantile 0.7" is
+        ``quantile=0.3``), or ``"torchvision"`` (``transform``: a
         callable on a ``uint8 [3, H, W]`` tensor). ``foreground``: ``"object"`` (ground-truth
         masks, the default when the dataset has them), ``"attribution"`` or ``None`` (whole
         image). Each result keeps its source's label. A parameter the method does not read is
