@@ -20,6 +20,9 @@ const SETS = [
 
 const CSS = `
 .dw-criticism { max-width: 100%; box-sizing: border-box; }
+/* the shared banner's red text (--jp-error-color0) falls under 4.5:1 on JupyterLab Dark: neutral
+   text here, the border and the tinted background say it is an error */
+.dw-criticism .dw-error { color: var(--dw-fg); border-left-width: 4px; }
 .dw-criticism-head { display: flex; flex-wrap: wrap; gap: 10px; align-items: center; margin-bottom: 4px; }
 .dw-criticism-title { font-weight: 600; font-size: 13px; }
 .dw-criticism-status { color: var(--dw-fg-muted); }
@@ -42,7 +45,7 @@ const CSS = `
 .dw-criticism-gridline { position: absolute; top: 0; bottom: 0; width: 0; border-left: 1px dotted var(--dw-border); }
 .dw-criticism-axis { position: relative; height: 16px; border-top: 1px solid var(--dw-fg-muted); }
 .dw-criticism-tick { position: absolute; top: 0; transform: translateX(-50%); color: var(--dw-fg-muted); font-size: 10.5px; }
-.dw-criticism-axis-title { color: var(--dw-fg-muted); font-size: 11px; }
+.dw-criticism-axis-title { color: var(--dw-fg-muted); font-size: 11px; white-space: nowrap; }
 .dw-criticism-stat { color: var(--dw-fg-muted); font-size: 11px; font-variant-numeric: tabular-nums; }
 .dw-criticism-sep { grid-column: 1 / -1; height: 4px; }
 `;
@@ -92,7 +95,7 @@ function render({ model, el: host }) {
     ]),
     errorBanner, classes, enrich,
     el("div", { class: "dw-legend" }, [
-      el("span", { class: "dw-legend-note", text: "under each image: dataset index · IFGSM steps to flip its decision (“never” = survived all steps) · accent border: focused image · click an image to focus it in linked views" }),
+      el("span", { class: "dw-legend-note", text: "under each image: dataset index · IFGSM steps to flip its decision (“never”: survived all steps, “wrong”: misclassified to begin with) · accent border: focused image · click an image to focus it in linked views" }),
     ]),
   );
 
@@ -181,7 +184,7 @@ function render({ model, el: host }) {
             ...TICKS.slice(1).map((t) => el("span", { class: "dw-criticism-gridline", style: { left: `${100 * t}%` } })),
             el("div", { class: "dw-criticism-fill", attrs: { "data-set": key, "data-share": v === null ? "" : v }, style: { width: `${(100 * Math.min(1, Math.max(0, v || 0))).toFixed(2)}%`, background: color } }),
           ]),
-          el("span", { class: "dw-criticism-stat", text: j === 2 ? `${formatShare(v)} of ${count} · ${oddsText(r)}` : `${formatShare(v)} of ${count}` }),
+          el("span", { class: "dw-criticism-stat", text: `${label}: ${formatShare(v)} of ${count}${j === 2 ? ` · ${oddsText(r)}` : ""}` }),
         );
       });
       bars.appendChild(el("span", { class: "dw-criticism-sep" }));

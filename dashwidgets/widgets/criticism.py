@@ -40,6 +40,17 @@ def boolean_attributes(attributes: dict) -> list[str]:
     return sorted(k for k, v in attributes.items() if np.asarray(v).dtype == bool and len(np.unique(v)) > 1)
 
 
+def _problems(problems: list[tuple[str, str]], method: str, n: int, split: str | None) -> str:
+    """One message for the classes a method cannot select from ("" when none)."""
+    if len(problems) <= 1:
+        return problems[0][1] if problems else ""
+    names = ", ".join(repr(name) for name, _ in problems)
+    why = ("no correctly classified images: adversarial prototypes and criticisms are drawn from correct ones"
+           if method == "adv" else "no images")
+    return (f"{len(problems)} classes ({names}) have {why}, among the {n} images examined of split {split!r} "
+            "(switch the method, criticise more images with sample=, or train longer)")
+
+
 class CriticismView(EngineView):
     """Per class a row of prototypes and a row of criticisms of one version (``Engine.criticize``),
     each image with its IFGSM step count, a method switch (``"adv"``, ``"mmd"``, ``"prob"``) and
@@ -217,9 +228,9 @@ class CriticismView(EngineView):
                     idx = fn(k, m)
                     note = "" if len(idx) else _EMPTY_NOTE[(m, role)].format(m=cr.max_steps)
                 except ValueError as e:  # a class with no (correct) images
-                    idx, note = np.zeros(0, np.int64), str(e)
+                    idx, note = np.zeros(0, np.int64), str(e) if role == "prototype" else "none: see above"
                     if role == "prototype":
-                        problems.append(str(e))
+                        problems.append((name, str(e)))
                 items = []
                 for i in idx[: self.per_row].tolist():
                     items.append({"index": int(i), "steps": int(steps[i]), "prob": round(float(prob[i]), 4), "cell": len(shown)})
@@ -229,7 +240,7 @@ class CriticismView(EngineView):
         png, cols = atlas_png(ds.images[np.asarray(shown, np.int64)], self.cell) if shown else (b"", 1)
         self.rows, self.atlas, self.atlas_cols = rows, png, cols
         self._show_enrichment()
-        self.error = "; ".join(problems)
+        self.error = _problems(problems, m, len(cr.indices), cr.split)
         counts = cr.summary(m)
         self.message = (
             f"{cr.version} on {cr.split!r}: {len(cr.indices)} images, {int(counts['prototypes'].sum())} prototypes, "

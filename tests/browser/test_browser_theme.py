@@ -52,6 +52,10 @@ SETUP.append(  # NeuronPanel with a subgroup picked and a neuron clicked
 VIEWS.append("neurons")
 ROOT["neurons"] = ".dw-neurons"
 
+SETUP.append("criticism = dw.CriticismView(eng, v2, sample=100)\ncriticism")  # rows and enrichment bars
+VIEWS.append("criticism")
+ROOT["criticism"] = ".dw-criticism"
+
 
 def test_every_view_is_readable_in_the_theme(page, themed_lab, open_notebook):
     open_notebook(page, themed_lab, f"theme-{themed_lab.theme}.ipynb", SETUP, timeout=300)
