@@ -133,14 +133,14 @@ def test_under_performing_subgroups_hold_bias_conflicting_images_at_higher_odds(
 # CI budget) moves these cases either way: 16 epochs: texture 0.99 no neurons, colored 0.9 0.803
 # (10) vs 0.901 (5), colored 0.99 0.973 (3) vs 0.947 (2); 2,000 images: texture 0.99 0.867 (3)
 # vs 0.728 (2), colored 0.9 0.877 (4) vs 0.769 (2), colored 0.99 0.972 (4) vs 0.994 (2). With
-# 2-10 exclusive neurons a side, (c) rests on small counts wherever it is checked. A fix that
-# makes one hold turns its xfail into a failure: remove the mark then.
+# 2-10 exclusive neurons a side, (c) rests on small counts wherever it is checked. The marks are
+# not strict: two are near ties that another CPU's float rounding may tip (an XPASS then shows).
 CONCEPT_MARKS: dict = {
     ("colored-digits", 0.9): pytest.mark.xfail(
-        strict=True, reason="measured: 0.981 (1 neuron) vs 0.991 (2); colored-digits' bias mask is the digit itself"),
+        strict=False, reason="measured: 0.981 (1 neuron) vs 0.991 (2); colored-digits' bias mask is the digit itself"),
     ("colored-digits", 0.99): pytest.mark.xfail(
-        strict=True, reason="measured: no neuron exclusive to either side at k = 32 (4 under-performing subgroups)"),
-    ("texture-digits", 0.99): pytest.mark.xfail(strict=True, reason="measured: 0.885 (3 neurons) vs 0.910 (3)"),
+        strict=False, reason="measured: no neuron exclusive to either side at k = 32 (4 under-performing subgroups)"),
+    ("texture-digits", 0.99): pytest.mark.xfail(strict=False, reason="measured: 0.885 (3 neurons) vs 0.910 (3)"),
 }
 
 
