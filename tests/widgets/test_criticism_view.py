@@ -123,3 +123,15 @@ def test_model_errors_and_cancel_show_in_the_view(eng, monkeypatch):
     assert view.state in ("cancelled", "done")  # the job may have finished before the cancel
     view._on_msg(view, {"action": "run"}, [])
     assert view.wait(300) and view.state == "done" and view.rows
+
+
+def test_a_view_without_a_version_follows_the_active_one(small_ds):
+    e = dw.Engine(small_ds, device="cpu")
+    v1 = e.train(epochs=1, progress=False)
+    view = CriticismView(e, sample=40, method="prob")
+    assert view.wait(300) and view.rendered.startswith(f"{v1.id}|prob|")
+    view._settled.clear()
+    v2 = e.train(epochs=1, progress=False)  # the engine's active version changes
+    assert view.version == v2.id
+    assert view.wait(300) and view.rendered.startswith(f"{v2.id}|prob|")
+    assert view.criticism.version == v2.id
