@@ -13,7 +13,7 @@ const TICKS = [0, 0.25, 0.5, 0.75, 1];
 const METHODS = [["adv", "adversarial (IFGSM)"], ["mmd", "MMD-critic"], ["prob", "probability"]];
 // bar colours (data colours; their labels are neutral text beside a swatch)
 const SETS = [
-  ["share_class", "class (all images)", CATEGORICAL[7]],
+  ["share_class", "class (all images)", CATEGORICAL[2]],
   ["share_prototypes", "prototypes", CATEGORICAL[0]],
   ["share_criticisms", "criticisms", CATEGORICAL[1]],
 ];
