@@ -22,7 +22,6 @@ const CSS = `
 .dw-criticism { max-width: 100%; box-sizing: border-box; }
 /* the shared banner's red text (--jp-error-color0) falls under 4.5:1 on JupyterLab Dark: neutral
    text here, the border and the tinted background say it is an error */
-.dw-criticism .dw-error { color: var(--dw-fg); border-left-width: 4px; }
 .dw-criticism-head { display: flex; flex-wrap: wrap; gap: 10px; align-items: center; margin-bottom: 4px; }
 .dw-criticism-title { font-weight: 600; font-size: 13px; }
 .dw-criticism-status { color: var(--dw-fg-muted); }

@@ -26,6 +26,7 @@ const CSS = `
 .dw-sg-thumb.dw-focus { border-color: var(--dw-accent); }
 .dw-sg-thumb canvas { width: 40px; height: 40px; image-rendering: pixelated; display: block; }
 .dw-sg-more { color: var(--dw-fg-muted); margin-left: 4px; white-space: nowrap; }
+.dw-sg-row.dw-picked .dw-sg-more { color: var(--dw-fg); } /* muted text on the accent tint is under 4.5:1 */
 /* a wrong prediction: a × shape (not colour alone) on a theme-coloured disc, so it reads on any image */
 .dw-sg-x { position: absolute; top: -3px; right: -3px; width: 13px; height: 13px; border-radius: 50%; background: var(--dw-bg); border: 1.5px solid var(--dw-wrong); box-sizing: border-box; }
 .dw-sg-x::before, .dw-sg-x::after { content: ""; position: absolute; left: 50%; top: 50%; width: 8px; height: 2px; background: var(--dw-wrong); }

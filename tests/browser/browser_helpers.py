@@ -74,10 +74,13 @@ def _drag(page, points, modifier=None):
 _CONTRAST_JS = """
 (root) => {
   const parse = (c) => {
-    const m = /rgba?\\(([^)]+)\\)/.exec(c);
+    // rgb()/rgba() in 0-255; color-mix() results compute to color(srgb r g b / a) in 0-1
+    const s = /color\\(srgb ([^)]+)\\)/.exec(c);
+    const m = s || /rgba?\\(([^)]+)\\)/.exec(c);
     if (!m) return null;
     const p = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
-    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+    const k = s ? 255 : 1;
+    return [p[0] * k, p[1] * k, p[2] * k, p.length > 3 ? p[3] : 1];
   };
   const over = (top, under) => [0, 1, 2].map((k) => top[k] * top[3] + under[k] * (1 - top[3])).concat([1]);
   const background = (node) => {
