@@ -131,3 +131,19 @@ def test_bad_shapes_and_ids():
         sg.members(4)
     with pytest.raises(ValueError, match="subgroup -1"):
         sg.confusion(-1)
+
+
+def test_subgroups_of_one_image_are_valid_and_scored_zero_or_one():
+    # k = n: every subgroup holds one image; its accuracy is 0 or 1, its confusion one count,
+    # and one-image groups get neuron scores of 0 or 1 (a share of one image), not an error
+    from dashwidgets.audit.neurons import neuron_scores
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 3))
+    labels, pred = np.array([0, 1, 0, 1, 0, 1]), np.array([0, 0, 0, 1, 1, 1])
+    sg = discover_subgroups(x, labels, pred, k=6, num_classes=2)
+    assert sg.table["size"].tolist() == [1] * 6
+    assert set(sg.table["accuracy"]) == {0.0, 1.0} and all(sg.confusion(i).sum() == 1 for i in range(6))
+    assert sg.under == [0, 1] and all(sg.pair(i) is not None for i in sg.under)
+    scores = neuron_scores({"conv": rng.random((6, 4))}, {"one": [0], "all": np.arange(6)})
+    assert set(scores["one"]) <= {0.0, 1.0}
