@@ -85,11 +85,17 @@ def neuron_scores(
     if len(n) != 1:
         raise ValueError(f"every layer's maxima must cover the same images, got row counts {sorted(n)}")
     groups = check_groups(groups, n.pop())
+    # only the rows some group holds are ranked (a subgroup is a small part of its split)
+    rows_used, inverse = np.unique(np.concatenate(list(groups.values())), return_inverse=True)
+    local, start = {}, 0
+    for name, rows in groups.items():
+        local[name] = torch.from_numpy(inverse[start : start + len(rows)])
+        start += len(rows)
     frames = []
     for layer, m in maxima.items():
-        high = highly_activated(m, fraction)
+        high = highly_activated(torch.as_tensor(m)[torch.from_numpy(rows_used)], fraction)
         cols = {"layer": layer, "neuron": np.arange(high.shape[1], dtype=np.int64)}
-        for name, rows in groups.items():
-            cols[name] = high[torch.from_numpy(rows)].float().mean(0).numpy().astype(np.float64)
+        for name in groups:
+            cols[name] = high[local[name]].float().mean(0).numpy().astype(np.float64)
         frames.append(pd.DataFrame(cols))
     return pd.concat(frames, ignore_index=True)
