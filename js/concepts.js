@@ -6,7 +6,7 @@
 import { drawCell, latestAtlas } from "./lib/atlas.js";
 import { BINARY } from "./lib/colors.js";
 import { boxStyle, formatValue, scoreLabel } from "./lib/concept-format.js";
-import { clear, disposer, el, showError } from "./lib/dom.js";
+import { canvasOf, clear, disposer, el, showError } from "./lib/dom.js";
 import { addStyle } from "./lib/style.js";
 
 const IMAGE_PX = 96; // shown side of a top image
@@ -45,13 +45,6 @@ const CSS = `
 .dw-concepts-axis-title { color: var(--dw-fg-muted); font-size: 11px; }
 .dw-concepts-value { font-variant-numeric: tabular-nums; }
 `;
-
-function canvasOf(size) {
-  const c = el("canvas");
-  c.width = c.height = size;
-  c.style.width = c.style.height = `${size}px`;
-  return c;
-}
 
 function render({ model, el: host }) {
   addStyle("dw-concepts-style", CSS);

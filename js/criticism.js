@@ -5,7 +5,7 @@
 
 import { drawCell, latestAtlas } from "./lib/atlas.js";
 import { CATEGORICAL } from "./lib/colors.js";
-import { clear, disposer, el, showError } from "./lib/dom.js";
+import { canvasOf, clear, disposer, el, showError } from "./lib/dom.js";
 import { addStyle } from "./lib/style.js";
 
 const IMAGE_PX = 56;
@@ -59,13 +59,6 @@ export function oddsText(r) {
   const odds = r.odds_ratio >= 1e300 ? "∞" : r.odds_ratio.toPrecision(3);
   const p = r.p_value === null || r.p_value === undefined ? "n/a" : r.p_value < 1e-4 ? r.p_value.toExponential(1) : r.p_value.toPrecision(2);
   return `odds ratio ${odds}, p = ${p}`;
-}
-
-function canvasOf(size) {
-  const c = el("canvas");
-  c.width = c.height = size;
-  c.style.width = c.style.height = `${size}px`;
-  return c;
 }
 
 function render({ model, el: host }) {

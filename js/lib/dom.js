@@ -18,6 +18,14 @@ export function el(tag, props = {}, children = []) {
 }
 
 /** Remove every child of a node. */
+/** A square canvas of ``size`` pixels, drawn 1:1 (thumbnails and patches). */
+export function canvasOf(size) {
+  const c = el("canvas");
+  c.width = c.height = size;
+  c.style.width = c.style.height = `${size}px`;
+  return c;
+}
+
 export function clear(node) {
   while (node.firstChild) node.removeChild(node.firstChild);
 }
