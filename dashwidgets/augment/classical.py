@@ -15,6 +15,8 @@ dataset's ground-truth ``object`` masks or from attribution maps.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 _SHIFTS = [(dy, dx) for r in (3, 5, 8, 11, 14) for dy, dx in ((0, r), (r, 0), (0, -r), (-r, 0), (r, r), (-r, -r), (r, -r), (-r, r))]
@@ -94,10 +96,18 @@ def background_swap(
     return _to_uint8(out), pick
 
 
+def check_share(quantile) -> float:
+    """``quantile`` (the share of each image's top pixels to change) as a float strictly between 0
+    and 1; a ValueError names it."""
+    if isinstance(quantile, bool) or not isinstance(quantile, numbers.Real) or not 0 < quantile < 1:
+        raise ValueError(f"quantile (the share of top pixels changed) must be a number strictly between 0 and 1, "
+                         f"got {quantile!r}")
+    return float(quantile)
+
+
 def top_regions(relevance: np.ndarray, quantile: float = 0.3) -> np.ndarray:
     """bool ``[N, H, W]``: the top ``quantile`` share of each image's pixels by relevance."""
-    if not 0 < quantile < 1:
-        raise ValueError(f"quantile must be between 0 and 1, got {quantile}")
+    quantile = check_share(quantile)
     r = np.abs(np.asarray(relevance, dtype=np.float32))
     thr = np.quantile(r.reshape(len(r), -1), 1 - quantile, axis=1)[:, None, None]
     return r >= thr

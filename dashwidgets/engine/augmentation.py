@@ -45,7 +45,6 @@ class AugmentationService:
         self.translation = None  # set by the Engine (the translator needs clusters, and augment it)
         self.clusters = store.cache("clusters", max_items=64)
         self._augmentations: OrderedDict[str, Augmentation] = OrderedDict()
-        self._general_maps: dict[tuple[str, str], np.ndarray] = {}  # (rc key, confidence) -> its general map
         if store.workspace is not None:
             self._load()
 
@@ -252,18 +251,11 @@ class AugmentationService:
                              "engine: eng.region_classifier(...)")
         if kind not in MAP_KINDS:
             raise ValueError(f"unknown map kind {kind!r}; use one of {list(MAP_KINDS)}")
-        if isinstance(quantile, bool) or not isinstance(quantile, (int, float, np.floating)) or not 0 < quantile < 1:
-            raise ValueError(f"quantile (the share of top pixels changed) must be a number strictly between 0 and 1, "
-                             f"got {quantile!r}")
+        quantile = classical.check_share(quantile)  # before the maps are computed
         if kind == "general":
-            with self.store.lock:
-                general = self._general_maps.get((rc.key, rc.confidence))
-            if general is None:
-                general = rc.general_map("train")
-                with self.store.lock:
-                    self._general_maps[(rc.key, rc.confidence)] = general
-            return np.broadcast_to(classical.top_regions(general[None], float(quantile)), (len(idx), *general.shape))
-        return classical.top_regions(rc.maps(idx), float(quantile))
+            general = rc.general_map("train")  # computed once per classifier, kept by it
+            return np.broadcast_to(classical.top_regions(general[None], quantile), (len(idx), *general.shape))
+        return classical.top_regions(rc.maps(idx), quantile)
 
     def augment(
         self, source_idx, style: Cluster | None, method: str, version, seed: int, params: dict,
@@ -347,6 +339,7 @@ class AugmentationService:
             elif region == "attribution":
                 if v is None:
                     raise ValueError("region='attribution' needs a trained version")
+                classical.check_share(params.get("quantile", 0.3))  # before the maps are computed
                 maps = self.attribution.attribute(v, idx, params.get("attribution", "gradcam"), "pred", None, True, None, {})
                 regions = classical.top_regions(maps, params.get("quantile", 0.3))
             else:

@@ -56,6 +56,7 @@ class RegionClassifier:
         self.confidence: str = spec["confidence"]
         h, w = service.ctx.dataset.image_size
         self.offsets = grid_offsets(min(h, w), self.patch, self.positions)
+        self._general: dict[tuple, np.ndarray] = {}  # general_map's arguments -> its map
 
     # ---------------------------------------------------------------- maps
     def region_maps(self, idx: Sequence[int] | np.ndarray, confidence: str | None = None) -> np.ndarray:
@@ -69,12 +70,15 @@ class RegionClassifier:
 
     def general_map(self, split: str | None = "train", confidence: str | None = None, max_images: int = 512) -> np.ndarray:
         """``[H, W]``: the mean pixel map over up to ``max_images`` images of ``split`` (the
-        paper's "general" attribution), normalised to [0, 1]."""
-        idx = self._service.ctx.dataset.indices(self._service.ctx.check_split(split))[:max_images]
-        if not len(idx):
-            raise ValueError(f"split {split!r} has no images to average a map over")
-        regions = self.region_maps(idx, confidence).mean(0, keepdims=True)
-        return pixel_maps(regions, self.offsets, self.patch, self._service.ctx.dataset.image_size)[0]
+        paper's "general" attribution), normalised to [0, 1]. Computed once per arguments."""
+        key = (split, confidence or self.confidence, max_images)
+        if key not in self._general:
+            idx = self._service.ctx.dataset.indices(self._service.ctx.check_split(split))[:max_images]
+            if not len(idx):
+                raise ValueError(f"split {split!r} has no images to average a map over")
+            regions = self.region_maps(idx, confidence).mean(0, keepdims=True)
+            self._general[key] = pixel_maps(regions, self.offsets, self.patch, self._service.ctx.dataset.image_size)[0]
+        return self._general[key]
 
     # ---------------------------------------------------------------- calibration
     def patch_probs(self, split: str = "val") -> tuple[np.ndarray, np.ndarray]:
