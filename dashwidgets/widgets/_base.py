@@ -125,6 +125,19 @@ class View(anywidget.AnyWidget):
         return value
 
 
+class RunsJob:
+    """Mixin of a view that runs one background :class:`Job` at a time (``self.job``) and says
+    what it does in its ``message`` trait."""
+
+    job: Job | None = None
+
+    def cancel(self) -> None:
+        """Ask the running job to stop (a cancelled job keeps nothing); what the view shows stays."""
+        if self.job is not None and not self.job.done:
+            self.job.cancel()
+            self.message = "cancelling…"
+
+
 class Paged(traitlets.HasTraits):
     """Traits of a view that pages through images sent as one PNG atlas (mixed into a View)."""
 

@@ -17,10 +17,10 @@ from ..engine.engine import Engine
 from ..models.version import ModelVersion
 from ..runtime.jobs import Job
 from ._atlas import atlas_png
-from ._base import EngineView, Paged, View
+from ._base import EngineView, Paged, RunsJob, View
 
 
-class ClusterGallery(EngineView):
+class ClusterGallery(RunsJob, EngineView):
     """Style clusters of one version: k-means on its embeddings (K from 2 to 20), each cluster a
     column of its ``n`` images closest to the centroid, with size and accuracy.
 
@@ -237,12 +237,6 @@ class ClusterGallery(EngineView):
             dropped = f" · {left} val/test image(s) left out" if left > 0 else ""
             self.message = f"made {sum(len(a) for a in made)} images: " + ", ".join(a.id for a in made) + landed + dropped
         return made
-
-    def cancel(self) -> None:
-        """Stop the translator's training; nothing is made."""
-        if self.job is not None and not self.job.done:
-            self.job.cancel()
-            self.message = "cancelling…"
 
     def _on_job_event(self, job: Job, ev: dict, selection: list[int], styles: list, params: dict) -> None:
         kind = ev.get("type")

@@ -15,7 +15,7 @@ import traitlets
 from ..engine.engine import Engine
 from ..runtime.jobs import Job
 from ..train.loop import OPTIMIZERS, TrainConfig
-from ._base import View
+from ._base import RunsJob, View
 
 _DEFAULTS = TrainConfig()
 """The training defaults, defined once by TrainConfig; the form starts from them."""
@@ -28,7 +28,7 @@ def _num(x: Any) -> float | None:
     return None if x is None or not math.isfinite(float(x)) else round(float(x), 6)
 
 
-class ClassifierBoard(View):
+class ClassifierBoard(RunsJob, View):
     """DASH's Classifier Board for one Engine.
 
     A hyper-parameter form starts :meth:`Engine.train_async` (the kernel stays free). Two charts
@@ -290,12 +290,6 @@ class ClassifierBoard(View):
         self.job = job
         job.on_event(self._on_job_event)
         return job
-
-    def cancel(self) -> None:
-        """Ask the running job to stop; it leaves no version."""
-        if self.job is not None and not self.job.done:
-            self.job.cancel()
-            self.message = "cancelling…"
 
     def _on_job_event(self, ev: dict) -> None:
         kind = ev.get("type")

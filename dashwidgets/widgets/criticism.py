@@ -15,7 +15,7 @@ from ..engine.engine import Engine
 from ..models.version import ModelVersion
 from ..runtime.jobs import Job
 from ._atlas import atlas_png
-from ._base import EngineView, cell_size
+from ._base import EngineView, RunsJob, cell_size
 
 _EMPTY_NOTE = {
     ("adv", "prototype"): "no prototype: no correctly classified image survives all {m} steps",
@@ -51,7 +51,7 @@ def _problems(problems: list[tuple[str, str]], method: str, n: int, split: str |
             "(switch the method, criticise more images with sample=, or train longer)")
 
 
-class CriticismView(EngineView):
+class CriticismView(RunsJob, EngineView):
     """Per class a row of prototypes and a row of criticisms of one version (``Engine.criticize``),
     each image with its IFGSM step count, a method switch (``"adv"``, ``"mmd"``, ``"prob"``) and
     enrichment bars: the share of a boolean ``attribute`` (default ``aligned``) among prototypes,
@@ -167,12 +167,6 @@ class CriticismView(EngineView):
             self.message = f"criticising {self.version} on {self.split!r}…"
         job.on_event(lambda ev: self._on_job_event(job, ev))
         return job
-
-    def cancel(self) -> None:
-        """Stop the running criticism; the rows shown stay as they were."""
-        if self.job is not None and not self.job.done:
-            self.job.cancel()
-            self.message = "cancelling…"
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has ended and the view shows its outcome; True when it has."""

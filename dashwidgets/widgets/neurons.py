@@ -13,7 +13,7 @@ from ..engine.engine import Engine
 from ..models.activations import check_conv_layers
 from ..models.version import ModelVersion
 from ..runtime.jobs import Job
-from ._base import EngineView
+from ._base import EngineView, RunsJob
 
 THRESHOLD_RANGE = (0.5, 1.0)
 """Activation-score thresholds the panel accepts; neurons scoring below the low end for both groups
@@ -31,7 +31,7 @@ def split_columns(scores: pd.DataFrame, threshold: float) -> dict[str, pd.DataFr
     return {"under": scores[u & ~w], "both": scores[u & w], "well": scores[w & ~u]}
 
 
-class NeuronPanel(EngineView):
+class NeuronPanel(RunsJob, EngineView):
     """Neuron activations of an under-performing subgroup and its well-performing pair.
 
     ``subgroup`` (linked with a SubgroupPanel, or picked in the panel's own dropdown) is an
@@ -278,12 +278,6 @@ class NeuronPanel(EngineView):
             self.message = f"clustering {len(neurons)} neurons…"
         job.on_event(lambda ev: self._on_job_event(job, ev))
         return job
-
-    def cancel(self) -> None:
-        """Stop the neuron clustering; the clusters shown stay as they were."""
-        if self.job is not None and not self.job.done:
-            self.job.cancel()
-            self.message = "cancelling…"
 
     def _on_job_event(self, job: Job, ev: dict) -> None:
         if job is not self.job:
