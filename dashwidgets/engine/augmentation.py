@@ -190,9 +190,9 @@ class AugmentationService:
         return how
 
     def foreground(self, rows: np.ndarray, how: str | None, v: ModelVersion | None,
-                   attribution: str = "gradcam", quantile: float = 0.3) -> np.ndarray:
-        """Foreground masks of ``rows``: ground-truth object, top ``quantile`` of ``v``'s maps,
-        or the whole image (None)."""
+                   attribution: str = "gradcam", quantile: float = classical.QUANTILE) -> np.ndarray:
+        """Foreground masks of ``rows``: ground-truth object, the pixels above the ``quantile`` of
+        ``v``'s maps, or the whole image (None)."""
         ds = self.ctx.dataset
         how = self.foreground_kind(how)
         if how == "object":
@@ -240,18 +240,15 @@ class AugmentationService:
                 )
 
     def classifier_regions(self, rc: RegionClassifier, idx: np.ndarray, kind: str, quantile: float) -> np.ndarray:
-        """bool ``[N, H, W]``: the top ``quantile`` share of pixels of ``rc``'s pixel map of each
-        image of ``idx`` (``kind="specific"``) or of its mean train map for all (``"general"``).
-
-        ``quantile`` has the meaning it has for ``region="attribution"`` (:func:`classical.top_regions`):
-        the SHARE of pixels changed, from the top. The paper's "quantile 0.70" (pixels above the map's
-        0.7 quantile, the top 30 %) is ``quantile=0.3`` here."""
+        """bool ``[N, H, W]``: the pixels above the ``quantile`` of ``rc``'s pixel map of each image
+        of ``idx`` (``kind="specific"``) or of its mean train map for all (``"general"``); the
+        paper's "quantile 0.70" changes the top 30 % (:func:`classical.top_regions`)."""
         if rc._service.ctx is not self.ctx or rc.spec.get("dataset") != self.ctx.dataset.fingerprint():
             raise ValueError(f"region classifier {rc.key} was trained on another engine's dataset; train one on this "
                              "engine: eng.region_classifier(...)")
         if kind not in MAP_KINDS:
             raise ValueError(f"unknown map kind {kind!r}; use one of {list(MAP_KINDS)}")
-        quantile = classical.check_share(quantile)  # before the maps are computed
+        quantile = classical.check_quantile(quantile)  # before the maps are computed
         if kind == "general":
             general = rc.general_map("train")  # computed once per classifier, kept by it
             return np.broadcast_to(classical.top_regions(general[None], quantile), (len(idx), *general.shape))
@@ -288,7 +285,8 @@ class AugmentationService:
 
         def foreground(rows: np.ndarray) -> np.ndarray:
             how = params.get("foreground", default_fg)
-            return self.foreground(rows, how, v, params.get("attribution", "gradcam"), params.get("quantile", 0.3))
+            return self.foreground(rows, how, v, params.get("attribution", "gradcam"),
+                                   params.get("quantile", classical.QUANTILE))
 
         if method in ("color", "background"):
             # a style image's pixels (colour statistics, background) join training too: train only
@@ -328,10 +326,9 @@ class AugmentationService:
                                  f"(eng.region_classifier(...)), not with region={region!r}")
             if isinstance(region, RegionClassifier):
                 regions = self.classifier_regions(region, idx, params.setdefault("map", "specific"),
-                                                  params.setdefault("quantile", 0.3))
-                # map_quantile: the paper's "Quantile" (pixels above it changed) = 1 - the share changed
+                                                  params.setdefault("quantile", classical.QUANTILE))
                 params.update(region="classifier", region_classifier=region.key, attribute=region.attribute,
-                              quantile=float(params["quantile"]), map_quantile=round(1 - float(params["quantile"]), 6))
+                              quantile=float(params["quantile"]))
             elif region == "bias":
                 if "bias" not in ds.masks:
                     raise ValueError("this dataset has no bias masks; use region='attribution'")
@@ -339,9 +336,9 @@ class AugmentationService:
             elif region == "attribution":
                 if v is None:
                     raise ValueError("region='attribution' needs a trained version")
-                classical.check_share(params.get("quantile", 0.3))  # before the maps are computed
+                quantile = classical.check_quantile(params.get("quantile", classical.QUANTILE))  # before the maps
                 maps = self.attribution.attribute(v, idx, params.get("attribution", "gradcam"), "pred", None, True, None, {})
-                regions = classical.top_regions(maps, params.get("quantile", 0.3))
+                regions = classical.top_regions(maps, quantile)
             else:
                 raise ValueError(f"region must be 'attribution', 'bias' or a region classifier (eng.region_classifier(...)), "
                                  f"got {region!r}")

@@ -273,22 +273,24 @@ class Engine:
     def train(self, epochs: int = _DEFAULTS.epochs, lr: float = _DEFAULTS.lr, batch_size: int = _DEFAULTS.batch_size,
               optimizer: str = _DEFAULTS.optimizer, weight_decay: float = _DEFAULTS.weight_decay,
               seed: int = _DEFAULTS.seed, parent: Version | None = None, name: str | None = None,
-              progress: bool = True, augmentations: Sequence[Augmentation | str] | None = None) -> ModelVersion:
+              progress: bool = True, augmentations: Sequence[Augmentation | str] | None = None,
+              replace: bool = False) -> ModelVersion:
         """Train a new version (blocking, with a progress bar) and return it.
 
         Starts from ``parent``'s weights, or from the engine's initial weights. Training runs on
         the ``train`` split; after each epoch the ``val`` split is evaluated. Interrupting
         (Ctrl-C) leaves no partial version. ``augmentations``: Augmentations (or ids) whose
         accepted images join the train split; the version's lineage names them and the splits
-        their sources came from.
+        their sources came from. ``replace=True``: they take their source images' places instead
+        (those train images are left out; ``lineage["replaced_images"]`` counts them).
         """
-        return self._training.train(_hparams(locals()), parent, name, progress, augmentations)
+        return self._training.train(_hparams(locals()), parent, name, progress, augmentations, replace)
 
     def train_async(self, epochs: int = _DEFAULTS.epochs, lr: float = _DEFAULTS.lr,
                     batch_size: int = _DEFAULTS.batch_size, optimizer: str = _DEFAULTS.optimizer,
                     weight_decay: float = _DEFAULTS.weight_decay, seed: int = _DEFAULTS.seed,
                     parent: Version | None = None, name: str | None = None,
-                    augmentations: Sequence[Augmentation | str] | None = None) -> Job:
+                    augmentations: Sequence[Augmentation | str] | None = None, replace: bool = False) -> Job:
         """Train in a background thread; returns a :class:`Job` at once (bad arguments, an
         unwritable workspace, raise here).
 
@@ -297,7 +299,7 @@ class Engine:
         the new ModelVersion or re-raises the training error; ``job.cancel()`` stops it and no
         version is created.
         """
-        return self._training.train_async(_hparams(locals()), parent, name, augmentations)
+        return self._training.train_async(_hparams(locals()), parent, name, augmentations, replace)
 
     def retrain(self, version: Version, epochs: int = 3, **kwargs: Any) -> ModelVersion:
         """Continue training from ``version``'s weights into a new version (see :meth:`train`)."""
@@ -435,12 +437,11 @@ class Engine:
         ``"background"`` (foreground pasted on a style image's background), ``"translate"`` (the
         cluster-conditioned GAN of :meth:`translator`, trained on first use: ``steps``,
         ``translator_seed``, ``progress``), ``"mask"`` /
-        ``"noise"`` (grey out or add Gaussian noise, ``sigma=0.5``, on the top ``quantile=0.3``
-        of each image's ``region``: ``"attribution"`` of ``version`` with ``attribution=
-        "gradcam"``, the ground-truth ``"bias"`` mask, or a :meth:`region_classifier`'s pixel
-        maps with ``map="specific"`` (each image's own) or ``"general"`` (the train mean);
-        ``quantile`` is the share of pixels changed: the paper's "quantile 0.7" is
-        ``quantile=0.3``), or ``"torchvision"`` (``transform``: a
+        ``"noise"`` (grey out or add Gaussian noise, ``sigma=0.5``, on the pixels above the
+        ``quantile=0.7`` of each image's ``region`` map, i.e. its top 30 % as in the paper:
+        ``"attribution"`` of ``version`` with ``attribution="gradcam"``, the ground-truth
+        ``"bias"`` mask, or a :meth:`region_classifier`'s pixel maps with ``map="specific"``
+        (each image's own) or ``"general"`` (the train mean)), or ``"torchvision"`` (``transform``: a
         callable on a ``uint8 [3, H, W]`` tensor). ``foreground``: ``"object"`` (ground-truth
         masks, the default when the dataset has them), ``"attribution"`` or ``None`` (whole
         image). Each result keeps its source's label. A parameter the method does not read is
@@ -634,8 +635,9 @@ class Engine:
         ``augmentation``) on the test split: ``biased_version``; for each (map, noise) of ``kinds``
         and each ``quantile`` (the paper's: pixels above the map's quantile changed, 0.7 = top 30 %)
         a model trained like ``biased_version`` (same start, hyper-parameters; ``epochs`` default
-        its own) with every train image's mitigated copy ADDED (``eng.augment(train, method=noise,
-        region=rc, map=map, quantile=1 - q)``; the paper replaces the images instead); and
+        its own) on every train image's mitigated copy in place of the image, as the paper does
+        (``eng.augment(train, method=noise, region=rc, map=map, quantile=q)``, then
+        ``eng.train(..., augmentations=[aug], replace=True)``); and
         ``reference`` (a version trained on unbiased data, or an Engine's active one) when given."""
         return _mitigation_table(self, biased_version, rc, quantiles, kinds, epochs, reference, seed, progress)
 

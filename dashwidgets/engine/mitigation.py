@@ -1,14 +1,10 @@
 """Region-based bias mitigation (De Coninck et al., §4): the paper's Table 1 on this engine's data.
 
-Every train image gets a mitigated copy (its top region-classifier pixels greyed out or given
-N(0, 0.5) noise, per ``kind``/``quantile``), and a model is trained from the biased version's own
-starting point and hyper-parameters with those copies.
-
-Honest difference from the paper: the paper trains on the modified images INSTEAD of the originals;
-here the training service adds an augmentation's accepted images to the train split (it has no
-"replace" mode), so a mitigated model sees every train image twice, original and mitigated. The
-bias cue stays in half the data, so the effect is expected to be weaker than the paper's. The
-table says which augmentation each row trained with, so the data is reproducible.
+Every train image gets a mitigated copy (the pixels above its region-classifier map's quantile
+greyed out or given N(0, 0.5) noise, per ``kind``/``quantile``), and a model is trained from the
+biased version's own starting point and hyper-parameters on those copies in place of the
+originals (``eng.train(..., replace=True)``), as the paper trains on the modified images. The
+table names the augmentation each row trained on, so the data is reproducible.
 """
 
 from __future__ import annotations
@@ -61,7 +57,7 @@ def mitigation_table(eng, biased, rc: RegionClassifier, quantiles: Sequence[floa
     """One row per model: ``biased``, one retrained model per kind x quantile, and ``reference``
     (a version of this engine, or another Engine whose active version is used, on the same test
     images) when given. ``quantiles`` in the paper's sense: pixels above the map's quantile are
-    changed (0.7: the top 30 %), i.e. ``eng.augment(..., quantile=1 - q)``."""
+    changed (0.7: the top 30 %), as in ``eng.augment(..., quantile=q)``."""
     v = eng.version(biased)
     if not isinstance(rc, RegionClassifier):
         raise TypeError(f"rc must be a region classifier (eng.region_classifier(...)), got {type(rc).__name__}")
@@ -81,8 +77,8 @@ def mitigation_table(eng, biased, rc: RegionClassifier, quantiles: Sequence[floa
     train = eng.dataset.indices("train")
     for kind, noise in ks:
         for q in qs:
-            aug = eng.augment(train, method=noise, region=rc, map=kind, quantile=round(1 - q, 6), seed=seed)
-            m = eng.train(epochs=epochs, parent=v.parent, augmentations=[aug], progress=progress,
+            aug = eng.augment(train, method=noise, region=rc, map=kind, quantile=q, seed=seed)
+            m = eng.train(epochs=epochs, parent=v.parent, augmentations=[aug], replace=True, progress=progress,
                           name=f"{v.id} {kind} {noise} q{q:g}", **hp)
             rows.append(_row(eng, m, kind, noise, q, aug.id))
     if ref_row is not None:

@@ -30,11 +30,16 @@ class TrainingService:
         self.store = store
         self.augmentation = augmentation  # resolves augmentation ids for a training run
 
-    def _prepare(self, hparams: dict, parent, augmentations) -> tuple[TrainConfig, str | None, list[Augmentation]]:
+    def _prepare(self, hparams: dict, parent, augmentations, replace: bool = False
+                 ) -> tuple[TrainConfig, str | None, list[Augmentation]]:
         """Everything a run needs, checked at the call (not after an epoch)."""
         cfg = TrainConfig.from_kwargs(**hparams)
         parent_id = self.store.version(parent).id if parent is not None else None
         augs = self.augmentation.resolve(augmentations)
+        if not isinstance(replace, bool):
+            raise TypeError(f"replace must be True or False, got {replace!r}")
+        if replace and not augs:
+            raise ValueError("replace=True swaps augmented images in for their sources: pass augmentations=[...]")
         self.augmentation.check_for_training(augs)
         if not any(p.requires_grad for p in self.ctx.template.parameters()):
             raise ValueError("every parameter of the model is frozen (requires_grad=False): nothing to train")
@@ -42,8 +47,9 @@ class TrainingService:
             self.store.workspace.check_writable()
         return cfg, parent_id, augs
 
-    def train(self, hparams: dict, parent, name: str | None, progress: bool, augmentations) -> ModelVersion:
-        cfg, parent_id, augs = self._prepare(hparams, parent, augmentations)
+    def train(self, hparams: dict, parent, name: str | None, progress: bool, augmentations,
+              replace: bool = False) -> ModelVersion:
+        cfg, parent_id, augs = self._prepare(hparams, parent, augmentations, replace)
         bar = progress_bar(cfg.epochs, f"train {self.ctx.dataset.name}", progress)
 
         def emit(ev: dict) -> None:
@@ -62,19 +68,19 @@ class TrainingService:
 
         try:
             with self.store.pinned(parent_id):
-                return self._run(cfg, parent_id, name, emit, None, augs)
+                return self._run(cfg, parent_id, name, emit, None, augs, replace)
         finally:
             if bar is not None:
                 bar.close()
 
-    def train_async(self, hparams: dict, parent, name: str | None, augmentations) -> Job:
-        cfg, parent_id, augs = self._prepare(hparams, parent, augmentations)  # errors raise here
+    def train_async(self, hparams: dict, parent, name: str | None, augmentations, replace: bool = False) -> Job:
+        cfg, parent_id, augs = self._prepare(hparams, parent, augmentations, replace)  # errors raise here
         pin = self.store.pinned(parent_id)
         pin.__enter__()  # held from the call on: the parent cannot be discarded under the job
 
         def work(emit, stop):
             try:
-                return self._run(cfg, parent_id, name, emit, stop, augs)
+                return self._run(cfg, parent_id, name, emit, stop, augs, replace)
             finally:
                 pin.__exit__(None, None, None)
 
@@ -94,6 +100,7 @@ class TrainingService:
         emit: Callable[[dict], None],
         stop: threading.Event | None,
         augs: Sequence[Augmentation] = (),
+        replace: bool = False,
     ) -> ModelVersion:
         ctx = self.ctx
         ds = ctx.dataset
@@ -110,7 +117,13 @@ class TrainingService:
 
         started = _dt.datetime.now(_dt.timezone.utc)
         inputs, targets = ctx.inputs_t, ctx.targets
+        replaced = 0
         if augs:  # accepted augmented images join the train split, indexed after the dataset
+            if replace:  # ... in place of their sources (the paper's mitigation trains on modified data only)
+                sources = np.concatenate([a.sources[a.accepted] for a in augs])
+                keep = ~np.isin(train_idx, sources)
+                replaced = int((~keep).sum())
+                train_idx = train_idx[keep]
             extra = np.concatenate([a.images[a.accepted] for a in augs])
             extra_y = np.concatenate([a.labels[a.accepted] for a in augs]).astype(np.int64)
             images = torch.cat([ctx.images, torch.from_numpy(extra).to(ctx.images.device)])
@@ -146,6 +159,7 @@ class TrainingService:
                     "source_splits": source_splits,
                     "augmentations": [a.id for a in augs],
                     "augmented_images": int(sum(a.n_accepted for a in augs)),
+                    "replaced_images": replaced,
                     "parent": parent_id,
                 },
                 metrics=metrics,
@@ -156,6 +170,6 @@ class TrainingService:
         version = self.store.add(build, weights)
         self.store.record(
             {"event": "train", "version": version.id, "parent": parent_id, "hparams": cfg.to_dict(),
-             "augmentations": [a.id for a in augs]}
+             "augmentations": [a.id for a in augs], "replaced_images": replaced}
         )
         return version

@@ -52,8 +52,10 @@ def test_fill_object_uses_shifted_background_pixels():
 def test_targeted_mask_and_noise_touch_only_the_regions(rng):
     src = np.full((4, 3, 20, 20), 100, np.uint8)
     rel = np.random.default_rng(1).random((4, 20, 20))
-    regions = top_regions(rel, 0.3)
+    regions = top_regions(rel, 0.7)  # the paper's quantile: pixels above the 0.7 quantile, the top 30 %
     assert regions.mean() == pytest.approx(0.3, abs=0.01)
+    for r, m in zip(np.abs(rel), regions):  # each image's own top pixels, not any 30 %
+        assert r[m].min() >= r[~m].max()
     grey = targeted(src, regions, "mask", rng)
     assert (grey.transpose(1, 0, 2, 3)[:, regions] == 128).all()
     assert (grey.transpose(1, 0, 2, 3)[:, ~regions] == 100).all()

@@ -60,7 +60,7 @@ def test_augment_keeps_provenance_and_errors_are_clear(eng_v):
     assert eng.history[-1]["event"] == "augment" and eng.history[-1]["augmentation"] == again.id
     noisy = eng.augment(src, method="noise", region="bias")
     assert noisy.params["region"] == "bias" and noisy.style is None
-    masked = eng.augment(src, method="mask", version=v, quantile=0.2)
+    masked = eng.augment(src, method="mask", version=v, quantile=0.8)
     assert masked.params["version"] == v.id
     flipped = eng.augment(src[:3], method="torchvision", transform=lambda x: torch.flip(x, dims=[-1]))
     np.testing.assert_array_equal(flipped.images, eng.dataset.images[src[:3]][..., ::-1])
