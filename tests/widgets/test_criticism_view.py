@@ -135,3 +135,54 @@ def test_a_view_without_a_version_follows_the_active_one(small_ds):
     assert view.version == v2.id
     assert view.wait(300) and view.rendered.startswith(f"{v2.id}|prob|")
     assert view.criticism.version == v2.id
+
+
+def test_progress_events_reach_the_trait_and_cancel_keeps_nothing(monkeypatch):
+    """The job's step events move ``progress`` while ``state`` is "running"; Cancel (the button's
+    message) ends the job as "cancelled" with no result in the view or the engine's caches, and
+    the view can criticise again."""
+    import threading
+    import time
+
+    from dashwidgets.engine import criticism as criticism_service
+
+    ds = dw.datasets.load("patch-digits", bias=0.99, seed=0, n_train=60, n_val=0, n_test=40)
+    e = dw.Engine(ds, device="cpu", eval_batch_size=8)  # the attack runs 4 images per batch: 10 batches
+    v = e.train(epochs=1, progress=False)
+    gate, attack = threading.Semaphore(0), criticism_service.ifgsm_steps
+
+    def paced(*args, progress, **kwargs):  # each batch waits for the test to let it report
+        def one(k):
+            assert gate.acquire(timeout=60), "the test never let the batch through"
+            progress(k)
+        return attack(*args, progress=one, **kwargs)
+
+    monkeypatch.setattr(criticism_service, "ifgsm_steps", paced)
+    view = CriticismView(e, v, method="adv")  # the job starts here and waits at its first batch
+    seen = []
+    view.observe(lambda ch: seen.append((view.state, ch["new"])), "progress")
+    assert view.state == "running" and view.progress == 0.0 and view.criticism is None
+    for k in (1, 2, 3):
+        time.sleep(view._progress_interval + 0.05)  # updates are throttled, not queued
+        gate.release()
+        deadline = time.monotonic() + 60
+        while view.progress != pytest.approx(k * 4 / 40) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert seen == [("running", pytest.approx(k * 0.1)) for k in (1, 2, 3)]
+    steps = [ev["progress"] for ev in view.job.events if ev["type"] == "step"]
+    assert steps == pytest.approx([0.1, 0.2, 0.3])
+
+    view._on_msg(view, {"action": "cancel"}, [])  # what the Cancel button sends
+    assert view.message == "cancelling…"
+    gate.release()  # the next batch notices the stop request
+    assert view.wait(60) and view.job.status == "cancelled"
+    assert view.state == "cancelled" and "cancelled" in view.message and view.error == ""
+    assert view.criticism is None and view.rows == [] and view.rendered == ""
+    assert view.progress < 1.0 and all(p < 1.0 for _, p in seen)
+    assert not e.caches["criticism_steps"].keys(v.id) and not e.caches["criticism"].keys(v.id)
+
+    # usable again: the Criticize button's message runs it to the end
+    gate.release(100)
+    view._on_msg(view, {"action": "run"}, [])
+    assert view.wait(300) and view.state == "done" and view.progress == 1.0
+    assert view.rendered == f"{v.id}|adv|aligned" and view.criticism is e.criticize(v, methods=("adv", "mmd", "prob"))
