@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -58,5 +60,17 @@ def test_criticism_benchmark_prints_the_attack_ratio_and_agrees_with_the_loop(tm
     assert re.search(r"^attack\s+[\d.]+\s+[\d.]+\s+[\d.]+x", stdout, flags=re.M), stdout
     r = res["attack"]
     assert r["ratio"] == r["batched_img_s"] / r["per_image_img_s"] > 0
-    assert sum(res["step_counts"]) == res["n"]
+    assert re.search(r"^all 64 images attacked \(batched\) in [\d.]+ s", stdout, flags=re.M), stdout
+    assert sum(res["step_counts"]) == res["n"] == 64 and res["loop_n"] == 16
     assert res["agree"] == res["loop_n"]  # on a CPU both sides compute the same float32 steps
+
+
+def test_criticism_benchmark_is_importable_for_other_scripts(monkeypatch):
+    """benchmarks/regions.py may print the IFGSM line: the function and the row format import."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import criticism
+
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        criticism.ifgsm_benchmark(n=0)
+    res = {"attack": {"batched_img_s": 500.0, "per_image_img_s": 50.0, "ratio": 10.0}}
+    assert re.match(r"^attack\s+500\.0\s+50\.0\s+10\.0x  >= 5x$", criticism.attack_line(res))
