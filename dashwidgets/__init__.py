@@ -14,7 +14,7 @@ from .models import ModelVersion
 
 __version__ = "0.1.0"
 
-_WIDGETS = {"AttributionGrid", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "CriticismView", "ImageGallery", "MosaicView", "NeuronPanel", "ProjectionView", "SubgroupPanel", "TraceView", "link"}
+_WIDGETS = {"AttributionGrid", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "CriticismView", "ImageGallery", "MosaicView", "NeuronPanel", "ProjectionView", "RegionView", "SubgroupPanel", "TraceView", "link"}
 
 
 def __getattr__(name: str):
@@ -45,6 +45,7 @@ __all__ = [
     "MosaicView",
     "NeuronPanel",
     "ProjectionView",
+    "RegionView",
     "SubgroupPanel",
     "TraceView",
     "WorkspaceError",

@@ -10,9 +10,10 @@ from .gallery import ImageGallery
 from .link import link
 from .neurons import NeuronPanel
 from .projection import ProjectionView
+from .regions import RegionView
 from .subgroups import SubgroupPanel
 
 __all__ = [
     "AttributionGrid", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "CriticismView", "ImageGallery", "MosaicView",
-    "NeuronPanel", "ProjectionView", "SubgroupPanel", "TraceView", "link",
+    "NeuronPanel", "ProjectionView", "RegionView", "SubgroupPanel", "TraceView", "link",
 ]
