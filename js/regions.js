@@ -13,7 +13,7 @@ import { quantileText, reliabilityTitle, removedPixels, shareTicks } from "./lib
 import { addStyle } from "./lib/style.js";
 import { onThemeChange, themeColors } from "./lib/theme.js";
 
-const SMALL = 72, LARGE = 176, OPACITY = 0.6, GREY = 128;
+const SMALL = 72, LARGE = 150, OPACITY = 0.6, GREY = 128;
 const LUT = colormapLut("viridis");
 const ACC = CATEGORICAL[0], SHARE = CATEGORICAL[2];
 const NS = "http://www.w3.org/2000/svg";
@@ -25,7 +25,7 @@ const CSS = `
 .dw-regions-title { font-weight: 600; font-size: 13px; }
 .dw-regions-status { color: var(--dw-fg-muted); }
 .dw-regions-controls label { display: inline-flex; align-items: center; gap: 4px; white-space: nowrap; }
-.dw-regions-controls input[type=number] { width: 52px; }
+.dw-regions input[type=number] { width: 56px; }
 .dw-regions-q { font-variant-numeric: tabular-nums; color: var(--dw-fg-muted); min-width: 300px; }
 .dw-regions-body { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 .dw-regions-images { min-width: 0; }

@@ -56,6 +56,13 @@ SETUP.append("criticism = dw.CriticismView(eng, v2, sample=100)\ncriticism")  # 
 VIEWS.append("criticism")
 ROOT["criticism"] = ".dw-criticism"
 
+SETUP.append(  # RegionView: maps, previews and the reliability diagram of a 1-epoch region classifier
+    "regions = dw.RegionView(eng, eng.region_classifier(epochs=1, progress=False), images=ds.indices('val')[:4])\n"
+    "regions"
+)
+VIEWS.append("regions")
+ROOT["regions"] = ".dw-regions"
+
 
 def test_every_view_is_readable_in_the_theme(page, themed_lab, open_notebook):
     open_notebook(page, themed_lab, f"theme-{themed_lab.theme}.ipynb", SETUP, timeout=300)
