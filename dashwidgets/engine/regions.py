@@ -149,7 +149,8 @@ class RegionService:
         return np.array([lookup.get(v.item() if hasattr(v, "item") else v, -1) for v in values], np.int64)
 
     # ---------------------------------------------------------------- spec
-    def spec(self, attribute: str, patch, positions, epochs, lr, batch_size, confidence, seed) -> dict:
+    def spec(self, attribute: str, patch, positions, epochs, lr, batch_size, confidence, seed,
+             label_smoothing=0.0) -> dict:
         ds = self.ctx.dataset
         values = self.target_values(attribute)
         train = ds.indices("train")
@@ -171,11 +172,14 @@ class RegionService:
         seed = check_positive_int("seed", seed, minimum=0)
         if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not 0 < lr < 10:
             raise ValueError(f"lr must be a positive number below 10, got {lr!r}")
+        if (isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real)
+                or not 0 <= label_smoothing < 1):
+            raise ValueError(f"label_smoothing must be a number in [0, 1), got {label_smoothing!r}")
         spec = {"attribute": attribute, "patch": int(patch), "positions": int(positions), "epochs": epochs,
-                "lr": float(lr), "batch_size": batch_size, "confidence": confidence, "seed": seed,
-                "classes": classes, "dataset": ds.fingerprint()}
-        spec["key"] = (f"{attribute}-k{spec['patch']}-p{spec['positions']}-e{epochs}-lr{lr:g}-b{batch_size}-r{seed}"
-                       f"-{ds.fingerprint()[:8]}")
+                "lr": float(lr), "batch_size": batch_size, "label_smoothing": float(label_smoothing),
+                "confidence": confidence, "seed": seed, "classes": classes, "dataset": ds.fingerprint()}
+        spec["key"] = (f"{attribute}-k{spec['patch']}-p{spec['positions']}-e{epochs}-lr{lr:g}-b{batch_size}"
+                       f"-ls{label_smoothing:g}-r{seed}-{ds.fingerprint()[:8]}")
         return spec
 
     # ---------------------------------------------------------------- files
@@ -217,8 +221,8 @@ class RegionService:
         emit({"type": "start", "key": key, "epochs": spec["epochs"]})
         val = ds.indices("val")
         history = fit_region(net, ctx.inputs_t, targets, train, val[targets[val] >= 0], offsets, ctx.device,
-                             epochs=spec["epochs"], lr=spec["lr"], batch_size=spec["batch_size"], seed=spec["seed"],
-                             emit=emit, stop=stop)
+                             epochs=spec["epochs"], lr=spec["lr"], batch_size=spec["batch_size"],
+                             label_smoothing=spec["label_smoothing"], seed=spec["seed"], emit=emit, stop=stop)
         rc = RegionClassifier(self, key, spec, net.eval(), history)
         with self._lock:
             self._trained[key] = rc

@@ -49,6 +49,8 @@ def test_region_classifier_maps_and_calibration(colored, tmp_path, monkeypatch):
         ({"positions": 50}, "square number"),
         ({"confidence": "max"}, "unknown confidence"),
         ({"epochs": 0}, "epochs"),
+        ({"label_smoothing": 1.0}, "label_smoothing must be a number in \\[0, 1\\)"),
+        ({"label_smoothing": "0.1"}, "label_smoothing"),
     ],
 )
 def test_region_classifier_bad_input(colored, kwargs, match):
@@ -71,3 +73,16 @@ def test_region_classifier_job_can_be_cancelled(colored):
     job.cancel()
     with pytest.raises(dw.JobCancelled):
         job.result(timeout=120)
+
+
+def test_label_smoothing_reaches_the_loss_and_the_key(colored):
+    """Same seed, other smoothing: other weights (were it ignored, the maps would be equal) and
+    another classifier in the cache (it is part of the key, so neither is served for the other)."""
+    eng = dw.Engine(colored, device="cpu")
+    plain = eng.region_classifier("bias_class", epochs=1, progress=False)
+    smooth = eng.region_classifier("bias_class", epochs=1, label_smoothing=0.1, progress=False)
+    assert plain.spec["label_smoothing"] == 0.0 and smooth.spec["label_smoothing"] == 0.1
+    assert plain.key != smooth.key
+    idx = colored.indices("val")[:4]
+    assert not np.allclose(plain.region_maps(idx), smooth.region_maps(idx))
+    assert 0 <= plain.history[0]["val_accuracy"] <= 1
