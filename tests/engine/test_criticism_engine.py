@@ -140,15 +140,65 @@ def test_an_empty_split_is_refused_and_the_async_call_reports_progress_and_cance
     assert not [k for k in eng.caches["criticism_steps"].keys(v.id) if k[3] == 30]  # nothing kept
 
 
-@pytest.mark.slow
-def test_replication_patch_digits_criticisms_are_conflicting_prototypes_aligned():
-    """Issue 15 evidence (c) on patch-digits at bias 0.99 (2,000 train images, 8 epochs, 600
-    unbiased test images). Measured on a 2-core CPU: 55 prototypes (1 conflicting), 34 criticisms
-    (all conflicting): odds ratio inf, Fisher p 8e-24; MMD-critic's odds ratio 1.0 (p 1)."""
-    ds = dw.datasets.load("patch-digits", bias=0.99, seed=0, n_train=2000, n_val=300, n_test=600)
+# Issue 15 evidence (c): on each benchmark at bias 0.99 (2,000 train images, 8 epochs, 600 unbiased
+# test images), the adversarial selection shows the shortcut and MMD-critic does not.
+_TEXTURE_SHORTCUT = (
+    "texture-digits at bias 0.99 is a pure shortcut: every conflicting test image is misclassified "
+    "(measured on a 2-core CPU: 0 of 528 correct, all at step 0), so no correctly classified conflicting "
+    "image is left to flip after one step: 72 prototypes (all aligned), 0 criticisms, odds ratio undefined. "
+    "The same for data and train seeds 1 and 2, for 2, 4 and 8 epochs, and for 6,000 train images (2 epochs). "
+    "Only an under-trained 1-epoch model (val 0.62-0.72) keeps 19-26 conflicting images correct; it gives "
+    "3-5 criticisms, mostly conflicting (odds ratio inf / 2.9 / 16.7, Fisher p 0.0009 / 0.42 / 0.015 for "
+    "seeds 0 / 1 / 2): too few and too unstable for the 10 criticisms and p < 0.01 asked"
+)
+
+
+@pytest.fixture(scope="module")
+def replication(request):
+    """(dataset, Criticism) of a version trained 8 epochs on ``request.param`` at bias 0.99."""
+    ds = dw.datasets.load(request.param, bias=0.99, seed=0, n_train=2000, n_val=300, n_test=600)
     eng = dw.Engine(ds, device="cpu")
     v = eng.train(epochs=8, progress=False)
-    cr = eng.criticize(v, split="test")
+    return ds, eng.criticize(v, split="test")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("replication", ["patch-digits", "texture-digits"], indirect=True)
+def test_replication_adversarial_prototypes_are_the_aligned_images(replication):
+    """The bias holds against the attack: aligned images take more IFGSM steps than conflicting ones
+    (misclassified at 0 included), and the adversarial prototypes are enriched in aligned images
+    against the images examined (the paper's basketball prototypes: 78 % vs 53 %), more than
+    MMD-critic's. Measured on a 2-core CPU (1 or 2 threads): patch-digits 54-56 of 55-56 prototypes
+    aligned (MMD-critic's 10 of 100; 59 of the 600 test images are aligned), texture-digits 72 of 72
+    (MMD-critic's 11-12 of 100; 72 of 600)."""
+    from scipy.stats import fisher_exact
+
+    ds, cr = replication
+    aligned = cr.attributes["aligned"]
+    assert np.array_equal(aligned, ds.attributes["aligned"][cr.indices])
+    assert mannwhitneyu(cr.steps[aligned], cr.steps[~aligned], alternative="greater").pvalue < 0.01
+    shares = {}
+    for m in ("adv", "mmd"):
+        proto = (cr.table[f"role_{m}"] == "prototype").to_numpy()
+        assert proto.sum() >= 10
+        shares[m] = aligned[proto].mean()
+        if m == "adv":
+            table = [[(aligned & proto).sum(), (~aligned & proto).sum()], [(aligned & ~proto).sum(), (~aligned & ~proto).sum()]]
+            assert fisher_exact(table, alternative="greater")[1] < 0.01
+    assert shares["adv"] > aligned.mean() and shares["adv"] > shares["mmd"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("replication", [
+    "patch-digits",
+    pytest.param("texture-digits", marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=_TEXTURE_SHORTCUT)),
+], indirect=True)
+def test_replication_criticisms_are_conflicting_prototypes_aligned(replication):
+    """Criticisms (flip after one step) are enriched in bias-conflicting images against prototypes
+    (survive all 10). Measured on patch-digits, 2-core CPU: 55 prototypes (1 conflicting), 34
+    criticisms (all conflicting): odds ratio inf, Fisher p 8e-24 (one thread: 56 and 39, all as
+    expected, p 1e-27); MMD-critic's odds ratio 1.0 (p 1)."""
+    _, cr = replication
     adv = cr.enrichment("aligned", "adv").set_index(["value", "class"]).loc[(False, "all")]
     mmd = cr.enrichment("aligned", "mmd").set_index(["value", "class"]).loc[(False, "all")]
     assert adv.n_criticisms >= 10 and adv.n_prototypes >= 10
