@@ -119,7 +119,7 @@ def test_progress_bar_advances_and_cancel_stops_the_job(page, themed_lab, open_n
     for k in (1, 2, 3):
         page.wait_for_timeout(350)  # the view sends at most one progress update per 0.25 s
         nb.kernel.exec("gate.release()")
-        _poll(lambda: bar.evaluate("e => e.style.width") == f"{10 * k}%", timeout=60, what=f"the bar at {10 * k}%")
+        _poll(lambda k=k: bar.evaluate("e => e.style.width") == f"{10 * k}%", timeout=60, what=f"the bar at {10 * k}%")
         widths.append(bar.bounding_box()["width"])
         assert nb.kernel.eval("cv.state") == "running"
     assert 0 < widths[0] < widths[1] < widths[2] < progress.bounding_box()["width"]

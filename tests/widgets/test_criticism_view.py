@@ -31,7 +31,7 @@ def test_rows_and_enrichment_are_the_engines_criticism(eng):
     assert view.state == "done" and view.progress == 1.0
     cr = eng.criticize(eng.active, split="test", sample=SAMPLE)
     assert view.criticism.indices.tolist() == cr.indices.tolist()
-    steps = dict(zip(cr.indices.tolist(), cr.steps.tolist()))
+    steps = dict(zip(cr.indices.tolist(), cr.steps.tolist(), strict=True))
     assert [r["class"] for r in view.rows] == cr.classes
     shown = []
     for k, row in enumerate(view.rows):
@@ -58,7 +58,7 @@ def test_rows_and_enrichment_are_the_engines_criticism(eng):
     table = cr.enrichment("aligned", "adv")
     table = table[table["value"] == True]  # noqa: E712
     assert [r["class"] for r in view.enrichment] == table["class"].tolist() and view.enrichment[-1]["class"] == "all"
-    for r, (_, t) in zip(view.enrichment, table.iterrows()):
+    for r, (_, t) in zip(view.enrichment, table.iterrows(), strict=True):
         assert r["n_prototypes"] == t["n_prototypes"] and r["n_criticisms"] == t["n_criticisms"]
         assert r["share_class"] == pytest.approx(t["share_class"], abs=1e-6)
         if np.isnan(t["p_value"]):
