@@ -176,7 +176,8 @@ function render({ model, el: host }) {
       el("span", { class: "dw-regions-label", text: `class ${it.label}` }),
       el("span", { class: "dw-regions-target", text: `${attr} ${it.target}` }),
     ]);
-    rows.appendChild(el("div", { class: "dw-regions-colhead" }, [el("span", { text: "" }), ...COLUMNS.map((t) => el("span", { text: t }))]));
+    const cols = COLUMNS.map((t, j) => (j === 1 && cls.grid ? `region map (${cls.grid}×${cls.grid})` : t));
+    rows.appendChild(el("div", { class: "dw-regions-colhead" }, [el("span", { text: "" }), ...cols.map((t) => el("span", { text: t }))]));
     shown.forEach((it, k) => {
       const isFocus = it.index === focus;
       rows.appendChild(el("div", {
@@ -187,7 +188,7 @@ function render({ model, el: host }) {
       }, [meta(it), ...canvases(k, SMALL, d)]));
       if (isFocus) {
         const big = canvases(k, LARGE, d);
-        focusBox.append(...big.map((c, j) => el("figure", {}, [c, el("figcaption", { text: j === 0 ? `#${it.index} · class ${it.label} · ${attr} ${it.target}` : COLUMNS[j] })])));
+        focusBox.append(...big.map((c, j) => el("figure", {}, [c, el("figcaption", { text: j === 0 ? `#${it.index} · class ${it.label} · ${attr} ${it.target}` : cols[j] })])));
       }
     });
     const n = model.get("n_selected");
