@@ -150,3 +150,36 @@ def test_maps_preview_slider_links_chart_and_errors(page, themed_lab, open_noteb
     page.locator(f".dw-regions[data-augmentation='{aug}']").wait_for(timeout=10_000)
     assert aug in root.locator(".dw-regions-status").inner_text()
     assert nb.kernel.eval(f"eng.augmentation('{aug}').params['quantile']") == 0.5
+
+
+TRAINING = [
+    "import dashwidgets as dw\n"
+    "ds = dw.datasets.load('patch-digits', bias=0.99, seed=0, n_train=120, n_val=20, n_test=20)\n"
+    "eng = dw.Engine(ds)",
+    "rv = dw.RegionView(eng, epochs=500)  # trained in the background: long enough to watch and cancel\nrv",
+]
+
+
+def test_training_job_shows_progress_and_cancels(page, lab, open_notebook, screenshot):
+    nb = open_notebook(page, lab, "regions-training.ipynb", TRAINING, timeout=240)
+    root = page.locator(".dw-regions[data-state='running']")
+    root.wait_for(timeout=60_000)
+    progress, cancel = root.locator(".dw-progress"), root.locator("button.dw-cancel")
+    assert progress.evaluate("e => getComputedStyle(e).visibility") == "visible" and cancel.is_visible()
+    assert "training the 'bias_class' region classifier" in root.locator(".dw-regions-status").inner_text()
+    assert root.locator("button.dw-regions-mitigate").is_disabled()
+    bar = root.locator(".dw-progress-bar")
+    _poll(lambda: bar.evaluate("e => parseFloat(e.style.width)") > 0, timeout=120, what="the bar moving with the epochs")
+    screenshot(page, "regions-training-light")
+    cancel.click()
+    page.locator(".dw-regions[data-state='cancelled']").wait_for(timeout=60_000)
+    assert nb.kernel.eval("(rv.job.status, rv.rc is None, rv.shown)") == ["cancelled", True, []]
+    view = page.locator(".dw-regions")
+    assert view.locator(".dw-progress").evaluate("e => getComputedStyle(e).visibility") == "hidden"
+    assert "press Train" in view.locator(".dw-regions-status").inner_text()
+    # Train runs again with the form's values (the positions a square: 4 x 4)
+    view.locator("input.dw-regions-positions").fill("16")
+    view.locator("button.dw-regions-train").click()
+    page.locator(".dw-regions[data-state='running']").wait_for(timeout=30_000)
+    assert nb.kernel.eval("rv.train_args['positions']") == 16
+    nb.kernel.exec("rv.cancel(); rv.wait(60)")
