@@ -132,6 +132,9 @@ def test_maps_preview_slider_links_chart_and_errors(page, themed_lab, open_noteb
     banner = root.locator(".dw-error")
     _poll(lambda: "larger than the image" in banner.inner_text(), what="the patch error in the view")
     assert nb.kernel.eval("rv.error") == banner.inner_text() and nb.kernel.eval("rv.rc is rc")
+    nb.kernel.exec("try:\n    rv.quantile = 1.5\nexcept Exception as e:\n    refused = str(e)")
+    _poll(lambda: "strictly between 0 and 1, got 1.5" in banner.inner_text(), what="the quantile error in the view")
+    assert "got 1.5" in nb.kernel.eval("refused") and nb.kernel.eval("rv.quantile") == 0.5
     nb.kernel.exec(f"gal.selection = {first}")
     page.locator(f".dw-regions[data-rendered*='|{','.join(map(str, first))}']").wait_for(timeout=30_000)
     root.locator("button.dw-regions-mitigate").click()
