@@ -74,3 +74,14 @@ def test_criticism_benchmark_is_importable_for_other_scripts(monkeypatch):
         criticism.ifgsm_benchmark(n=0)
     res = {"attack": {"batched_img_s": 500.0, "per_image_img_s": 50.0, "ratio": 10.0}}
     assert re.match(r"^attack\s+500\.0\s+50\.0\s+10\.0x  >= 5x$", criticism.attack_line(res))
+
+
+def test_regions_benchmark_prints_the_maps_and_attack_ratios(tmp_path):
+    stdout, res = _run(["benchmarks/regions.py", "--quick", "--device", "cpu", "--threads", "1"], tmp_path)
+    assert re.search(r"^maps\s+[\d.]+\s+[\d.]+\s+[\d.]+x", stdout, flags=re.M), stdout
+    assert re.search(r"^attack\s+[\d.]+\s+[\d.]+\s+[\d.]+x", stdout, flags=re.M), stdout
+    m = res["maps"]
+    assert m["maps"]["ratio"] == m["maps"]["batched_img_s"] / m["maps"]["per_patch_img_s"] > 0
+    assert m["n"] == 64 and m["loop_n"] == 2 and m["patches"] == 81
+    assert m["max_abs_diff"] < 1e-4  # the loop computes the same maps, patch by patch
+    assert res["criticism"]["n"] == 64 and res["criticism"]["attack"]["ratio"] > 0
