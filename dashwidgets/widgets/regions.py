@@ -50,8 +50,8 @@ class RegionView(RunsJob, View):
     rc : RegionClassifier, optional
         Shown at once. Without one, the view trains ``eng.region_classifier_async(attribute,
         patch, positions, epochs, ...)`` in a background job (progress bar, Cancel).
-    attribute, patch, positions, epochs, lr, batch_size, confidence, seed
-        Passed to :meth:`Engine.region_classifier_async` (ignored when ``rc`` is given).
+    attribute, patch, positions, epochs, lr, batch_size, confidence, seed, label_smoothing
+        Passed to :meth:`Engine.region_classifier_async` (None: its default; ignored with ``rc``).
     images : indices, optional
         The initial ``selection`` (default: the first few val images).
     split : str
@@ -119,9 +119,10 @@ class RegionView(RunsJob, View):
     """str: "key|indices|map_kind" of what the maps show (for tests and linked code)."""
 
     def __init__(self, engine: Engine, rc: RegionClassifier | None = None, attribute: str = "bias_class",
-                 images=None, patch: int | None = None, positions: int | None = None, epochs: int = 30,
-                 lr: float = 1e-3, batch_size: int = 64, confidence: str = "entropy", seed: int = 0,
-                 split: str = "val", bins: int = 20, **kwargs: Any):
+                 images=None, patch: int | None = None, positions: int | None = None, epochs: int | None = None,
+                 lr: float | None = None, batch_size: int | None = None, confidence: str | None = None,
+                 seed: int | None = None, label_smoothing: float | None = None, split: str = "val", bins: int = 20,
+                 **kwargs: Any):
         if not isinstance(engine, Engine):
             raise TypeError(f"engine must be a dashwidgets Engine, got {type(engine).__name__}")
         if rc is not None and not isinstance(rc, RegionClassifier):
@@ -133,7 +134,9 @@ class RegionView(RunsJob, View):
         self.rc: RegionClassifier | None = None
         """The :class:`RegionClassifier` shown (None while training or after a refusal)."""
         self.job: Job | None = None
-        self.params = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "confidence": confidence, "seed": seed}
+        given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "confidence": confidence, "seed": seed,
+                 "label_smoothing": label_smoothing}
+        self.params = {k: v for k, v in given.items() if v is not None}
         """Keyword arguments of ``Engine.region_classifier_async`` besides attribute/patch/positions."""
         self._settled = threading.Event()
         self._ready = False
