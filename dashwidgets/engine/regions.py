@@ -57,6 +57,7 @@ class RegionClassifier:
         h, w = service.ctx.dataset.image_size
         self.offsets = grid_offsets(min(h, w), self.patch, self.positions)
         self._general: dict[tuple, np.ndarray] = {}  # general_map's arguments -> its map
+        self._probs: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # split -> patch_probs (ece + reliability)
 
     # ---------------------------------------------------------------- maps
     def region_maps(self, idx: Sequence[int] | np.ndarray, confidence: str | None = None) -> np.ndarray:
@@ -82,14 +83,18 @@ class RegionClassifier:
 
     # ---------------------------------------------------------------- calibration
     def patch_probs(self, split: str = "val") -> tuple[np.ndarray, np.ndarray]:
-        """``(probs [M·p, C], targets [M·p])`` over every grid patch of ``split``'s images."""
+        """``(probs [M·p, C], targets [M·p])`` over every grid patch of ``split``'s images
+        (computed once per split: the classifier does not change once trained)."""
+        if split in self._probs:
+            return self._probs[split]
         svc = self._service
         idx = svc.ctx.dataset.indices(svc.ctx.check_split(split))
         if not len(idx):
             raise ValueError(f"split {split!r} has no images to measure calibration on")
         logits = grid_logits(self.net, svc.ctx.inputs_t, idx, self.offsets, svc.ctx.device)
         probs = torch.softmax(logits, 2).reshape(-1, logits.shape[2]).numpy()
-        return probs, np.repeat(svc.targets(self.spec)[idx], self.positions)
+        self._probs[split] = (probs, np.repeat(svc.targets(self.spec)[idx], self.positions))
+        return self._probs[split]
 
     def ece(self, split: str = "val", bins: int = 100) -> float:
         return ece(*self.patch_probs(split), bins=bins)

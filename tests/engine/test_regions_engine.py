@@ -86,3 +86,21 @@ def test_label_smoothing_reaches_the_loss_and_the_key(colored):
     idx = colored.indices("val")[:4]
     assert not np.allclose(plain.region_maps(idx), smooth.region_maps(idx))
     assert 0 <= plain.history[0]["val_accuracy"] <= 1
+
+
+def test_calibration_reads_the_patches_once_per_split(colored, monkeypatch):
+    """ece, reliability and plot share one pass over a split's grid patches (a view asks all three)."""
+    from dashwidgets.engine import regions as service
+
+    eng = dw.Engine(colored, device="cpu")
+    rc = eng.region_classifier("bias_class", epochs=1, progress=False)
+    calls = []
+    real = service.grid_logits
+    monkeypatch.setattr(service, "grid_logits", lambda *a, **k: calls.append(1) or real(*a, **k))
+    e = rc.ece("val", bins=100)
+    r = rc.reliability("val", bins=100)
+    rc.plot("val", bins=10)
+    assert len(calls) == 1
+    assert e == pytest.approx(float((r["share"] * (r["accuracy"] - r["confidence"]).abs()).sum()))
+    rc.ece("test")
+    assert len(calls) == 2  # another split is its own pass
