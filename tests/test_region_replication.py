@@ -77,3 +77,49 @@ def test_region_maps_lie_on_the_bias(name):
     p = wilcoxon(rma, share, alternative="greater").pvalue
     assert rma.mean() > share.mean() and p < 1e-3, (
         f"{name}: RMA {rma.mean():.3f} vs the mask's pixel share {share.mean():.3f} (Wilcoxon p {p:.2g})")
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) Mitigation halves the gap (the paper's Table 1). On patch-digits this is asserted by
+# notebooks/region-mitigation.ipynb (run by nbval in CI; measured: gap 0.92 -> 0.39, accuracy
+# 0.16 -> 0.60, general map with noise at quantile 0.7). On texture-digits it does not hold, and
+# this test records that as a strict expected failure: the bias is the background (71 % of the
+# pixels), an 8-px patch on the digit still holds texture, so even the top 70-80 % of each map
+# greyed out or noised leaves the texture readable. Measured (1,000 train images, 8 epochs, seed 0,
+# quantiles 0.2/0.3, busy 2-core CPU): gap 1.00 -> 0.94-0.99 with masks (accuracy 0.10-0.11), 0.31-0.73
+# with noise at chance-level accuracy (0.11-0.13); a model trained on unbiased data reaches 0.40.
+
+def _best_mitigation(name: str, quantiles, kinds) -> tuple[dict, dict, int]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ds = dw.datasets.load(name, bias=0.99, seed=0, n_train=1000, n_val=200, n_test=600)
+        eng = dw.Engine(ds, device="cpu")
+        v = eng.train(epochs=8, seed=0, progress=False)
+        rc = eng.region_classifier("bias_class", epochs=10, seed=0, progress=False)
+        t = eng.mitigation_table(v, rc, quantiles=quantiles, kinds=kinds, epochs=8, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    mitigated = t.iloc[1:]
+    n_conflicting = int((~ds.attributes["aligned"][ds.indices("test")]).sum())
+    return t.iloc[0].to_dict(), mitigated.loc[mitigated["accuracy"].idxmax()].to_dict(), n_conflicting
+
+
+def halves_the_gap_and_learns(biased: dict, best: dict, n_conflicting: int, classes: int = 10) -> tuple[bool, float]:
+    """Claim (b) as the notebook checks it: the best mitigation (highest unbiased test accuracy) at
+    least halves the biased model's gap AND classifies bias-conflicting images better than chance
+    (one-sided binomial test, p < 0.01) — a model that answers at random has no gap either."""
+    from scipy.stats import binomtest
+
+    hits = round(best["conflicting_accuracy"] * n_conflicting)
+    p = binomtest(hits, n_conflicting, 1 / classes, alternative="greater").pvalue
+    return best["gap"] <= biased["gap"] / 2 and p < 0.01, p
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "texture-digits: masking by region maps cannot remove a background bias that covers 71 % of the image "
+    "(measured best: gap 1.00 -> 0.38 only at conflicting accuracy 0.09, chance 0.10); see the comment above"))
+def test_best_mitigation_halves_the_gap_on_texture_digits():
+    biased, best, n = _best_mitigation("texture-digits", (0.3,), (("general", "mask"), ("specific", "noise")))
+    ok, p = halves_the_gap_and_learns(biased, best, n)
+    assert ok, (biased, best, p)
