@@ -11,6 +11,7 @@ from . import audit, augment, datasets, explain, models
 from .engine import Engine, EvalResult, Job, JobCancelled, WorkspaceError, WorkspaceWarning
 from .explain import metrics
 from .models import ModelVersion
+from .runtime import figures
 
 __version__ = "0.1.0"
 
@@ -55,6 +56,7 @@ __all__ = [
     "augment",
     "datasets",
     "explain",
+    "figures",
     "link",
     "metrics",
     "models",

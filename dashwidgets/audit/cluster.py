@@ -59,6 +59,12 @@ class Clustering:
         d = ((z[:, None, :] - self.centroids[None].astype(np.float64)) ** 2).sum(-1)
         return d.argmin(axis=1).astype(np.int64)
 
+    def plot(self):
+        """A plotly figure: size, accuracy (and bias-aligned share) per cluster (see :func:`dashwidgets.runtime.figures.clustering`)."""
+        from ..runtime import figures
+
+        return figures.clustering(self)
+
     def members(self, c: int) -> np.ndarray:
         self._check(c)
         return self.indices[self.assignment == c]

@@ -93,6 +93,12 @@ class Comparison:
             index=pd.Index(self.classes, name="class"),
         )
 
+    def plot(self):
+        """A plotly figure: per-class accuracy of both versions and the confusion difference heatmap (see :func:`dashwidgets.runtime.figures.comparison`)."""
+        from ..runtime import figures
+
+        return figures.comparison(self)
+
     def cell(self, true: int, pred: int, version: str = "b") -> np.ndarray:
         """Indices of the images of true class ``true`` predicted ``pred`` by version ``"a"`` or
         ``"b"`` (a Mosaic cell)."""
@@ -182,6 +188,13 @@ class Trace:
     def always_wrong(self) -> np.ndarray:
         """Images no version gets right: DASH users' edge cases."""
         return self.filter("always wrong")
+
+    def plot(self):
+        """A plotly figure: accuracy per version and the number of images on each path (see
+        :func:`dashwidgets.runtime.figures.trace`)."""
+        from ..runtime import figures
+
+        return figures.trace(self)
 
     def to_frame(self) -> pd.DataFrame:
         df = pd.DataFrame(self.correct, columns=self.versions, index=pd.Index(self.indices, name="index"))

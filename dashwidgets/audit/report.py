@@ -37,6 +37,12 @@ class BiasAudit:
             return float(100.0 * (acc["val"] - acc["test"]))
         return float("nan")
 
+    def plot(self):
+        """A plotly figure: accuracy per split (all, bias-aligned, bias-conflicting) and per class (see :func:`dashwidgets.runtime.figures.audit`)."""
+        from ..runtime import figures
+
+        return figures.audit(self)
+
     def to_text(self) -> str:
         lines = [f"Audit of version {self.version}", ""]
         fmt = self.splits.copy()

@@ -52,6 +52,12 @@ class Subgroups:
     confusions: np.ndarray
     table: pd.DataFrame
 
+    def plot(self):
+        """A plotly figure: accuracy per subgroup, under-performing ones apart, with the threshold (see :func:`dashwidgets.runtime.figures.subgroups`)."""
+        from ..runtime import figures
+
+        return figures.subgroups(self)
+
     def members(self, i: int) -> np.ndarray:
         """Dataset indices of subgroup ``i``."""
         return self.indices[self.assignment == self._check(i)]

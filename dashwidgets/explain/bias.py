@@ -32,6 +32,12 @@ class BiasReport:
     table: pd.DataFrame
     scores: pd.DataFrame
 
+    def plot(self):
+        """A plotly figure: both models' mean RMA/RRA per (method, metric, mask), significant rows starred (see :func:`dashwidgets.runtime.figures.bias_report`)."""
+        from ..runtime import figures
+
+        return figures.bias_report(self)
+
     def significant(self, alpha: float = 0.05) -> pd.DataFrame:
         """Rows whose difference is significant at ``alpha``."""
         return self.table[self.table["p"] <= alpha]

@@ -49,6 +49,12 @@ class ModelVersion:
         if not self.name:
             object.__setattr__(self, "name", self.id)
 
+    def plot(self):
+        """A plotly figure: the training history: train and validation loss per epoch, validation accuracy (see :func:`dashwidgets.runtime.figures.history`)."""
+        from ..runtime import figures
+
+        return figures.history(self)
+
     def to_json(self) -> str:
         d = asdict(self)
         d["history"] = list(d["history"])
