@@ -62,7 +62,7 @@ def audit(result) -> Any:
     """:class:`~dashwidgets.audit.report.BiasAudit`: accuracy per split (overall, bias-aligned,
     bias-conflicting) above accuracy per class and split."""
     splits, per_class = result.splits, result.per_class
-    fig = _subplots(rows=2, cols=1, vertical_spacing=0.18,
+    fig = _subplots(rows=2, cols=1, vertical_spacing=0.28,
                     subplot_titles=("per split", "per true class"))
     names = [_esc(s) for s in splits.index]
     for col, label in (("accuracy", "all images"), ("aligned_accuracy", "bias-aligned"),
@@ -103,6 +103,8 @@ def comparison(result) -> Any:
     fig.update_yaxes(title_text="accuracy (% of images)", tickformat=_PCT, range=[0, 1], row=1, col=1)
     fig.update_xaxes(title_text="predicted class", type="category", row=1, col=2)
     fig.update_yaxes(title_text="true class", type="category", autorange="reversed", row=1, col=2)
+    # the legend below the plots: at the right it would sit on the colour bar
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0})
     split = _esc(result.split or "all images")
     return _finish(fig, f"{a} → {b} on {split}: accuracy {result.accuracy_a:.1%} → {result.accuracy_b:.1%}")
 
@@ -228,11 +230,10 @@ def mitigation(table: pd.DataFrame) -> Any:
     for col, name in (("accuracy", "all test images"), ("aligned_accuracy", "bias-aligned"),
                       ("conflicting_accuracy", "bias-conflicting")):
         fig.add_bar(x=labels, y=t[col].to_numpy(float), name=name)
-    fig.add_scatter(x=labels, y=t["gap"].to_numpy(float), mode="markers", marker={"symbol": "diamond", "size": 11},
-                    name="gap |aligned − conflicting|")
+    fig.add_bar(x=labels, y=t["gap"].to_numpy(float), name="gap |aligned − conflicting|", marker_color="gray")
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="model · map+noise · quantile", type="category")
-    fig.update_yaxes(title_text="test accuracy (% of images)", tickformat=_PCT, range=[0, 1])
+    fig.update_yaxes(title_text="test accuracy, gap (% of images)", tickformat=_PCT, range=[0, 1])
     return _finish(fig, "Region mitigation: accuracy on bias-aligned vs bias-conflicting test images")
 
 
