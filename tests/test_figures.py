@@ -170,3 +170,20 @@ def test_names_show_as_text_not_markup(two):
     marked = type(c)(**{**c.__dict__, "classes": ["<b>zero</b>"] + c.classes[1:]})
     fig = marked.plot()
     assert fig.data[0].x[0] == "&lt;b&gt;zero&lt;/b&gt;"
+
+
+def test_criticism_plot_counts_and_attribute_shares(trained):
+    eng, v = trained
+    cr = eng.criticize(v, steps=3, methods=("adv", "prob"), n=3)
+    fig = dw.figures.criticism(cr)
+    _check_common(fig, 4)
+    s = cr.summary("adv")
+    assert list(_one(fig, "prototypes").y) == s["prototypes"].tolist()
+    assert list(_one(fig, "criticisms").y) == s["criticisms"].tolist()
+    e = cr.enrichment(None, "adv")
+    e = e[e["class"] == "all"]
+    assert list(_one(fig, "share of criticisms").y) == pytest.approx(e["share_criticisms"].tolist(), nan_ok=True)
+    assert list(_one(fig, "share of all images").y) == pytest.approx(e["share_class"].tolist())
+    other = dw.figures.criticism(cr, method="prob")
+    assert list(_one(other, "prototypes").y) == cr.summary("prob")["prototypes"].tolist()
+    assert "probability" in other.layout.title.text

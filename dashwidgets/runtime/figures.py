@@ -255,3 +255,33 @@ def history(version) -> Any:
     fig.update_yaxes(title_text="loss (cross-entropy, nats)", rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="accuracy (% of images)", tickformat=_PCT, range=[0, 1], row=2, col=1)
     return _finish(fig, f"Training history of {_esc(version.name)}")
+
+
+# --------------------------------------------------------------------------- criticism
+def criticism(result, method: str = "adv", attribute: str | None = None) -> Any:
+    """:class:`~dashwidgets.audit.criticism.Criticism`: ``method``'s prototypes and criticisms per
+    class (``result.summary(method)``) beside, over all classes, each attribute value's share
+    among the images, the prototypes and the criticisms (``result.enrichment``'s ``"all"`` rows)."""
+    summary = result.summary(method)
+    enrich = result.enrichment(attribute, method)
+    enrich = enrich[enrich["class"] == "all"]
+    names = {"adv": "adversarial (IFGSM)", "mmd": "MMD-critic", "prob": "probability"}
+    fig = _subplots(rows=1, cols=2, horizontal_spacing=0.15, column_widths=[0.6, 0.4],
+                    subplot_titles=("per true class", "attribute shares, all classes"))
+    classes = [_esc(c) for c in summary.index]
+    for col, name in (("prototypes", "prototypes"), ("criticisms", "criticisms")):
+        fig.add_bar(x=classes, y=summary[col].to_numpy(), name=name, legendgroup="count", row=1, col=1)
+    values = [f"{_esc(a)} = {_esc(v)}" for a, v in zip(enrich["attribute"], enrich["value"], strict=True)]
+    for col, name in (("share_class", "share of all images"), ("share_prototypes", "share of prototypes"),
+                      ("share_criticisms", "share of criticisms")):
+        fig.add_bar(x=values, y=enrich[col].to_numpy(float), name=name, legendgroup="share",
+                    customdata=enrich["p_value"].to_numpy(float),
+                    hovertemplate="%{x}: %{y:.1%} (Fisher p %{customdata:.2g})<extra></extra>", row=1, col=2)
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title_text="true class", type="category", row=1, col=1)
+    fig.update_yaxes(title_text="images", row=1, col=1)
+    fig.update_xaxes(title_text="attribute = value", type="category", row=1, col=2)
+    fig.update_yaxes(title_text="% of the set", tickformat=_PCT, range=[0, 1], row=1, col=2)
+    split = _esc(result.split or "all images")
+    return _finish(fig, f"Prototypes and criticisms of {_esc(result.version)} on {split}: "
+                        f"{names.get(method, _esc(method))}")
