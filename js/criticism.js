@@ -3,7 +3,7 @@
 // enrichment bars of a boolean attribute: its share among prototypes, criticisms and the class,
 // per class and over all, with the odds ratio and Fisher p as text. Clicking an image focuses it.
 
-import { drawCell, latestAtlas } from "./lib/atlas.js";
+import { atlasRedraw, drawCell } from "./lib/atlas.js";
 import { CATEGORICAL } from "./lib/colors.js";
 import { canvasOf, clear, disposer, el, showError } from "./lib/dom.js";
 import { addStyle } from "./lib/style.js";
@@ -91,7 +91,6 @@ function render({ model, el: host }) {
     ]),
   );
 
-  const decode = latestAtlas();
   let atlas = null;
 
   function syncJob() {
@@ -201,23 +200,10 @@ function render({ model, el: host }) {
     root.setAttribute("data-focus", String(model.get("focus")));
   }
 
-  let dirty = true, scheduled = false;
-  function schedule(atlasChanged = false) {
-    if (atlasChanged) dirty = true;
-    if (scheduled) return;
-    scheduled = true;
-    queueMicrotask(refresh);
-  }
-  async function refresh() {
-    scheduled = false;
-    if (dirty) {
-      dirty = false;
-      const bitmap = await decode(model.get("atlas"));
-      if (bitmap === undefined) return; // a newer atlas took over
-      atlas = bitmap;
-    }
+  const schedule = atlasRedraw(model, (bitmap) => {
+    atlas = bitmap;
     drawAll();
-  }
+  });
 
   scope.bind(methodSel, { change: () => { model.set("method", methodSel.value); model.save_changes(); } });
   scope.bind(attrSel, { change: () => { model.set("attribute", attrSel.value); model.save_changes(); } });

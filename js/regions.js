@@ -4,7 +4,7 @@
 // The kernel sends the images (PNG atlas) and the float32 maps; the quantile threshold of those
 // maps is applied here (display logic), so the slider never asks the kernel.
 
-import { drawCell, latestAtlas } from "./lib/atlas.js";
+import { atlasRedraw, drawCell } from "./lib/atlas.js";
 import { getArray } from "./lib/binary.js";
 import { lutColor, paintColorbar } from "./lib/colorbar.js";
 import { CATEGORICAL, colormapLut } from "./lib/colors.js";
@@ -102,7 +102,6 @@ function render({ model, el: host }) {
   );
   paintColorbar(barCanvas, 140, 10, lutColor(LUT));
 
-  const decode = latestAtlas();
   let atlas = null;
   let bases = []; // RGBA pixels of each shown image (h x w)
 
@@ -298,21 +297,9 @@ function render({ model, el: host }) {
     root.setAttribute("data-focus", String(model.get("focus")));
   }
 
-  let dirty = true, scheduled = false;
-  function schedule(atlasChanged = false) {
-    if (atlasChanged) dirty = true;
-    if (scheduled) return;
-    scheduled = true;
-    queueMicrotask(refresh);
-  }
-  async function refresh() {
-    scheduled = false;
-    if (dirty) {
-      dirty = false;
-      const bitmap = await decode(model.get("atlas"));
-      if (bitmap === undefined) return; // a newer atlas took over
-      atlas = bitmap;
-    }
+  // the images' pixels, read once per atlas or shown-list change, for the mitigation previews
+  const schedule = atlasRedraw(model, (bitmap) => {
+    atlas = bitmap;
     bases = [];
     const { h, w } = dims();
     if (atlas && h && w) {
@@ -328,7 +315,7 @@ function render({ model, el: host }) {
       });
     }
     drawAll();
-  }
+  });
 
   const num = (input) => (input.value.trim() === "" || !Number.isFinite(Number(input.value)) ? null : Number(input.value));
   scope.bind(trainBtn, { click: () => model.send({ action: "train", attribute: attrSel.value, patch: num(patchIn), positions: num(posIn) }) });

@@ -137,6 +137,11 @@ class RunsJob:
             self.job.cancel()
             self.message = "cancelling…"
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job has ended and the view shows its outcome; True when it has (views
+        that offer it set ``self._settled``, a ``threading.Event``, once the outcome is shown)."""
+        return self._settled.wait(timeout)
+
 
 class Paged(traitlets.HasTraits):
     """Traits of a view that pages through images sent as one PNG atlas (mixed into a View)."""

@@ -168,10 +168,6 @@ class CriticismView(RunsJob, EngineView):
         job.on_event(lambda ev: self._on_job_event(job, ev))
         return job
 
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until the job has ended and the view shows its outcome; True when it has."""
-        return self._settled.wait(timeout)
-
     def _on_job_event(self, job: Job, ev: dict) -> None:
         if job is not self.job:
             return  # a job for a version the view has moved on from

@@ -241,10 +241,6 @@ class RegionView(RunsJob, View):
         job.on_event(lambda ev: self._on_job_event(job, ev))
         return job
 
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until the training job has ended and the view shows its outcome; True when it has."""
-        return self._settled.wait(timeout)
-
     def _on_job_event(self, job: Job, ev: dict) -> None:
         if job is not self.job:
             return  # a job the view has moved on from
