@@ -243,7 +243,7 @@ def history(version) -> Any:
     h = pd.DataFrame(list(version.history))
     if h.empty or "epoch" not in h:
         raise ValueError(f"version {version.id!r} has no per-epoch training history to plot")
-    fig = _subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.6, 0.4])
+    fig = _subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1, row_heights=[0.55, 0.45])
     for col, name, colour in (("train_loss", "train loss", _TRAIN), ("val_loss", "validation loss", _VAL)):
         if col in h:
             fig.add_scatter(x=h["epoch"], y=h[col].to_numpy(float), mode="lines+markers", name=name,
@@ -252,8 +252,9 @@ def history(version) -> Any:
         fig.add_scatter(x=h["epoch"], y=h["val_accuracy"].to_numpy(float), mode="lines+markers",
                         name="validation accuracy", line={"color": _VAL, "dash": "dot"}, row=2, col=1)
     fig.update_xaxes(title_text="epoch", dtick=1, row=2, col=1)
-    fig.update_yaxes(title_text="loss (cross-entropy, nats)", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text="accuracy (% of images)", tickformat=_PCT, range=[0, 1], row=2, col=1)
+    fig.update_yaxes(title_text="cross-entropy (nats)", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="val. accuracy (%)", tickformat=_PCT, range=[0, 1], row=2, col=1)
+    fig.update_layout(height=520)
     return _finish(fig, f"Training history of {_esc(version.name)}")
 
 
