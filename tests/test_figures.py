@@ -175,7 +175,7 @@ def test_names_show_as_text_not_markup(two):
 def test_criticism_plot_counts_and_attribute_shares(trained):
     eng, v = trained
     cr = eng.criticize(v, steps=3, methods=("adv", "prob"), n=3)
-    fig = dw.figures.criticism(cr)
+    fig = cr.plot()
     _check_common(fig, 4)
     s = cr.summary("adv")
     assert list(_one(fig, "prototypes").y) == s["prototypes"].tolist()
@@ -184,6 +184,6 @@ def test_criticism_plot_counts_and_attribute_shares(trained):
     e = e[e["class"] == "all"]
     assert list(_one(fig, "share of criticisms").y) == pytest.approx(e["share_criticisms"].tolist(), nan_ok=True)
     assert list(_one(fig, "share of all images").y) == pytest.approx(e["share_class"].tolist())
-    other = dw.figures.criticism(cr, method="prob")
+    other = cr.plot(method="prob")
     assert list(_one(other, "prototypes").y) == cr.summary("prob")["prototypes"].tolist()
     assert "probability" in other.layout.title.text

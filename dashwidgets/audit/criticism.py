@@ -232,6 +232,13 @@ class Criticism:
         }).reindex(range(len(self.classes)), fill_value=0).astype(np.int64)
         return out.set_axis(pd.Index(self.classes, name="class"))
 
+    def plot(self, method: str = "adv", attribute: str | None = None):
+        """A plotly figure: ``method``'s prototypes and criticisms per class, and each attribute
+        value's share among images, prototypes, criticisms (:func:`~dashwidgets.runtime.figures.criticism`)."""
+        from ..runtime import figures
+
+        return figures.criticism(self, method, attribute)
+
     def enrichment(self, attribute: str | None = None, method: str = "adv") -> pd.DataFrame:
         """How often each value of a boolean or categorical ``attribute`` (None: every such
         attribute with two or more values) occurs among ``method``'s criticisms vs prototypes vs
