@@ -23,6 +23,7 @@ import torch
 from ..explain.metrics import ece, reliability
 from ..explain.regions import CONFIDENCES, pixel_maps, region_maps
 from ..models.region import RegionNet, default_geometry, grid_logits, grid_offsets, grid_side
+from ..runtime import figures
 from ..runtime.jobs import Job
 from ..train.region import fit_region
 from .context import check_positive_int
@@ -103,23 +104,10 @@ class RegionClassifier:
         return reliability(*self.patch_probs(split), bins=bins)
 
     def plot(self, split: str = "val", bins: int = 20):
-        """The reliability diagram as a plotly figure: accuracy per confidence bin beside the
-        diagonal of perfect calibration, with the share of patches per bin below."""
-        from plotly.subplots import make_subplots
-
-        r = self.reliability(split, bins)
-        e = self.ece(split, bins)
-        fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.05)
-        mid = (r["lo"] + r["hi"]) / 2
-        fig.add_bar(x=mid, y=r["accuracy"], width=1 / bins, name="accuracy per bin", row=1, col=1)
-        fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration", line={"dash": "dash"}, row=1, col=1)
-        fig.add_bar(x=mid, y=r["share"], width=1 / bins, name="share of patches", row=2, col=1)
-        fig.update_xaxes(title_text="confidence (top softmax)", range=[0, 1], row=2, col=1)
-        fig.update_yaxes(title_text="accuracy", range=[0, 1], row=1, col=1)
-        fig.update_yaxes(title_text="share", row=2, col=1)
-        fig.update_layout(title=f"Reliability of the {self.attribute} region classifier on {split} "
-                                f"(ECE {e:.3f}, {bins} bins)")
-        return fig
+        """The reliability diagram as a plotly figure (``dw.figures.reliability``): accuracy per
+        confidence bin beside the diagonal of perfect calibration, with the share of patches below."""
+        return figures.reliability(self.reliability(split, bins), ece=self.ece(split, bins),
+                                   title=f"Reliability of the {self.attribute} region classifier on {split}")
 
     def __repr__(self) -> str:
         return (f"RegionClassifier({self.attribute!r}, patch={self.patch}, positions={self.positions}, "
