@@ -15,7 +15,7 @@ from .runtime import figures
 
 __version__ = "0.1.0"
 
-_WIDGETS = {"AttributionGrid", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "CriticismView", "ImageGallery", "MosaicView", "NeuronPanel", "ProjectionView", "RegionView", "SubgroupPanel", "TraceView", "link"}
+_WIDGETS = {"AttributionGrid", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "CriticismView", "Dashboard", "ImageGallery", "MosaicView", "NeuronPanel", "ProjectionView", "RegionView", "SubgroupPanel", "TraceView", "link"}
 
 
 def __getattr__(name: str):
@@ -37,6 +37,7 @@ __all__ = [
     "ClusterGallery",
     "ConceptWindow",
     "CriticismView",
+    "Dashboard",
     "Engine",
     "EvalResult",
     "Job",

@@ -6,6 +6,7 @@ from .board import ClassifierBoard
 from .compare import MosaicView, TraceView
 from .concepts import ConceptWindow
 from .criticism import CriticismView
+from .dashboard import Dashboard
 from .gallery import ImageGallery
 from .link import link
 from .neurons import NeuronPanel
@@ -14,6 +15,6 @@ from .regions import RegionView
 from .subgroups import SubgroupPanel
 
 __all__ = [
-    "AttributionGrid", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "CriticismView", "ImageGallery", "MosaicView",
+    "AttributionGrid", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "CriticismView", "Dashboard", "ImageGallery", "MosaicView",
     "NeuronPanel", "ProjectionView", "RegionView", "SubgroupPanel", "TraceView", "link",
 ]

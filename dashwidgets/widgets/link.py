@@ -2,10 +2,56 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ipywidgets
 
+from .board import ClassifierBoard
+from .compare import MosaicView
 
-def link(*views, traits: tuple[str, ...] = ("selection", "focus", "version", "subgroup", "neuron")) -> list:
+TRAITS = ("selection", "focus", "version", "subgroup", "neuron")
+"""Traits every linked view shares when it has them."""
+
+DRIVES = ((ClassifierBoard, "compare", MosaicView, "versions"),)
+"""(source class, its trait, target class, its trait): cross-trait links, the first source view
+driving every target view (a ClassifierBoard's two picked versions drive every MosaicView)."""
+
+
+def _shares(view, name: str) -> bool:
+    # views that show several versions at once keep their own ``version``
+    return view.has_trait(name) and (name != "version" or getattr(view, "_link_version", True))
+
+
+def connect(linked: Sequence, new: Sequence, traits: tuple[str, ...] = TRAITS) -> list:
+    """The jslinks that join the views in ``new`` to the already ``linked`` ones (and to each
+    other), by :func:`link`'s rules; links among ``linked`` views are not made again. This is
+    how :class:`~dashwidgets.widgets.dashboard.Dashboard` links a panel's views as they appear,
+    and :func:`link` is ``connect([], views)``.
+
+    Each trait links the first view that has it (the hub) to every other one that has it; a
+    :data:`DRIVES` pair links the first source view to every target view.
+    """
+    for v in (*linked, *new):
+        if not isinstance(v, ipywidgets.DOMWidget):
+            raise TypeError(f"can only link widgets, got {type(v).__name__}")
+    views = [*linked, *new]
+    is_new = {id(v) for v in new}
+    links = []
+    for name in traits:
+        having = [v for v in views if _shares(v, name)]
+        for other in having[1:]:  # a star around the first view that has the trait
+            if id(other) in is_new:
+                links.append(ipywidgets.jslink((having[0], name), (other, name)))
+    for src_cls, src_name, dst_cls, dst_name in DRIVES:
+        sources = [v for v in views if isinstance(v, src_cls)]
+        for src in sources[:1]:
+            for dst in (v for v in views if isinstance(v, dst_cls)):
+                if id(src) in is_new or id(dst) in is_new:
+                    links.append(ipywidgets.jslink((src, src_name), (dst, dst_name)))
+    return links
+
+
+def link(*views, traits: tuple[str, ...] = TRAITS) -> list:
     """Keep ``traits`` equal across ``views`` with ``ipywidgets.jslink``.
 
     ``selection`` (the selected images) and ``focus`` (the image clicked last) are what every
@@ -13,25 +59,10 @@ def link(*views, traits: tuple[str, ...] = ("selection", "focus", "version", "su
     subgroup) and ``neuron`` (the clicked neuron) tie the VisCUIT panels together. The links live in the browser, so they keep
     working in an exported notebook page. Each trait links the first view that has it to every
     other one that has it (views that show several versions at once keep their own). A
-    ClassifierBoard's ``compare`` pair drives MosaicViews' ``versions``. Returns the link
-    objects (call ``.unlink()`` on them to undo).
+    ClassifierBoard's ``compare`` pair drives MosaicViews' ``versions`` (:data:`DRIVES`).
+    Returns the link objects (call ``.unlink()`` on them to undo). ``dw.Dashboard`` makes these
+    links itself.
     """
     if len(views) < 2:
         raise ValueError(f"link needs at least two views, got {len(views)}")
-    for v in views:
-        if not isinstance(v, ipywidgets.DOMWidget):
-            raise TypeError(f"can only link widgets, got {type(v).__name__}")
-    links = []
-    for name in traits:
-        having = [
-            v for v in views if v.has_trait(name) and (name != "version" or getattr(v, "_link_version", True))
-        ]
-        for other in having[1:]:  # a star around the first view that has the trait
-            links.append(ipywidgets.jslink((having[0], name), (other, name)))
-    # a board's two picked versions drive every mosaic
-    boards = [v for v in views if v.has_trait("compare")]
-    mosaics = [v for v in views if type(v).__name__ == "MosaicView"]
-    for board in boards[:1]:
-        for m in mosaics:
-            links.append(ipywidgets.jslink((board, "compare"), (m, "versions")))
-    return links
+    return connect([], views, traits)
