@@ -2,7 +2,10 @@
 and no other tab's; clicking a tab builds its views in the kernel and shows them; a lasso in the
 Audit tab's projection reaches the gallery, and — through the browser's jslinks, the kernel
 propagating nothing — the Fix tab's cluster gallery, which shows the new selection's count.
-Screenshots: ``artifacts/screenshots/dashboard-audit-<theme>.png`` and ``dashboard-fix-<theme>.png``."""
+An untrained engine's dashboard shows a message (no traceback) until a version exists, and the
+board's picked pair drives the mosaic built in the Compare tab once a second version exists.
+Screenshots: ``artifacts/screenshots/dashboard-audit-<theme>.png``, ``dashboard-fix-<theme>.png``
+and ``dashboard-compare-light.png``."""
 
 from __future__ import annotations
 
@@ -67,3 +70,37 @@ def test_tabs_build_lazily_and_a_lasso_reaches_another_panel(page, themed_lab, o
     page.locator(".dw-clusters[data-clusters]").first.wait_for(timeout=60_000)
     clusters.scroll_into_view_if_needed()
     screenshot(page, f"dashboard-fix-{theme}")
+
+
+UNTRAINED = [
+    "import dashwidgets as dw\n"
+    "ds = dw.datasets.load('patch-digits', bias=0.99, seed=0, n_train=300, n_val=60, n_test=100)\n"
+    "eng = dw.Engine(ds)",
+    "d = dw.Dashboard(eng)\nd",
+]
+
+
+def test_untrained_engine_message_then_the_board_pair_drives_the_mosaic(page, lab, open_notebook, screenshot):
+    nb = open_notebook(page, lab, "dashboard-untrained.ipynb", UNTRAINED, timeout=240)
+    root = page.locator(".dw-dashboard")
+    banner = root.locator(".dw-dashboard-error")
+    banner.wait_for(state="visible", timeout=30_000)
+    assert "no trained version yet" in banner.inner_text()
+    assert root.locator(".dw-dashboard-note").count() == 3  # one line per Audit view, no traceback
+    # the Compare tab: the board is there to train; the mosaic says what it waits for
+    root.locator(".dw-dashboard-tabs .lm-TabBar-tab").filter(has_text="Compare").click()
+    root.locator(".dw-board").wait_for(state="visible", timeout=30_000)
+    assert "needs at least two versions" in root.locator(".dw-dashboard-note").filter(has_text="mosaic").inner_text()
+    nb.kernel.exec("v1 = eng.train(epochs=1, progress=False)\nv2 = eng.train(epochs=1, progress=False)", timeout=240)
+    banner.wait_for(state="hidden", timeout=30_000)
+    # the mosaic appears (second version), linked to the board's pair as it appears
+    _poll(lambda: "mosaic" in nb.kernel.eval("list(d.views)"), what="the mosaic built once a second version exists")
+    root.locator(".dw-mosaic").wait_for(state="visible", timeout=30_000)
+    # the board's pick changes the mosaic's versions through the browser's link (not the kernel)
+    nb.kernel.exec("v3 = eng.train(epochs=1, progress=False)", timeout=240)
+    pair = nb.kernel.eval("[v1.id, v3.id]")
+    assert nb.kernel.eval("d.views['mosaic'].versions") != pair
+    nb.kernel.exec("d.views['board'].compare = [v1.id, v3.id]")
+    _poll(lambda: nb.kernel.eval("d.views['mosaic'].versions") == pair, what=f"the mosaic's versions = the board's pair {pair}")
+    root.locator(".dw-mosaic").scroll_into_view_if_needed()
+    screenshot(page, "dashboard-compare-light")
