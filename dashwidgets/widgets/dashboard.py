@@ -83,6 +83,10 @@ class Dashboard(ipywidgets.VBox):
         titles = [title for title, _ in PANELS]
         if tab not in titles:
             raise ValueError(f"unknown tab {tab!r}; choose one of {titles}")
+        unknown = sorted(set(kwargs) - {"layout"})
+        if unknown:  # a typo must not pass silently (as the views' View base does)
+            raise TypeError(f"Dashboard got unexpected keyword argument(s) {unknown}; valid ones are "
+                            "['engine', 'layout', 'tab', 'version']")
         self._engine = engine
         # a pinned version is checked now (an unknown id is a clear error); None follows the active one
         self._version = None if version is None else resolve_version(engine, version).id

@@ -76,6 +76,8 @@ def test_tabs_and_lazy_building(two, monkeypatch):
         d.build("Audits")
     with pytest.raises(ValueError, match="unknown tab 'nope'"):
         Dashboard(eng, tab="nope")
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['verison'\]"):
+        Dashboard(eng, verison="v1")
 
 
 def test_views_are_linked_as_they_appear(two, monkeypatch):
