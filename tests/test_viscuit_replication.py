@@ -135,12 +135,21 @@ def test_under_performing_subgroups_hold_bias_conflicting_images_at_higher_odds(
 # vs 0.728 (2), colored 0.9 0.877 (4) vs 0.769 (2), colored 0.99 0.972 (4) vs 0.994 (2). With
 # 2-10 exclusive neurons a side, (c) rests on small counts wherever it is checked. The marks are
 # not strict: two are near ties that another CPU's float rounding may tip (an XPASS then shows).
+# Re-measured on 2026-12-07 in a fresh environment (torch 2.14.1, numpy 2.4.6, scikit-learn 1.9.1)
+# with the same code and seeds, every case moved: texture 0.9 0.878 (5) vs 0.669 (3) and patch
+# 0.99 0.559 (5) vs 0.444 (2) still hold; texture 0.99 now holds, 0.878 (4) vs 0.787 (2); patch
+# 0.9 lost its under-side neurons (0 vs 4 at 0.525) and is now an expected failure too. So (c) is
+# asserted where it held in both environments, and the rest are recorded, not claimed.
 CONCEPT_MARKS: dict = {
+    ("patch-digits", 0.9): pytest.mark.xfail(
+        strict=False, reason="environment-dependent: 0.816 (7 neurons) vs 0.530 (6) in one environment, "
+                             "no neuron exclusive to under-performing subgroups (vs 4 at 0.525) in another"),
     ("colored-digits", 0.9): pytest.mark.xfail(
         strict=False, reason="measured: 0.981 (1 neuron) vs 0.991 (2); colored-digits' bias mask is the digit itself"),
     ("colored-digits", 0.99): pytest.mark.xfail(
         strict=False, reason="measured: no neuron exclusive to either side at k = 32 (4 under-performing subgroups)"),
-    ("texture-digits", 0.99): pytest.mark.xfail(strict=False, reason="measured: 0.885 (3 neurons) vs 0.910 (3)"),
+    ("texture-digits", 0.99): pytest.mark.xfail(
+        strict=False, reason="environment-dependent: 0.885 (3 neurons) vs 0.910 (3) in one environment, 0.878 (4) vs 0.787 (2) in another"),
 }
 
 
