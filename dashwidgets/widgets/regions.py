@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import traitlets
 
+from ..augment.classical import check_quantile
 from ..engine.engine import Engine
 from ..engine.regions import RegionClassifier
 from ..runtime.jobs import Job
@@ -182,11 +183,10 @@ class RegionView(RunsJob, View):
 
     @traitlets.validate("quantile")
     def _check_quantile(self, proposal):
-        q = proposal["value"]
-        if not 0 < q < 1:
-            self._reject("quantile (the map quantile above which mitigation changes pixels: 0.7 changes the top "
-                         f"30 %) must be strictly between 0 and 1, got {q}")
-        return q
+        try:
+            return check_quantile(proposal["value"])  # eng.augment's own check
+        except ValueError as e:
+            self._reject(str(e))
 
     @traitlets.validate("map_kind")
     def _check_map_kind(self, proposal):
