@@ -7,6 +7,7 @@ import { getArray } from "./lib/binary.js";
 import { lutColor, paintColorbar } from "./lib/colorbar.js";
 import { colormapLut, paintHeat } from "./lib/colors.js";
 import { disposer, clear, el, showError } from "./lib/dom.js";
+import { bindShortcuts, pageShortcuts } from "./lib/keys.js";
 import { addStyle } from "./lib/style.js";
 
 const METHOD_NAMES = { gradcam: "Grad-CAM", scorecam: "Score-CAM", ig: "Integrated Gradients", lrp: "ε-LRP" };
@@ -277,6 +278,7 @@ function render({ model, el: host }) {
   scope.bind(opacity, { input: () => setAndSave("opacity", Number(opacity.value)) });
   scope.bind(prev, { click: () => setAndSave("page", Math.max(0, model.get("page") - 1)) });
   scope.bind(next, { click: () => setAndSave("page", Math.min(pages() - 1, model.get("page") + 1)) });
+  bindShortcuts(scope, root, pageShortcuts(model, pages), toolbar);
 
   const handlers = {
     "change:atlas": () => schedule(true),

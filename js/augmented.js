@@ -3,6 +3,7 @@
 
 import { drawCell, latestAtlas } from "./lib/atlas.js";
 import { bind, disposer, clear, el, showError } from "./lib/dom.js";
+import { bindShortcuts, pageShortcuts } from "./lib/keys.js";
 import { ensureStyle } from "./lib/style.js";
 
 function styleText(s) {
@@ -100,6 +101,7 @@ function render({ model, el: host }) {
   scope.bind(pick, { change: () => setAndSave("augmentation", pick.value) });
   scope.bind(prev, { click: () => setAndSave("page", Math.max(0, model.get("page") - 1)) });
   scope.bind(next, { click: () => setAndSave("page", Math.min(pages() - 1, model.get("page") + 1)) });
+  bindShortcuts(scope, root, pageShortcuts(model, pages, { clearSelection: false }), toolbar);
   const handlers = {
     "change:atlas": () => loadAtlas(),
     "change:pairs": () => drawPairs(),

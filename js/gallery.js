@@ -6,6 +6,7 @@
 import { drawCell, latestAtlas } from "./lib/atlas.js";
 import { detailScheduler } from "./lib/detail.js";
 import { disposer, clear, downloadText, el, showError } from "./lib/dom.js";
+import { bindShortcuts, pageShortcuts } from "./lib/keys.js";
 import { addStyle } from "./lib/style.js";
 import { showingText } from "./lib/gallery-format.js";
 
@@ -223,6 +224,7 @@ function render({ model, el: host }) {
   scope.bind(desc, { change: () => setAndSave("descending", desc.checked) });
   scope.bind(prev, { click: () => setAndSave("page", Math.max(0, model.get("page") - 1)) });
   scope.bind(next, { click: () => setAndSave("page", Math.min(pages() - 1, model.get("page") + 1)) });
+  bindShortcuts(scope, root, pageShortcuts(model, pages), toolbar);
   scope.bind(exportBtn, { click: () => model.send({ action: "export" }) });
   const addTag = () => {
     model.send({ action: "tag", name: tagName.value, form: { selection: model.get("selection") } });

@@ -1,13 +1,13 @@
 // ProjectionView: the t-SNE map of one model version (DASH's projection view).
 // Circle = correct, cross = wrong; fill = true class, ring = predicted class; density contours per
-// split; zoomed in, points become their images. Drag: lasso / box / pan; shift adds, alt removes.
-// A lasso selects only in the splits ticked under "lasso selects" that are also shown.
-// The pieces live in ./projection/: data, colours, contours, drawing, pointer interaction,
-// tooltip, controls. This module wires them to the model; every listener goes through one
-// disposer, so the returned cleanup releases them all.
+// split; zoomed in, points become their images. Drag: lasso / box / pan; shift adds, alt removes;
+// keys l / b / p / r / Esc while focused. A lasso selects only in the splits ticked under "lasso
+// selects" that are also shown. The pieces live in ./projection/; this module wires them to the
+// model through one disposer, so the returned cleanup releases every listener.
 
 import { disposer, el, showError } from "./lib/dom.js";
 import { GridIndex } from "./lib/grid-index.js";
+import { bindShortcuts } from "./lib/keys.js";
 import { createPointRenderer } from "./lib/points-gl.js";
 import { combine, selectInBox, selectInPolygon } from "./lib/selection.js";
 import { addStyle, ensureStyle } from "./lib/style.js";
@@ -20,6 +20,7 @@ import { buildToolbar, fillColorOptions, fillLegend, fillSplitChecks, presentSpl
 import { SPLIT_NAMES, countBySplit, emptyData, loadData, selectableSplits, selectionText } from "./projection/data.js";
 import { drawDragShape, drawThumbnails, pointsInView } from "./projection/draw.js";
 import { bindPointer } from "./projection/interaction.js";
+import { projectionShortcuts } from "./projection/shortcuts.js";
 import { CSS } from "./projection/style.js";
 import { hideTooltip, showPointTooltip } from "./projection/tooltip.js";
 
@@ -328,13 +329,11 @@ function render({ model, el: host }) {
     markPointerUp: () => root.setAttribute("data-pointerup-epoch", String(Date.now())),
   });
   for (const [name, b] of Object.entries(tools)) scope.bind(b, { click: () => setTool(name) });
-  scope.bind(resetBtn, {
-    click: () => {
-      state.userMoved = false;
-      fit();
-    },
-  });
-  scope.bind(clearBtn, { click: () => commitSelection([], "replace") });
+  const reset = () => ((state.userMoved = false), fit());
+  scope.bind(resetBtn, { click: reset });
+  const clearSelection = () => commitSelection([], "replace");
+  scope.bind(clearBtn, { click: clearSelection });
+  bindShortcuts(scope, root, projectionShortcuts({ setTool, reset, clear: clearSelection }), toolbar);
   scope.bind(colorSelect, {
     change: () => {
       model.set("color_by", colorSelect.value);
