@@ -39,6 +39,9 @@ import torch.nn.functional as F
 from .imageset import ImageSet
 
 BENCHMARKS = ("colored-digits", "texture-digits", "patch-digits")
+"""The digit benchmarks the papers' replication claims are checked on."""
+SCALE_BENCHMARKS = ("scene-digits",)
+"""Benchmarks for scale (any size, rendered lazily per index: :mod:`dashwidgets.datasets.scenes`)."""
 
 # Ten well-separated colours (the tab10 palette), one per spurious-feature kind.
 PALETTE = np.array(
@@ -74,7 +77,10 @@ def load(
 
     Parameters
     ----------
-    name : {"colored-digits", "texture-digits", "patch-digits"}
+    name : {"colored-digits", "texture-digits", "patch-digits", "scene-digits"}
+        ``"scene-digits"`` (Waterbirds-like: digits on natural scenes) takes ``size`` 32, 64, 128
+        or 224 and renders through :class:`~dashwidgets.datasets.scenes.SceneDigits`, whose
+        images can also be read lazily without this call.
     bias : float in [0, 1]
         Probability that a train/val image carries its own class's spurious feature. The test
         split always uses bias 0.
@@ -91,8 +97,12 @@ def load(
         ``images [N, 3, size, size] uint8`` with ``attributes`` ``"aligned"``, ``"bias_class"`` and
         ``masks`` ``"object"``, ``"bias"``, ordered train, then val, then test.
     """
+    if name in SCALE_BENCHMARKS:
+        from .scenes import SceneDigits
+
+        return SceneDigits(bias=bias, seed=seed, size=size, n_train=n_train, n_val=n_val, n_test=n_test).to_imageset()
     if name not in BENCHMARKS:
-        raise ValueError(f"unknown benchmark {name!r}; choose one of {BENCHMARKS}")
+        raise ValueError(f"unknown benchmark {name!r}; choose one of {BENCHMARKS + SCALE_BENCHMARKS}")
     if isinstance(bias, bool) or not isinstance(bias, numbers.Real) or not 0.0 <= bias <= 1.0:
         raise ValueError(f"bias must be a number in [0, 1], got {bias!r}")
     if not isinstance(size, (int, np.integer)) or not 16 <= size <= 512:
