@@ -92,8 +92,16 @@ button.dw-discard-confirm { background: var(--dw-error-bg); border-color: var(--
 .dw-aug-summary { min-width: 120px; }
 `;
 
+// Every stylesheet a view added, by id (the common one first): hosts that render views inside a
+// shadow root (marimo's <marimo-anywidget>) never see <head>'s styles, so each such root that
+// holds a view gets its own copy (adoptShadowStyles).
+const SHEETS = new Map();
+let adoptTimers = [];
+
 /** Add the stylesheet to the page once (every view calls this first). */
 export function ensureStyle() {
+  SHEETS.set("dashwidgets-style", STYLE);
+  scheduleAdopt();
   if (document.getElementById("dashwidgets-style")) return;
   const node = document.createElement("style");
   node.id = "dashwidgets-style";
@@ -107,9 +115,42 @@ export function ensureStyle() {
  */
 export function addStyle(id, css) {
   ensureStyle();
+  SHEETS.set(id, css);
   if (document.getElementById(id)) return;
   const node = document.createElement("style");
   node.id = id;
   node.textContent = css;
   document.head.appendChild(node);
+}
+
+/**
+ * Copy every stylesheet views added into each open shadow root under `start` (nested ones too)
+ * that holds a view (a `.dw-root`) and lacks it; returns how many shadow roots got a sheet.
+ */
+export function adoptShadowStyles(start = document) {
+  let adopted = 0;
+  const visit = (root) => {
+    for (const node of root.querySelectorAll("*")) if (node.shadowRoot) visit(node.shadowRoot);
+    if (root === document || !root.querySelector(".dw-root")) return;
+    let added = false;
+    for (const [id, css] of SHEETS) {
+      if (root.querySelector(`style[data-dw-sheet="${id}"]`)) continue;
+      const node = document.createElement("style");
+      node.setAttribute("data-dw-sheet", id);
+      node.textContent = css;
+      root.insertBefore(node, root.firstChild);
+      added = true;
+    }
+    adopted += added;
+  };
+  visit(start);
+  return adopted;
+}
+
+// A view's root is attached after its render() starts (and a host may attach it later still):
+// look again on the next frame and a little later. No shadow root: nothing to do.
+function scheduleAdopt() {
+  if (adoptTimers.length || typeof requestAnimationFrame === "undefined") return;
+  const run = () => adoptShadowStyles();
+  adoptTimers = [requestAnimationFrame(run), setTimeout(run, 300), setTimeout(() => (run(), (adoptTimers = [])), 1500)];
 }
