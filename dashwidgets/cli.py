@@ -1,5 +1,6 @@
 """Command line: ``dashwidgets audit BENCHMARK`` trains the default model and prints a bias audit;
-``dashwidgets demo`` opens the quickstart notebook in JupyterLab with a ready-trained model."""
+``dashwidgets demo`` opens the quickstart notebook in JupyterLab with a ready-trained model;
+``dashwidgets export NOTEBOOK --html OUT`` writes a notebook as one offline HTML page."""
 
 from __future__ import annotations
 
@@ -40,6 +41,23 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
     d.add_argument("--port", type=int, default=None, help="port of JupyterLab (default 8888, or the next free one)")
     d.add_argument("--dir", default=None, help="demo folder (default $DASHWIDGETS_DEMO_DIR, else ~/.cache/dashwidgets/demo)")
+    e = sub.add_parser(
+        "export",
+        help="write a notebook as one self-contained offline HTML page (its views work without a kernel)",
+        description="Write NOTEBOOK as one HTML file that opens offline: the widget manager, the "
+        "anywidget front end, the views' modules and their data (images as compressed atlases) are "
+        "inlined, nothing loads from a CDN. Without --execute the notebook's saved outputs and saved "
+        "widget state are used.",
+    )
+    e.add_argument("notebook", help="the .ipynb file")
+    e.add_argument("--html", required=True, metavar="OUT", help="the HTML file to write")
+    e.add_argument("--execute", action="store_true", help="run the notebook headless first (in its own folder)")
+    e.add_argument("--image-budget", type=float, default=None, metavar="MB",
+                   help="megabytes of images each view embeds (0: none); more lets more of a selection "
+                   "show its images offline, less keeps the page small (default: the views' own); "
+                   "only with --execute")
+    e.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds each cell may run (default 600)")
+    e.add_argument("--theme", choices=("light", "dark"), default="light", help="page theme (default light)")
     return p
 
 
@@ -188,6 +206,17 @@ def _demo(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous_int)
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .runtime.export import export_html
+
+    t0 = time.perf_counter()
+    out = export_html(args.notebook, args.html, execute=args.execute, image_budget_mb=args.image_budget,
+                      timeout=args.timeout, theme=args.theme)
+    size = out.stat().st_size
+    print(f"wrote {out} ({size / 1e6:.1f} MB) in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -204,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             return _audit(args)
         if args.command == "demo":
             return _demo(args)
+        if args.command == "export":
+            return _export(args)
     except KeyboardInterrupt:
         print("\ninterrupted; nothing was saved for the unfinished run", file=sys.stderr)
         return 130
