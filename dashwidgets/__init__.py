@@ -12,6 +12,7 @@ from .engine import Engine, EvalResult, Job, JobCancelled, WorkspaceError, Works
 from .explain import metrics
 from .models import ModelVersion
 from .runtime import figures
+from .runtime.export import export_html
 
 __version__ = "0.1.0"
 
@@ -57,6 +58,7 @@ __all__ = [
     "augment",
     "datasets",
     "explain",
+    "export_html",
     "figures",
     "link",
     "metrics",

@@ -6,6 +6,7 @@
 import * as base from "@jupyter-widgets/base";
 import { HTMLManager } from "@jupyter-widgets/html-manager/lib/htmlmanager";
 import anywidgetFactory from "anywidget";
+import { bind } from "./lib/dom.js";
 
 const STATE = 'script[type="application/vnd.jupyter.widget-state+json"]';
 const VIEW = 'script[type="application/vnd.jupyter.widget-view+json"]';
@@ -57,14 +58,24 @@ async function renderState(tag) {
 
 async function renderAll() {
   const tags = Array.from(document.querySelectorAll(STATE));
-  const managers = await Promise.all(tags.map(renderState));
+  const managers = await Promise.all(
+    tags.map((tag) =>
+      renderState(tag).catch((error) => {
+        // a state the manager cannot read: say so at the top of the page, not only in the console
+        const where = document.createElement("div");
+        document.body.prepend(where);
+        showError(where, error);
+        return null;
+      }),
+    ),
+  );
   // Browser tests (tests/browser/test_browser_export.py) wait on this flag and read the models.
   window.__dashwidgets_embed = { managers, ready: true };
   document.documentElement.dataset.dwWidgetsRendered = "true";
 }
 
 if (document.readyState === "loading") {
-  document.addEventListener("DOMContentLoaded", renderAll);
+  bind(document, { DOMContentLoaded: renderAll }, { once: true });
 } else {
   renderAll();
 }
