@@ -1,4 +1,5 @@
-"""Command line: ``dashwidgets audit BENCHMARK`` trains the default model and prints a bias audit;
+"""Command line: ``dashwidgets audit BENCHMARK|WORKSPACE`` trains the default model (or reopens a
+workspace) and prints a bias audit and the ranked suspected biases of ``Engine.report``;
 ``dashwidgets demo`` opens the quickstart notebook in JupyterLab with a ready-trained model;
 ``dashwidgets export NOTEBOOK --html OUT`` writes a notebook as one offline HTML page."""
 
@@ -17,12 +18,16 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
     a = sub.add_parser(
         "audit",
-        help="generate an embedded benchmark, train the default model, print a text audit",
+        help="generate an embedded benchmark (or reopen a workspace), train, print a text audit and the "
+        "ranked suspected biases",
         description="Generate an embedded biased benchmark, train the default model on it and print "
         "validation vs unbiased-test accuracy, per-class accuracy and bias-aligned vs "
-        "bias-conflicting accuracy.",
+        "bias-conflicting accuracy, then the suspected biases of Engine.report, ranked, each with its "
+        "test, evidence images and fix. Given a workspace folder (made by dw.Engine(..., workspace=)) "
+        "instead of a benchmark, reopen it and audit its active version (no training).",
     )
-    a.add_argument("benchmark", nargs="?", default="colored-digits", choices=BENCHMARKS)
+    a.add_argument("benchmark", nargs="?", default="colored-digits", type=_benchmark_or_workspace,
+                   metavar="BENCHMARK|WORKSPACE", help=f"one of {', '.join(BENCHMARKS)}, or a workspace folder")
     a.add_argument("--bias", type=float, default=0.99, help="share of train/val images with their class's spurious feature (default 0.99)")
     a.add_argument("--epochs", type=int, default=6)
     a.add_argument("--lr", type=float, default=3e-3)
@@ -31,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--size", type=int, default=32, help="image side in pixels (default 32)")
     a.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, ...")
     a.add_argument("--workspace", default=None, help="folder that keeps trained versions; reused when it exists")
+    a.add_argument("--no-report", dest="report", action="store_false", help="print the text audit only")
+    a.add_argument("--sample", type=int, default=500, help="validation images the report's probes edit (default 500)")
     d = sub.add_parser(
         "demo",
         help="train the demo model (once) and open the quickstart notebook in JupyterLab",
@@ -61,7 +68,41 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _benchmark_or_workspace(value: str) -> str:
+    from pathlib import Path
+
+    from .datasets.benchmarks import BENCHMARKS
+
+    if value in BENCHMARKS or Path(value).is_dir():
+        return value
+    raise argparse.ArgumentTypeError(
+        f"{value!r} is neither a benchmark ({', '.join(BENCHMARKS)}) nor an existing workspace folder"
+    )
+
+
 def _audit(args: argparse.Namespace) -> int:
+    from .datasets.benchmarks import BENCHMARKS
+    from .engine import Engine
+
+    if args.benchmark not in BENCHMARKS:
+        eng = Engine.open(args.benchmark, device=args.device)
+        if eng.active is None:
+            raise ValueError(f"workspace {args.benchmark} has no trained version to audit")
+        print(f"{eng!r}: auditing its active version {eng.active.id}")
+        return _print_audit(eng, eng.active, args)
+    return _train_and_audit(args)
+
+
+def _print_audit(eng, version, args: argparse.Namespace) -> int:
+    print()
+    print(eng.audit(version).to_text())
+    if args.report:
+        print()
+        print(eng.report(version, sample=args.sample, progress=False).to_text())
+    return 0
+
+
+def _train_and_audit(args: argparse.Namespace) -> int:
     from .datasets import load
     from .engine import Engine
 
@@ -78,9 +119,7 @@ def _audit(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         version = eng.train(**hp)
         print(f"trained {version.id} in {time.perf_counter() - t0:.1f} s")
-    print()
-    print(eng.audit(version).to_text())
-    return 0
+    return _print_audit(eng, version, args)
 
 
 def _port_free(port: int) -> bool:

@@ -40,3 +40,25 @@ def test_module_entry_point_and_version():
     assert out.strip() == dashwidgets.__version__
     res = subprocess.run([sys.executable, "-m", "dashwidgets"], capture_output=True, text=True)
     assert res.returncode == 2 and "audit" in res.stdout
+
+
+def test_audit_of_a_workspace_prints_the_ranked_report(capsys, tmp_path):
+    import dashwidgets as dw
+
+    ds = dw.datasets.load("patch-digits", bias=0.99, seed=0, n_train=300, n_val=100, n_test=100)
+    eng = dw.Engine(ds, device="cpu", workspace=tmp_path / "ws")
+    eng.train(epochs=1, progress=False)
+    rc = main(["audit", str(tmp_path / "ws"), "--sample", "50", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "auditing its active version v1" in out and "Audit of version v1" in out
+    assert "Suspected biases of version v1" in out
+    rep = eng.report("v1", sample=50, progress=False)  # the same ranking the terminal shows
+    for i, f in enumerate(rep.findings, 1):
+        assert f"{i}. [{f.kind}] {f.title}" in out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["audit", str(empty)]) == 2  # a folder that is not a workspace: a clear error
+    assert "error" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["audit", str(tmp_path / "missing")])

@@ -25,6 +25,7 @@ from ..audit.cluster import Cluster, Clustering
 from ..audit.compare import Comparison, Trace, compare, trace
 from ..audit.concepts import Concepts
 from ..audit.criticism import Criticism
+from ..audit.findings import AuditReport
 from ..audit.report import BiasAudit
 from ..audit.subgroups import Subgroups
 from ..augment.record import Augmentation
@@ -48,6 +49,7 @@ from .mitigation import KINDS as _MITIGATION_KINDS
 from .mitigation import mitigation_table as _mitigation_table
 from .projection import ProjectionService
 from .regions import RegionClassifier, RegionService
+from .report import ReportService
 from .selections import SelectionService
 from .tags import TagService
 from .training import TrainingService
@@ -143,6 +145,8 @@ class Engine:
         self._regions = RegionService(ctx, store)
         self._criticism = CriticismService(ctx, store, self._inference)
         self._selections = SelectionService(ctx, store, self._inference, self._attribution, self._tags)
+        self._report = ReportService(ctx, store, self._inference, self._attribution, self._augmentation,
+                                     self._viscuit, self._criticism)
         for msg in store.workspace_errors:
             warnings.warn(msg, WorkspaceWarning, stacklevel=2)
 
@@ -330,6 +334,23 @@ class Engine:
     def audit(self, version: Version) -> BiasAudit:
         """Validation vs unbiased-test accuracy, per class, and bias-aligned vs -conflicting."""
         return self._inference.audit(version)
+
+    def report(self, version: Version, sample: int = 500, criticize: bool = True, seed: int = 0,
+               progress: bool = True) -> AuditReport:
+        """Suspected biases of ``version``, ranked (issue 16 §3): what the model loses when a
+        ``sample`` of validation images has its object greyed, the compact region beside it where
+        Grad-CAM peaks filled, or its background filled (colour / patch / background); the val−test
+        gap; under-performing UDIS subgroups of the test split; criticism enrichment (IFGSM, when
+        ``criticize``). Each :class:`~dashwidgets.audit.findings.Finding` has a one-sided test at
+        0.01 over the report (Bonferroni) against a 10-point effect, evidence images and a ``fix``
+        that ``eng.augment(**fix)`` accepts. ``rep.to_text()``, ``rep.plot()``,
+        ``rep.to_html(path)``; cached per (version, sample, criticize, seed)."""
+        return self._report.report_console(version, sample, criticize, seed, progress)
+
+    def report_async(self, version: Version, sample: int = 500, criticize: bool = True, seed: int = 0) -> Job:
+        """:meth:`report` in a background :class:`Job` (``step`` events with ``stage`` and
+        ``progress``; ``cancel()`` between stages); bad arguments raise here."""
+        return self._report.report_job(version, sample, criticize, seed)
 
     def compare(self, a: Version, b: Version, split: str | None = "test") -> Comparison:
         """Version ``a`` against ``b`` on ``split``: both confusion matrices and their difference
