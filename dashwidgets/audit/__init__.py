@@ -6,7 +6,7 @@ from .criticism import Criticism, ifgsm_steps
 from .density import density_grids
 from .mmd_critic import mmd_critic
 from .neurons import highly_activated, neuron_scores
-from .projection import TSNEMap
+from .projection import TSNEMap, neighbourhood_recall
 from .report import BiasAudit, bias_audit
 from .subgroups import Subgroups, discover_subgroups
 
@@ -26,6 +26,7 @@ __all__ = [
     "highly_activated",
     "ifgsm_steps",
     "mmd_critic",
+    "neighbourhood_recall",
     "neuron_scores",
     "trace",
 ]

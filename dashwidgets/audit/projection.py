@@ -14,6 +14,12 @@ projected defines the map; later versions are added to the same frame in one of 
     A full t-SNE of the version's own features, initialised at the reference coordinates of the
     same images, so the layout stays put and only changed neighbourhoods move. Use it to compare
     versions trained from scratch, whose feature spaces share no axes with the reference.
+
+Large sets (more than ``max_fit`` points, default 20,000) follow openTSNE's advice for big data:
+the map is fitted on a random subsample of ``max_fit`` points and every other point is placed
+with ``transform`` against it, in chunks. :func:`neighbourhood_recall` measures what that costs
+(the share of each point's nearest neighbours in feature space that stay its neighbours on the
+map); ``benchmarks/scale.py`` reports it against a full fit.
 """
 
 from __future__ import annotations
@@ -37,13 +43,20 @@ class TSNEMap:
         reused for every later transform).
     n_jobs : int
         Threads for openTSNE (-1: all cores).
+    max_fit : int
+        Largest set fitted in full; above it the map is fitted on a seeded random subsample of
+        this many points and the rest are placed with ``transform`` (see the module docstring).
     """
 
-    def __init__(self, perplexity: float = 30.0, seed: int = 0, pca_dims: int = 50, n_jobs: int = -1):
+    def __init__(self, perplexity: float = 30.0, seed: int = 0, pca_dims: int = 50, n_jobs: int = -1,
+                 max_fit: int = 20_000):
+        if isinstance(max_fit, bool) or not isinstance(max_fit, (int, np.integer)) or max_fit < 100:
+            raise ValueError(f"max_fit must be an integer >= 100, got {max_fit!r}")
         self.perplexity = float(perplexity)
         self.seed = int(seed)
         self.pca_dims = int(pca_dims)
         self.n_jobs = int(n_jobs)
+        self.max_fit = int(max_fit)
         self._pca = None
         self._embedding = None  # openTSNE.TSNEEmbedding, rebuilt lazily after restore
         self.reference_features: np.ndarray | None = None
@@ -53,26 +66,57 @@ class TSNEMap:
     def fit(self, features: np.ndarray, callback: Callable[[str, float], None] | None = None) -> np.ndarray:
         """Fit the map on ``features [N, D]``; returns ``[N, 2] float32`` coordinates.
 
-        ``callback(stage, fraction)`` reports progress; it may raise to abort.
+        ``callback(stage, fraction)`` reports progress; it may raise to abort. Above ``max_fit``
+        points the map is fitted on a subsample and the rest placed into it (stage "place").
         """
-        x = self._prepare(features, fit=True)
-        if len(x) < 4:
-            raise ValueError(f"t-SNE needs at least 4 points, got {len(x)}")
-        tsne = self._tsne(len(x), "pca", callback)
-        self._embedding = tsne.fit(x)
-        self.reference_features = np.asarray(features, dtype=np.float32)
+        features = np.asarray(features, dtype=np.float32)
+        n = len(features)
+        if n < 4:
+            raise ValueError(f"t-SNE needs at least 4 points, got {n}")
+        if n <= self.max_fit:
+            x = self._prepare(features, fit=True)
+            self._embedding = self._tsne(n, "pca", callback).fit(x)
+            self.reference_features = features
+            self.reference_coords = np.asarray(self._embedding, dtype=np.float32).copy()
+            (callback or _no_report)("optimise", 1.0)
+            return self.reference_coords.copy()
+        report = callback or _no_report
+        fit_idx = np.sort(np.random.default_rng(self.seed).choice(n, self.max_fit, replace=False))
+        z = self._standardise(features)  # one standardisation for all points of this version
+        self._pca = _fit_pca(z[fit_idx], self.pca_dims)
+        x = _reduce(z, self._pca)
+        self._embedding = self._tsne(len(fit_idx), "pca", lambda st, f: report(st, 0.5 * f)).fit(x[fit_idx])
+        self.reference_features = features[fit_idx]
         self.reference_coords = np.asarray(self._embedding, dtype=np.float32).copy()
-        (callback or _no_report)("optimise", 1.0)
-        return self.reference_coords.copy()
+        out = np.empty((n, 2), np.float32)
+        out[fit_idx] = self.reference_coords
+        rest = np.setdiff1d(np.arange(n), fit_idx)
+        for start in range(0, len(rest), _PLACE_CHUNK):
+            chunk = rest[start : start + _PLACE_CHUNK]
+            out[chunk] = self._place(x[chunk], lambda _st, f: report("place", f), 0.5 + 0.5 * start / len(rest),
+                                     0.5 * len(chunk) / len(rest))
+        report("place", 1.0)
+        return out
 
     def transform(self, features: np.ndarray, callback: Callable[[str, float], None] | None = None) -> np.ndarray:
         """Place ``features [M, D]`` into the reference map; returns ``[M, 2] float32``."""
         if self.reference_coords is None:
             raise ValueError("the map has not been fitted yet; call fit() first")
-        emb = self._reference_embedding()
         x = self._prepare(features, fit=False)
         report = callback or _no_report
         report("neighbours", 0.0)
+        out = np.empty((len(x), 2), np.float32)
+        for start in range(0, len(x), _PLACE_CHUNK):
+            out[start : start + _PLACE_CHUNK] = self._place(x[start : start + _PLACE_CHUNK], report, start / max(1, len(x)),
+                                                           min(_PLACE_CHUNK, len(x) - start) / max(1, len(x)))
+        report("optimise", 1.0)
+        return out
+
+    def _place(self, x: np.ndarray, report: Callable[[str, float], None] | None = None, offset: float = 0.0,
+               share: float = 1.0) -> np.ndarray:
+        """openTSNE's transform of prepared points ``x`` into the fitted map (the reference fixed);
+        its iterations report ``offset + share * fraction``."""
+        emb = self._reference_embedding()
         part = emb.prepare_partial(x, initialization="median", k=25, perplexity=5)
         part.optimize(
             n_iter=250,
@@ -82,11 +126,10 @@ class TSNEMap:
             max_grad_norm=0.25,
             inplace=True,
             propagate_exception=True,
-            callbacks=_iteration_reporter(report, 250),
+            callbacks=_iteration_reporter(lambda st, f: (report or _no_report)(st, offset + share * f), 250),
             callbacks_every_iters=_EVERY,
             n_jobs=self.n_jobs,
         )
-        report("optimise", 1.0)
         return np.asarray(part, dtype=np.float32).copy()
 
     def align(self, features: np.ndarray, callback: Callable[[str, float], None] | None = None) -> np.ndarray:
@@ -94,6 +137,11 @@ class TSNEMap:
         started from the reference coordinates; returns ``[N, 2] float32`` in the same frame."""
         if self.reference_coords is None:
             raise ValueError("the map has not been fitted yet; call fit() first")
+        if len(features) > self.max_fit:
+            raise ValueError(
+                f"aligned projection runs a full t-SNE, and {len(features):,} points are more than max_fit="
+                f"{self.max_fit:,}; use mode='transform' for large sets"
+            )
         if len(features) != len(self.reference_coords):
             raise ValueError(
                 f"aligned projection needs the same {len(self.reference_coords)} images as the reference map, "
@@ -207,6 +255,27 @@ def _no_report(stage: str, fraction: float) -> None:
 
 
 _EVERY = 25  # openTSNE calls back every this many iterations
+_PLACE_CHUNK = 50_000  # points placed by one openTSNE transform (bounds its memory, paces progress)
+
+
+def neighbourhood_recall(features: np.ndarray, coords: np.ndarray, k: int = 10, sample: int = 2000,
+                         seed: int = 0) -> float:
+    """How well a 2-D layout keeps neighbourhoods: for ``sample`` random points, the mean share of
+    their ``k`` nearest neighbours in (standardised) feature space that are also among their ``k``
+    nearest neighbours on the map. 1 is perfect; a random layout scores about ``k / N``."""
+    from sklearn.neighbors import NearestNeighbors
+
+    z = np.asarray(features, dtype=np.float32)
+    z = (z - z.mean(axis=0)) / (z.std(axis=0) + 1e-6)
+    xy = np.asarray(coords, dtype=np.float32)
+    if len(z) != len(xy):
+        raise ValueError(f"{len(z)} feature rows but {len(xy)} coordinates")
+    if not 1 <= k < len(z):
+        raise ValueError(f"k must be in [1, {len(z) - 1}], got {k}")
+    q = np.random.default_rng(seed).choice(len(z), min(sample, len(z)), replace=False)
+    nf = NearestNeighbors(n_neighbors=k + 1).fit(z).kneighbors(z[q], return_distance=False)[:, 1:]
+    nm = NearestNeighbors(n_neighbors=k + 1).fit(xy).kneighbors(xy[q], return_distance=False)[:, 1:]
+    return float(np.mean([len(np.intersect1d(a, b)) / k for a, b in zip(nf, nm, strict=True)]))
 
 
 def _iteration_reporter(report: Callable[[str, float], None], total: int):

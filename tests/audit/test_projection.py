@@ -184,3 +184,52 @@ def test_progress_is_reported_and_a_callback_can_abort(rng):
 
     with pytest.raises(Stop):
         TSNEMap(seed=0).fit(x, callback=abort)
+
+
+# ------------------------------------------------------------------ large sets: subsample + transform
+def test_large_set_is_fitted_on_a_subsample_and_the_rest_placed(rng):
+    x, y, _ = _blobs(rng, n_per=300, k=5)  # 1,500 points, fitted on 300
+    m = TSNEMap(seed=0, max_fit=300, n_jobs=1)
+    seen = []
+    xy = m.fit(x, callback=lambda stage, frac: seen.append((stage, frac)))
+    assert xy.shape == (1500, 2) and np.isfinite(xy).all()
+    assert len(m.reference_coords) == 300  # the map itself is the subsample
+    # the subsample's own points keep their fitted places; placed points land in their clusters
+    ref_rows = [np.flatnonzero((x == f).all(axis=1))[0] for f in m.reference_features]
+    np.testing.assert_array_equal(xy[ref_rows], m.reference_coords)
+    rest = np.setdiff1d(np.arange(1500), ref_rows)
+    assert _knn_accuracy(xy[ref_rows], y[ref_rows], xy[rest], y[rest]) > 0.97
+    fracs = [f for _, f in seen]
+    assert fracs == sorted(fracs) and seen[-1] == ("place", 1.0)
+    assert any(stage == "place" for stage, _ in seen)
+
+
+def test_subsampled_map_keeps_neighbourhoods_close_to_a_full_fit(rng):
+    from dashwidgets.audit.projection import neighbourhood_recall
+
+    x, _, _ = _blobs(rng, n_per=100, k=6, spread=1.0)
+    full_xy = TSNEMap(seed=0, n_jobs=1).fit(x)
+    full = neighbourhood_recall(x, full_xy, k=10)
+    sub = neighbourhood_recall(x, TSNEMap(seed=0, max_fit=150, n_jobs=1).fit(x), k=10)
+    shuffled = neighbourhood_recall(x, rng.permutation(full_xy), k=10)
+    assert shuffled < 0.1 < sub  # a random layout keeps about k / N
+    assert sub > 0.5 * full
+
+
+def test_neighbourhood_recall_is_one_for_the_features_themselves(rng):
+    from dashwidgets.audit.projection import neighbourhood_recall
+
+    x = rng.normal(size=(300, 2)).astype(np.float32)
+    x = (x - x.mean(axis=0)) / x.std(axis=0)  # the features are standardised per axis first
+    assert neighbourhood_recall(x, x * 3 + 1, k=5) == 1.0
+    with pytest.raises(ValueError, match="coordinates"):
+        neighbourhood_recall(x, x[:10])
+
+
+def test_aligned_mode_refuses_sets_beyond_max_fit(rng):
+    x, _, _ = _blobs(rng, n_per=100, k=3)
+    m = TSNEMap.restore(x[:100], rng.normal(size=(100, 2)), max_fit=100)  # a fitted map, without fitting
+    with pytest.raises(ValueError, match="max_fit"):
+        m.align(x)
+    with pytest.raises(ValueError, match="max_fit must be"):
+        TSNEMap(max_fit=5)
