@@ -191,3 +191,79 @@ def test_cli_writes_the_page_and_prints_its_size(exported, tmp_path):
     assert res.returncode == 0, res.stderr
     assert str(out) in res.stdout and re.search(r"\(\d+\.\d MB\)", res.stdout)
     assert Path(out).stat().st_size <= MAX_BYTES
+
+
+# Every other view that shows images, and a plotly figure, in one small notebook (in-memory
+# engine on a small set, so it runs in seconds); each view settles before its cell ends, so the
+# stored state holds what it computed.
+VIEWS_CELLS = [
+    "import ipywidgets as widgets\nimport dashwidgets as dw\n"
+    "ds = dw.datasets.load('colored-digits', bias=0.99, seed=0, n_train=500, n_val=120, n_test=200)\n"
+    "eng = dw.Engine(ds, device='cpu')\n"
+    "v1 = eng.train(epochs=1, progress=False)\n"
+    "v2 = eng.retrain(v1, epochs=1, progress=False)",
+    "grid = dw.AttributionGrid(eng, v1, page_size=8)\n"
+    "grid.selection = list(range(8))\n"
+    "clusters = dw.ClusterGallery(eng, v1, k=4)\n"
+    "cv = dw.CriticismView(eng, v1, sample=100)\n"
+    "assert cv.wait(600)  # the criticism runs in a background job; clusters are computed at once\n"
+    "widgets.VBox([grid, clusters, cv])",
+    "widgets.VBox([dw.MosaicView(eng, v1, v2), dw.TraceView(eng)])",
+    "eng.compare(v1, v2, split='test').plot()",
+]
+
+# distinct colours drawn in the first non-empty canvas or image under a root (blank draws one)
+_COLOURS_JS = """(root) => {
+  const els = [...root.querySelectorAll('canvas, img')].filter((e) => e.width > 4 && e.height > 4);
+  let best = 0;
+  for (const e of els.slice(0, 20)) {
+    const c = document.createElement('canvas');
+    c.width = e.width; c.height = e.height;
+    const g = c.getContext('2d');
+    try { g.drawImage(e, 0, 0); } catch (err) { continue; }
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    const s = new Set();
+    for (let i = 0; i < d.length; i += 4) s.add(d[i] * 65536 + d[i + 1] * 256 + d[i + 2]);
+    best = Math.max(best, s.size);
+  }
+  return best;
+}"""
+
+
+@pytest.fixture(scope="module")
+def views_notebook(tmp_path_factory):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    out = tmp_path_factory.mktemp("views")
+    src = out / "views.ipynb"
+    meta = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    nbformat.write(new_notebook(cells=[new_code_cell(c) for c in VIEWS_CELLS], metadata=meta), src)
+    executed = out / "views-executed.ipynb"
+    nbformat.write(execute_notebook(src, timeout=900), executed)
+    return executed
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_every_view_shows_its_images_offline(views_notebook, page, theme):
+    path = export_html(views_notebook, views_notebook.with_name(f"views-{theme}.html"), theme=theme)
+    url = path.resolve().as_uri()
+    requested = _offline(page, url)
+    page.goto(url)
+    page.locator("html[data-dw-widgets-rendered='true']").wait_for(timeout=60_000)
+    assert page.locator(".dw-embed-error").count() == 0
+    for root, what in [(".dw-attribution", "attribution grid"), (".dw-clusters", "cluster gallery"),
+                       (".dw-criticism", "criticism view")]:
+        loc = page.locator(root).first
+        loc.wait_for(timeout=30_000)
+        loc.scroll_into_view_if_needed()
+        _poll(lambda loc=loc: loc.evaluate(_COLOURS_JS) > 4, what=f"images drawn in the {what}", timeout=30)
+    assert page.locator(".dw-clusters .dw-cluster-rep").count() > 0
+    assert page.locator(".dw-criticism .dw-criticism-item").count() > 0
+    page.locator(".dw-mosaic-plot").first.wait_for(timeout=30_000)
+    page.locator(".dw-trace-plot").first.wait_for(timeout=30_000)
+    # the plotly figure, drawn by the page's one inlined plotly.js, with its axis titles
+    page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=30_000)
+    assert page.locator(".js-plotly-plot .xtitle, .js-plotly-plot .ytitle").count() >= 1
+    page.screenshot(path=str(screenshot_path(f"export-views-{theme}")), full_page=True)
+    assert set(requested) == {url}, [u for u in requested if u != url][:5]
