@@ -16,7 +16,7 @@ from .runtime.export import export_html
 
 __version__ = "0.1.0"
 
-_WIDGETS = {"AttributionGrid", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "CriticismView", "Dashboard", "ImageGallery", "MosaicView", "NeuronPanel", "ProjectionView", "RegionView", "SubgroupPanel", "TraceView", "link"}
+_WIDGETS = {"AttributionGrid", "AuditReport", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "CriticismView", "Dashboard", "ImageGallery", "MosaicView", "NeuronPanel", "ProjectionView", "RegionView", "SubgroupPanel", "TraceView", "link"}
 
 
 def __getattr__(name: str):
@@ -33,6 +33,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "AttributionGrid",
+    "AuditReport",
     "AugmentedView",
     "ClassifierBoard",
     "ClusterGallery",

@@ -1,5 +1,5 @@
 """The one-call audit's result (issue 16 §3): suspected biases as :class:`Finding` objects, their
-significance tests, their ranking, and an :class:`AuditReport` that prints, plots and writes a
+significance tests, their ranking, and an :class:`Report` that prints, plots and writes a
 static page.
 
 Every finding is a hypothesis test at a stated level. The effect is measured in accuracy points
@@ -158,7 +158,7 @@ def rank(findings: list[Finding]) -> list[Finding]:
 
 
 @dataclass(frozen=True)
-class AuditReport:
+class Report:
     """Ranked suspected biases of one version (see :func:`dashwidgets.audit.findings` module).
 
     ``findings`` are ranked; ``top`` is the first significant one (None when none is);

@@ -25,7 +25,7 @@ from ..audit.cluster import Cluster, Clustering
 from ..audit.compare import Comparison, Trace, compare, trace
 from ..audit.concepts import Concepts
 from ..audit.criticism import Criticism
-from ..audit.findings import AuditReport
+from ..audit.findings import Report
 from ..audit.report import BiasAudit
 from ..audit.subgroups import Subgroups
 from ..augment.record import Augmentation
@@ -336,7 +336,7 @@ class Engine:
         return self._inference.audit(version)
 
     def report(self, version: Version, sample: int = 500, criticize: bool = True, seed: int = 0,
-               progress: bool = True) -> AuditReport:
+               progress: bool = True) -> Report:
         """Suspected biases of ``version``, ranked (issue 16 §3): what the model loses when a
         ``sample`` of validation images has its object greyed, the compact region beside it where
         Grad-CAM peaks filled, or its background filled (colour / patch / background); the val−test

@@ -1,4 +1,4 @@
-"""Report service: gathers the evidence the engine has into one ranked :class:`AuditReport`
+"""Report service: gathers the evidence the engine has into one ranked :class:`Report`
 (``Engine.report``; issue 16 §3).
 
 Where the evidence comes from (the model's behaviour; never the dataset's bias labels or bias
@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..audit import probes
-from ..audit.findings import ALPHA, MARGIN, AuditReport, Finding, below_test, gap_test, paired_drop_test, rank
+from ..audit.findings import ALPHA, MARGIN, Report, Finding, below_test, gap_test, paired_drop_test, rank
 from ..runtime.jobs import Cancelled, Job
 from .context import DataContext
 from .versions import VersionStore
@@ -57,7 +57,7 @@ class ReportService:
             raise TypeError(f"seed must be an integer, got {seed!r}")
 
     def report(self, version, sample: int = 500, criticize: bool = True, seed: int = 0,
-               progress: Callable[[str, float], None] | None = None) -> AuditReport:
+               progress: Callable[[str, float], None] | None = None) -> Report:
         self.check(sample, criticize, seed)
         v = self.store.version(version)
         key = (int(sample), criticize, int(seed))
@@ -106,10 +106,10 @@ class ReportService:
         findings = [Finding(alpha=alpha, images=ds.images[np.asarray(f["evidence"], np.int64)],
                             **{**f, "evidence": np.asarray(f["evidence"], np.int64)}) for f in pending]
         step("done", 1.0)
-        rep = AuditReport(v.id, tuple(rank(findings)), notes=tuple(notes))
+        rep = Report(v.id, tuple(rank(findings)), notes=tuple(notes))
         return self.cache.put(v.id, key, rep)
 
-    def report_console(self, version, sample: int, criticize: bool, seed: int, progress: bool) -> AuditReport:
+    def report_console(self, version, sample: int, criticize: bool, seed: int, progress: bool) -> Report:
         """:meth:`report` with a console progress bar when ``progress``."""
         from .progress import progress_bar
 
@@ -196,11 +196,13 @@ class ReportService:
         test = self.ctx.dataset.indices("test")
         cr = self.criticism.criticize(v, "test", 10, 1e-3, ("adv",), 10, min(500, len(test)), int(seed), None, 1e-5)
         table = cr.enrichment(None, "adv")
-        rows = table[(table["class"] == "all") & table["p_value"].notna()
-                     & (table["share_criticisms"] > table["share_prototypes"])]
+        tested = table[(table["class"] == "all") & table["p_value"].notna()]
+        rows = tested[tested["share_criticisms"] > tested["share_prototypes"]]
         if rows.empty:
             return []
         r = rows.sort_values("p_value").iloc[0]
+        # the smallest of len(tested) p-values: Bonferroni within the finding before the report's own
+        p_value = min(1.0, float(r["p_value"]) * len(tested))
         t = cr.table
         crit = t.loc[t["role_adv"] == "criticism", "index"].to_numpy(np.int64)
         attr = self.ctx.dataset.attributes[r["attribute"]]
@@ -209,10 +211,12 @@ class ReportService:
             kind="criticism",
             title=f"criticisms (images that flip after one IFGSM step) are enriched in {r['attribute']} = {r['value']}: "
                   f"{100 * r['share_criticisms']:.0f} % against {100 * r['share_prototypes']:.0f} % of prototypes",
-            effect=float(r["share_criticisms"] - r["share_prototypes"]), p_value=float(r["p_value"]),
+            effect=float(r["share_criticisms"] - r["share_prototypes"]), p_value=p_value,
             numbers={"attribute": str(r["attribute"]), "value": str(r["value"]), "odds_ratio": float(r["odds_ratio"]),
-                     "n_criticisms": int(r["n_criticisms"]), "n_prototypes": int(r["n_prototypes"])},
-            test="two-sided Fisher exact test of criticisms vs prototypes (Engine.criticize's enrichment)",
+                     "n_criticisms": int(r["n_criticisms"]), "n_prototypes": int(r["n_prototypes"]),
+                     "fisher_p": float(r["p_value"])},
+            test=f"two-sided Fisher exact test of criticisms vs prototypes (Engine.criticize's enrichment), "
+                 f"x {len(tested)} attribute values tested (Bonferroni)",
             evidence=shown[:_EVIDENCE], fix=self._style_fix(v, shown, ev, clusters, rng))]
 
     # ---------------------------------------------------------------- fixes

@@ -12,9 +12,10 @@ from .link import link
 from .neurons import NeuronPanel
 from .projection import ProjectionView
 from .regions import RegionView
+from .report import AuditReport
 from .subgroups import SubgroupPanel
 
 __all__ = [
-    "AttributionGrid", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "CriticismView", "Dashboard", "ImageGallery", "MosaicView",
+    "AttributionGrid", "AuditReport", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "CriticismView", "Dashboard", "ImageGallery", "MosaicView",
     "NeuronPanel", "ProjectionView", "RegionView", "SubgroupPanel", "TraceView", "link",
 ]

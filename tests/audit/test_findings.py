@@ -7,7 +7,7 @@ import pytest
 
 from dashwidgets.audit import probes
 from dashwidgets.audit.findings import (
-    MARGIN, AuditReport, Finding, below_test, gap_test, paired_drop_test, rank,
+    MARGIN, Report, Finding, below_test, gap_test, paired_drop_test, rank,
 )
 
 
@@ -54,17 +54,17 @@ def test_ranking_puts_significant_causes_first_then_symptoms_then_the_rest():
     insignificant = _finding("background", effect=0.95, p=0.5)
     ranked = rank([insignificant, gap, weak_cause, strong_cause])
     assert [f.kind for f in ranked] == ["colour", "patch", "gap", "background"]
-    rep = AuditReport("v1", tuple(ranked))
+    rep = Report("v1", tuple(ranked))
     assert rep.top is strong_cause and len(rep.significant) == 3
     assert list(rep.table["kind"]) == ["colour", "patch", "gap", "background"]
-    assert AuditReport("v1", (insignificant,)).top is None
+    assert Report("v1", (insignificant,)).top is None
     with pytest.raises(ValueError, match="unknown finding kind"):
         _finding("shape")
 
 
 def test_text_and_page_escape_data_strings_and_inline_images(tmp_path):
     evil = "<script>alert('x')</script>"
-    rep = AuditReport("v<1>", (_finding(title=evil), _finding("gap", p=0.9, title="ok")), notes=("a & b",))
+    rep = Report("v<1>", (_finding(title=evil), _finding("gap", p=0.9, title="ok")), notes=("a & b",))
     text = rep.to_text()
     assert "1. [colour] " + evil in text and "SIGNIFICANT" in text and "not significant" in text
     page = rep.to_html(tmp_path / "r.html")
@@ -75,7 +75,7 @@ def test_text_and_page_escape_data_strings_and_inline_images(tmp_path):
 
 
 def test_plot_carries_the_effects_and_titles():
-    rep = AuditReport("v1", (_finding(effect=0.4), _finding("gap", effect=0.3, p=0.5)))
+    rep = Report("v1", (_finding(effect=0.4), _finding("gap", effect=0.3, p=0.5)))
     fig = rep.plot()
     bars = {t.name: list(t.y) for t in fig.data if t.type == "bar"}
     assert bars == {"significant": [40.0], "not significant": [30.0]}

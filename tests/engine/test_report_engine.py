@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dashwidgets.audit.findings import AuditReport
+from dashwidgets.audit.findings import Report
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ def report(converged):
 
 def test_report_ranks_findings_with_tests_evidence_and_numbers(converged, report):
     eng, v = converged
-    assert isinstance(report, AuditReport) and report.version == v.id
+    assert isinstance(report, Report) and report.version == v.id
     kinds = [f.kind for f in report.findings]
     assert {"colour", "patch", "background", "gap"} <= set(kinds)
     alphas = {f.alpha for f in report.findings}
