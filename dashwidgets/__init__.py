@@ -16,7 +16,7 @@ from .runtime.export import export_html
 
 __version__ = "0.1.0"
 
-_WIDGETS = {"AttributionGrid", "AuditReport", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "CriticismView", "Dashboard", "ImageGallery", "MosaicView", "NeuronPanel", "ProjectionView", "RegionView", "SubgroupPanel", "TraceView", "link"}
+_WIDGETS = {"AttributionGrid", "AuditReport", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "CriticismView", "Dashboard", "ImageGallery", "MosaicView", "NeuronPanel", "ProjectionView", "RegionView", "SubgroupPanel", "TraceView", "link", "set_image_budget"}
 
 
 def __getattr__(name: str):
@@ -64,4 +64,5 @@ __all__ = [
     "link",
     "metrics",
     "models",
+    "set_image_budget",
 ]

@@ -9,6 +9,7 @@ import { disposer, clear, downloadText, el, showError } from "./lib/dom.js";
 import { bindShortcuts, pageShortcuts } from "./lib/keys.js";
 import { addStyle } from "./lib/style.js";
 import { showingText } from "./lib/gallery-format.js";
+import { QUERY_TRAITS, offlineGallery } from "./lib/gallery-offline.js";
 
 const CSS = `
 .dw-gallery .dw-gallery-grid > .dw-empty { grid-column: 1 / -1; }
@@ -131,16 +132,22 @@ function render({ model, el: host }) {
   }
 
   const errorBanner = el("div", { class: "dw-error" });
+  const offlineLine = el("div", { class: "dw-status dw-offline", style: { display: "none" } });
   const grid = el("div", { class: "dw-gallery-grid" });
   const detailPanel = el("div", { class: "dw-gallery-detail", style: { display: "none" } });
-  root.append(toolbar, filterBar, tagBar, errorBanner, el("div", { class: "dw-gallery-body" }, [grid, detailPanel]));
+  root.append(toolbar, filterBar, tagBar, errorBanner, offlineLine, el("div", { class: "dw-gallery-body" }, [grid, detailPanel]));
 
   let atlas = null;
   let loads = 0;
   const decodeAtlas = latestAtlas();
 
+  // without a kernel the page comes from the engine's image snapshot (lib/gallery-offline.js)
+  const offline = offlineGallery(model, () => renderItems());
+  scope.add(offline.stop);
+  let shownTotal = model.get("total");
+
   function pages() {
-    return Math.max(1, Math.ceil(model.get("total") / model.get("page_size")));
+    return Math.max(1, Math.ceil(shownTotal / model.get("page_size")));
   }
 
   function drawThumb(canvas, k) {
@@ -152,16 +159,21 @@ function render({ model, el: host }) {
 
   function renderItems() {
     clear(grid);
-    const items = model.get("items");
-    const total = model.get("total");
-    const base = model.get("base_total");
+    const off = offline.active() ? offline.page() : null;
+    if (off && off.error) showError(errorBanner, off.error);
+    const items = off ? off.items || [] : model.get("items");
+    const total = off ? off.total || 0 : model.get("total");
+    const base = off ? off.base || 0 : model.get("base_total");
+    if (off && !off.error && off.page !== model.get("page")) model.set("page", off.page); // clamped
+    shownTotal = total;
+    showOffline(off);
     count.textContent = showingText(total, base);
     root.setAttribute("data-total", String(total));
     root.setAttribute("data-base-total", String(base));
     pageLabel.textContent = ` page ${model.get("page") + 1} / ${pages()} `;
     prev.disabled = model.get("page") <= 0;
     next.disabled = model.get("page") >= pages() - 1;
-    exportBtn.disabled = total === 0;
+    exportBtn.disabled = total === 0 || !!off;
     if (!items.length) {
       const text = base
         ? "No images match the filters: choose “any” in a filter to see more."
@@ -191,9 +203,25 @@ function render({ model, el: host }) {
         ],
       );
       grid.appendChild(node);
-      drawThumb(canvas, k);
+      if (off) offline.draw(canvas.getContext("2d"), item, canvas.width, canvas.height);
+      else drawThumb(canvas, k);
     });
     root.setAttribute("data-items", String(items.length));
+  }
+
+  /** Offline: say what works without the kernel, disable what does not (tags, export). */
+  function showOffline(off) {
+    offlineLine.style.display = off && off.note ? "" : "none";
+    offlineLine.textContent = off && off.note ? off.note : "";
+    root.setAttribute("data-offline", off ? "1" : "0");
+    for (const b of [tagBtn, tagName]) b.disabled = !!off;
+  }
+
+  /** Offline, a new query starts at page 0 (as the kernel's gallery does), then renders. */
+  function offlineQuery() {
+    if (!offline.active()) return;
+    if (model.get("page") !== 0) model.set("page", 0);
+    renderItems();
   }
 
   async function loadAtlas() {
@@ -253,12 +281,17 @@ function render({ model, el: host }) {
     "change:detail_mask": scheduleDetail,
     "change:detail_heat": scheduleDetail,
     "msg:custom": (msg) => download(msg),
+    "change:page": () => offline.active() && renderItems(),
   };
   for (const name of Object.keys(filters)) {
     handlers[`change:${name}`] = () => {
       filters[name].value = model.get(name);
       if (name === "filter_tag") renderTags();
     };
+  }
+  for (const t of QUERY_TRAITS) {
+    const live = handlers[`change:${t}`];
+    handlers[`change:${t}`] = live ? (...a) => (live(...a), offlineQuery()) : offlineQuery;
   }
   scope.bind(model, handlers);
 

@@ -12,6 +12,7 @@ import { createPointRenderer } from "./lib/points-gl.js";
 import { combine, selectInBox, selectInPolygon } from "./lib/selection.js";
 import { addStyle, ensureStyle } from "./lib/style.js";
 import { onThemeChange, themeColors } from "./lib/theme.js";
+import { followSnapshot, kernelLive } from "./lib/snapshot.js";
 import { ThumbnailCache } from "./lib/thumbnails.js";
 import { ViewTransform, bounds } from "./lib/view.js";
 import { pointColors } from "./projection/colors.js";
@@ -79,6 +80,14 @@ function render({ model, el: host }) {
     schedule();
     refreshTooltip(); // the hovered point's image may just have arrived
   });
+  // zoomed-in images come from the engine's image snapshot when there is one (no kernel request)
+  scope.add(
+    followSnapshot(model, (snap, smodel) => {
+      thumbs.useSnapshot(snap, () => smodel !== null && !kernelLive(smodel));
+      root.setAttribute("data-snapshot", snap ? String(snap.m) : "0");
+      schedule();
+    }),
+  );
   scope.add(() => {
     cancelAnimationFrame(frame);
     cancelAnimationFrame(animation);

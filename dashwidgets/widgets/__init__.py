@@ -13,9 +13,10 @@ from .neurons import NeuronPanel
 from .projection import ProjectionView
 from .regions import RegionView
 from .report import AuditReport
+from ._snapshot import set_image_budget
 from .subgroups import SubgroupPanel
 
 __all__ = [
     "AttributionGrid", "AuditReport", "AugmentedView", "ClassifierBoard", "ClusterGallery", "ConceptWindow", "CriticismView", "Dashboard", "ImageGallery", "MosaicView",
-    "NeuronPanel", "ProjectionView", "RegionView", "SubgroupPanel", "TraceView", "link",
+    "NeuronPanel", "ProjectionView", "RegionView", "SubgroupPanel", "TraceView", "link", "set_image_budget",
 ]

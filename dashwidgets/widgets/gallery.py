@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import ipywidgets
 import numpy as np
 import pandas as pd
 import traitlets
@@ -17,6 +18,7 @@ from ..runtime.jobs import Job
 from ._atlas import atlas_png
 from ._base import EngineView, Paged, cell_size
 from ._detail import Detail
+from ._snapshot import ImageSnapshot, snapshot_for
 
 SORT_BY = ("index", "confidence", "loss")
 SPLITS = ("", "train", "val", "test")
@@ -67,8 +69,16 @@ class ImageGallery(Paged, Detail, EngineView):
     """list of str: the dataset's class names (the filters' choices)."""
     tags = traitlets.List(traitlets.Dict()).tag(sync=True)
     """list of dict: the engine's tags, ``{"name", "count"}``, sorted by name."""
+    snapshot = traitlets.Instance(ImageSnapshot, allow_none=True).tag(sync=True, **ipywidgets.widget_serialization)
+    """ImageSnapshot or None: the engine's shared thumbnails and per-image facts (see
+    ``widgets/_snapshot.py``; its size follows ``dw.set_image_budget`` /
+    ``DASHWIDGETS_IMAGE_BUDGET_MB``). Without a kernel (an exported page, a stopped kernel) the
+    browser pages, sorts and filters the selection from it; tags and CSV export need the kernel."""
+
     def __init__(self, engine: Engine, version: ModelVersion | str | Job | None = None, **kwargs: Any):
         classes = list(engine.classes) if isinstance(engine, Engine) else []
+        if isinstance(engine, Engine) and "snapshot" not in kwargs:
+            kwargs["snapshot"] = snapshot_for(engine)
         super().__init__(engine, version, cell=cell_size(engine, 32, 96), classes=classes, **kwargs)
         self._sync_tags()
         engine.on("tags", self._on_tags)
@@ -104,6 +114,11 @@ class ImageGallery(Paged, Detail, EngineView):
             self.page = 0  # observer below renders
         else:
             self._render_page()
+
+    @traitlets.observe("version")
+    def _on_snapshot_version(self, change) -> None:
+        if self.snapshot is not None and change["new"]:
+            self.snapshot.add_version(change["new"])
 
     @traitlets.observe("page")
     def _on_page(self, change) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import ipywidgets
 import numpy as np
 import traitlets
 
@@ -14,6 +15,7 @@ from ..runtime.jobs import Job
 from ._atlas import atlas_png
 from ._base import EngineView
 from ._codec import Array
+from ._snapshot import ImageSnapshot, snapshot_for
 
 COLOR_BY = ("class", "predicted", "correct", "split", "aligned", "loss")
 _MAX_THUMBS_PER_REQUEST = 2000
@@ -90,6 +92,9 @@ class ProjectionView(EngineView):
     """str: progress message (e.g. while t-SNE runs)."""
     height = traitlets.Int(520).tag(sync=True)
     """int: plot height in CSS pixels."""
+    snapshot = traitlets.Instance(ImageSnapshot, allow_none=True).tag(sync=True, **ipywidgets.widget_serialization)
+    """ImageSnapshot or None: the engine's shared thumbnail atlas (``widgets/_snapshot.py``);
+    zoomed-in points draw from it without asking the kernel (images it leaves out are asked for)."""
 
     def __init__(
         self,
@@ -113,6 +118,7 @@ class ProjectionView(EngineView):
             color_options=options,
             classes=list(ds.classes) if ds is not None else [],
             thumb_size=int(min(64, max(h, w))),
+            **({"snapshot": snapshot_for(engine)} if ds is not None and "snapshot" not in kwargs else {}),
             **kwargs,
         )
         if splits is not None:
