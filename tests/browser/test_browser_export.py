@@ -152,6 +152,25 @@ def test_exported_quickstart_is_offline_and_lasso_fills_the_gallery(exported, pa
     assert colours > 4, colours
     page.screenshot(path=str(screenshot_path("export-quickstart-lasso")), full_page=False)
 
+    # the gallery pages without a kernel: the next page shows other images of the same selection
+    if len(got) > page_size:
+        gallery.get_by_role("button", name=re.compile("Next")).click()
+        _poll(lambda: {int(x) for x in page.locator(".dw-gallery-item").evaluate_all("els => els.map(e => e.dataset.index)")}
+              - shown or None, what="page 2 of the gallery")
+        page2 = {int(x) for x in page.locator(".dw-gallery-item").evaluate_all("els => els.map(e => e.dataset.index)")}
+        assert page2 <= got and not page2 & shown
+
+    # zoom: the points near the cursor turn into their thumbnails, from the embedded snapshot
+    root = page.locator(".dw-projection")
+    page.mouse.move(cx, cy)
+    for _ in range(25):
+        page.mouse.wheel(0, -200)
+        page.wait_for_timeout(150)
+        if int(root.get_attribute("data-thumbnails") or 0) > 3:
+            break
+    _poll(lambda: int(root.get_attribute("data-thumbnails") or 0) > 3, what="thumbnails drawn when zoomed in", timeout=30)
+    page.screenshot(path=str(screenshot_path("export-quickstart-zoom")), full_page=False)
+
     # nothing but the page itself was requested
     assert requested and set(requested) == {url}, [u for u in requested if u != url][:5]
 
@@ -179,6 +198,53 @@ def test_stock_nbconvert_page_needs_its_cdn_for_the_views(exported, browser):
         assert page.get_by_text("Audit of version v1").count() >= 1  # text outputs are there
         assert page.locator(".dw-projection").count() == 0  # views are not
         page.screenshot(path=str(screenshot_path("export-stock-nbconvert-offline")))
+    finally:
+        context.close()
+
+
+# What the stock page fetches, served from local copies of the same files (the test machine has no
+# network): require.js, ipywidgets' html-manager (embed-amd.js) and anywidget's AMD front end.
+JS_MODULES = REPO / "js" / "node_modules"
+CDN_COPIES = [
+    (re.compile(r"require(\.min)?\.js$"), JS_MODULES / "requirejs" / "require.js"),
+    (re.compile(r"@jupyter-widgets/html-manager@[^/]*/dist/embed-amd\.js$"), JS_MODULES / "@jupyter-widgets" / "html-manager" / "dist" / "embed-amd.js"),
+    (re.compile(r"/anywidget@[^/]*/dist/index\.js$"), JS_MODULES / "anywidget" / "dist" / "index.js"),
+]
+
+
+def test_stock_nbconvert_page_shows_the_views_when_its_cdns_answer(exported, browser):
+    """The same stock page, with its CDN requests answered from local copies (as a browser online
+    would get them): the saved state renders the views, and the gallery shows the saved selection's
+    images from the embedded snapshot. Anything else it asks for (fonts, MathJax) is refused."""
+    _, executed = exported
+    out = executed.with_name("stock-cdn.html")
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(executed), "--output", out.name],
+                   check=True, capture_output=True, timeout=300)
+    for _, local in CDN_COPIES:
+        if not local.is_file():
+            pytest.skip(f"{local} is missing (cd js && npm install)")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        url = out.resolve().as_uri()
+        served: list[str] = []
+
+        def route(r):
+            u = r.request.url
+            if u == url:
+                return r.continue_()
+            for pattern, local in CDN_COPIES:
+                if pattern.search(u.split("?")[0]):
+                    served.append(u)
+                    return r.fulfill(path=str(local), content_type="application/javascript")
+            r.abort()
+
+        page.route("**/*", route)
+        page.goto(url)
+        page.locator(".dw-projection[data-ready='1']").wait_for(timeout=60_000)
+        _poll(lambda: page.locator(".dw-gallery-item").count() > 0, what="gallery items from the saved state")
+        assert any("html-manager" in u for u in served) and any("anywidget" in u for u in served), served
+        page.screenshot(path=str(screenshot_path("export-stock-nbconvert-cdn")), full_page=True)
     finally:
         context.close()
 
