@@ -129,7 +129,8 @@ def _check_widget_state(nb, name: str) -> None:
     if missing:
         raise ExportError(
             f"{name}: {len(missing)} of {len(views)} widget output(s) refer to models missing from the "
-            "saved widget state (outputs from an older kernel?): export with --execute (execute=True)"
+            "saved widget state (outputs of an older kernel, or widgets closed before the notebook "
+            "ended): export with --execute (execute=True), and do not close widgets that are shown"
         )
 
 
