@@ -28,11 +28,12 @@ const CSS = `
 .dw-report-fill { position: absolute; left: 0; top: 0; bottom: 0; }
 .dw-report-margin { position: absolute; top: -2px; bottom: -2px; width: 0; border-left: 2px dashed var(--dw-accent); }
 .dw-report-images { display: flex; flex-wrap: wrap; gap: 3px; align-items: center; }
-.dw-report-images > span { color: var(--dw-fg-muted); font-size: 11px; margin-right: 4px; }
+.dw-report-images > span { color: var(--dw-fg-muted); font-size: 11px; width: 56px; flex: none; }
 .dw-report-thumb { border: 2px solid transparent; border-radius: 3px; cursor: pointer; line-height: 0; }
 .dw-report-thumb.dw-focus { border-color: var(--dw-accent); }
 .dw-report-thumb canvas { image-rendering: pixelated; }
 .dw-report-fix { display: flex; gap: 8px; align-items: center; margin-top: 3px; font-size: 11px; color: var(--dw-fg); }
+.dw-report-fix button { white-space: nowrap; }
 .dw-report-fix code { font-size: 11px; background: var(--dw-bg-raised); padding: 1px 4px; border-radius: 3px; color: var(--dw-fg); }
 .dw-report-axis { display: grid; grid-template-columns: 260px max-content; gap: 8px; margin-top: 6px; }
 .dw-report-ticks { position: relative; height: 14px; border-top: 1px solid var(--dw-fg-muted); }

@@ -258,7 +258,7 @@ class Report:
             parts.append(f"<p>{nums}</p><p>fix: <code>{e(f.fix_text())}</code></p>")
             if len(f.images):
                 parts.append("<div>evidence: " + "".join(
-                    f"<img alt='image {int(j)}' src='{png_uri(im)}'>" for j, im in zip(f.evidence, f.images)) + "</div>")
+                    f"<img alt='image {int(j)}' src='{png_uri(im)}'>" for j, im in zip(f.evidence, f.images, strict=True)) + "</div>")
             if f.probed is not None and len(f.probed):
                 parts.append("<div>probed copies: " + "".join(f"<img alt='probed' src='{png_uri(im)}'>" for im in f.probed) + "</div>")
             parts.append("</div>")

@@ -24,7 +24,16 @@ from collections.abc import Callable
 import numpy as np
 
 from ..audit import probes
-from ..audit.findings import ALPHA, MARGIN, Report, Finding, below_test, gap_test, paired_drop_test, rank
+from ..audit.findings import (
+    ALPHA,
+    MARGIN,
+    Finding,
+    Report,
+    below_test,
+    gap_test,
+    paired_drop_test,
+    rank,
+)
 from ..runtime.jobs import Cancelled, Job
 from .context import DataContext
 from .versions import VersionStore

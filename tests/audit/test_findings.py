@@ -7,7 +7,13 @@ import pytest
 
 from dashwidgets.audit import probes
 from dashwidgets.audit.findings import (
-    MARGIN, Report, Finding, below_test, gap_test, paired_drop_test, rank,
+    MARGIN,
+    Finding,
+    Report,
+    below_test,
+    gap_test,
+    paired_drop_test,
+    rank,
 )
 
 
