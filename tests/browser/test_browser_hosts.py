@@ -63,7 +63,8 @@ def test_keys_act_in_the_focused_view_only_and_the_row_resizes(page, themed_lab,
     page.keyboard.press("l")
     assert tool("lasso") == "true"
     assert _cells(nb) == cells, "b in Jupyter's command mode inserts a cell: the view must keep the key"
-    _lasso(page, rect)
+    canvas.evaluate("(n) => n.scrollIntoView({block: 'center'})")
+    _lasso(page, canvas.bounding_box())
     sel = _poll(lambda: nb.kernel.eval("proj.selection"), what="a lasso selection")
     _poll(lambda: nb.kernel.eval("gal.selection") == sel, what="the gallery's selection = the lasso's")
     page.keyboard.press("Escape")
