@@ -113,6 +113,8 @@ def test_lasso_zoom_and_views_render_without_a_kernel(page, themed_lab, open_not
     _poll(lambda: _items(page) == wrong or None, what="wrong predictions only", timeout=10)
     assert page.locator(".dw-gallery .dw-export").is_disabled()  # CSV export needs the kernel
     page.locator(".dw-gallery .dw-filter-correct").select_option("")
+    _poll(lambda: len(_items(page)) == len(got) or None, what="all selected images again", timeout=10)
+    page.locator(".dw-gallery .dw-offline").scroll_into_view_if_needed()
     screenshot(page, f"offline-{theme}")
 
     # zoom in: points become thumbnails from the snapshot (nobody to ask)
@@ -135,7 +137,6 @@ def test_lasso_zoom_and_views_render_without_a_kernel(page, themed_lab, open_not
         if selector == ".dw-attribution":
             rows = fresh.last.locator("[data-index]").evaluate_all("els => [...new Set(els.map(e => Number(e.dataset.index)))]")
             assert set(rows) >= set(att_idx)
-        page.evaluate("() => window.jupyterapp.shell.currentWidget && window.jupyterapp.shell.currentWidget.close()")
     screenshot(page, f"offline-views-{theme}")
     # JupyterLab leaves a shut-down kernel's comms open, so ipywidgets' own save_changes (the
     # jslink, a view's trait updates) logs that it cannot send; nothing else may be logged
