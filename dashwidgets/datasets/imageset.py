@@ -69,6 +69,17 @@ class ImageSet:
         return len(self.images)
 
     @property
+    def mapped(self) -> bool:
+        """True when the images are memory-mapped from an image store on disk
+        (:func:`dashwidgets.datasets.store.open_store`), not held in RAM."""
+        base = self.images
+        while base is not None:
+            if isinstance(base, np.memmap):
+                return True
+            base = getattr(base, "base", None)
+        return False
+
+    @property
     def num_classes(self) -> int:
         return len(self.classes)
 
@@ -105,7 +116,7 @@ class ImageSet:
             attributes={k: v[idx] for k, v in self.attributes.items()},
             masks={k: v[idx] for k, v in self.masks.items()},
             name=self.name,
-            meta=dict(self.meta),
+            meta={k: v for k, v in self.meta.items() if k != "store"},  # the subset is in memory
         )
 
     def check_indices(self, idx: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -270,4 +281,4 @@ def _check_mask(name: str, values: Any, image_shape: tuple[int, ...]) -> np.ndar
     if arr.dtype.kind == "f" and np.isnan(arr).any():  # astype(bool) would put NaN inside the mask
         i = int(np.argwhere(np.isnan(arr))[0][0])
         raise ValueError(f"mask {name!r} contains NaN (first in image {i}); expected bool or 0/1 values")
-    return arr.astype(bool)
+    return arr if arr.dtype == bool else arr.astype(bool)  # a memory-mapped bool mask stays mapped

@@ -26,6 +26,39 @@ def check_positive_int(name: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
+class MappedRows:
+    """uint8 image rows read batch by batch from numpy arrays (a memory-mapped dataset, plus
+    augmented images appended after it), indexable by an index tensor like the in-memory
+    tensor it stands in for: only the rows a batch needs are read, in file order."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, *parts: np.ndarray):
+        self.parts = parts
+        self.starts = np.cumsum([0, *(len(p) for p in parts)])
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def numel(self) -> int:
+        return len(self) * int(np.prod(self.parts[0].shape[1:]))
+
+    def __getitem__(self, idx: torch.Tensor) -> torch.Tensor:
+        i = idx.cpu().numpy().reshape(-1)
+        order = np.argsort(i, kind="stable")  # sequential reads: the page cache's best case
+        rows = np.empty((len(i), *self.parts[0].shape[1:]), self.parts[0].dtype)
+        si = i[order]
+        for k, part in enumerate(self.parts):
+            lo, hi = np.searchsorted(si, [self.starts[k], self.starts[k + 1]])
+            if hi > lo:
+                rows[order[lo:hi]] = part[si[lo:hi] - self.starts[k]]
+        return torch.from_numpy(rows)
+
+    def plus(self, extra: np.ndarray) -> MappedRows:
+        """These rows followed by ``extra`` (indexed after them)."""
+        return MappedRows(*self.parts, extra)
+
+
 class DataContext:
     """The dataset as tensors on ``device`` plus the model template (see :class:`Engine`)."""
 
@@ -47,11 +80,14 @@ class DataContext:
         self.embedding_layer = embedding_layer or last_conv(self.template)
         get_layer(self.template, self.embedding_layer)  # unknown names fail here, clearly
         self.mean, self.std, self.normalize_json = self._normalisation(normalize)
-        images = torch.from_numpy(dataset.images)
-        if device.type != "cpu" and images.numel() <= _GPU_RESIDENT_BYTES:
-            images = images.to(device)
-        elif device.type == "cuda":
-            images = images.pin_memory()
+        if dataset.mapped:  # a memory-mapped store: read batch by batch, never loaded whole
+            images = MappedRows(dataset.images)
+        else:
+            images = torch.from_numpy(dataset.images)
+            if device.type != "cpu" and images.numel() <= _GPU_RESIDENT_BYTES:
+                images = images.to(device)
+            elif device.type == "cuda":
+                images = images.pin_memory()
         self.images = images
         self.targets = torch.from_numpy(dataset.labels).to(device)
         # x_normalised = uint8 * scale + shift, one fused multiply-add per batch
@@ -105,8 +141,17 @@ class DataContext:
     def inputs_t(self, idx: torch.Tensor) -> torch.Tensor:
         """Normalised float inputs for an index tensor (the hot path: no checks)."""
         x = self.images[idx.to(self.images.device)]
+        if isinstance(self.images, MappedRows) and self.device.type == "cuda":
+            x = x.pin_memory()  # a batch read from disk: pinned, so the copy below overlaps
         x = x.to(self.device, non_blocking=True)
         return x.float().mul_(self.scale).add_(self.shift)
+
+    def images_plus(self, extra: np.ndarray) -> torch.Tensor | MappedRows:
+        """The dataset's images followed by ``extra [M, 3, H, W] uint8`` (indexed after them),
+        where the dataset's images live (a memory-mapped dataset stays on disk)."""
+        if isinstance(self.images, MappedRows):
+            return self.images.plus(extra)
+        return torch.cat([self.images, torch.from_numpy(extra).to(self.images.device)])
 
     def inputs(self, idx: Sequence[int] | np.ndarray) -> torch.Tensor:
         return self.inputs_t(torch.from_numpy(self.dataset.check_indices(idx)))

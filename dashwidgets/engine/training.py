@@ -126,7 +126,7 @@ class TrainingService:
                 train_idx = train_idx[keep]
             extra = np.concatenate([a.images[a.accepted] for a in augs])
             extra_y = np.concatenate([a.labels[a.accepted] for a in augs]).astype(np.int64)
-            images = torch.cat([ctx.images, torch.from_numpy(extra).to(ctx.images.device)])
+            images = ctx.images_plus(extra)
             targets = torch.cat([ctx.targets, torch.from_numpy(extra_y).to(ctx.targets.device)])
             train_idx = np.concatenate([train_idx, len(ds) + np.arange(len(extra))])
             inputs = ctx.inputs_of(images)

@@ -6,7 +6,8 @@ Layout (the version store's part; each service owns a subfolder of its own)::
                             signature, input normalisation
     .lock                   an OS-level lock held while anything is written (two processes
                             can train into one workspace; ids are allocated from the disk)
-    dataset.npz             the ImageSet (so the workspace opens on its own)
+    dataset.npz             the ImageSet (so the workspace opens on its own), or
+    dataset.json            for a memory-mapped image store: its path (the images are not copied)
     init.pt                 the initial weights every run without a parent starts from
     history.json            training / discard / augmentation events
     versions/v1.pt          weights (torch.save of a state dict; loaded with weights_only=True)
@@ -199,9 +200,13 @@ class Workspace:
             if self.exists():
                 return False
             (self.root / "versions").mkdir(exist_ok=True)
-            buf = io.BytesIO()
-            np.savez(buf, **dataset.to_arrays())
-            atomic_write_bytes(self.root / "dataset.npz", buf.getvalue())
+            if dataset.mapped and dataset.meta.get("store"):  # a store on disk: referenced, not copied
+                atomic_write_json(self.root / "dataset.json", {"store": dataset.meta["store"],
+                                                               "fingerprint": dataset.fingerprint()})
+            else:
+                buf = io.BytesIO()
+                np.savez(buf, **dataset.to_arrays())
+                atomic_write_bytes(self.root / "dataset.npz", buf.getvalue())
             atomic_write_bytes(self.root / "init.pt", state_bytes(init_state))
             atomic_write_json(self.header_path, {"format": FORMAT, "format_version": FORMAT_VERSION, **header})
         return True
@@ -226,6 +231,19 @@ class Workspace:
             ) from None
 
     def read_dataset(self, meta: dict | None = None) -> ImageSet:
+        ref = self.root / "dataset.json"
+        if ref.exists():  # made from an image store, which it references
+            from ..datasets.store import StoreError, open_store
+
+            try:
+                store = json.loads(ref.read_text())["store"]
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise WorkspaceError(f"corrupted workspace file {ref}: {e}") from None
+            try:
+                return open_store(store)
+            except StoreError as e:
+                raise WorkspaceError(f"this workspace's images live in the image store {store}, which it does "
+                                     f"not copy: {e}") from None
         path = self.root / "dataset.npz"
         try:
             with np.load(path, allow_pickle=False) as z:
