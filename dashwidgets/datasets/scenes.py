@@ -171,12 +171,20 @@ class SceneDigits:
         theta[:, 0, 0] = theta[:, 1, 1] = side / _SCENE_SIDE
         theta[:, 0, 2] = (x0 + side / 2) / _SCENE_SIDE * 2 - 1
         theta[:, 1, 2] = (y0 + side / 2) / _SCENE_SIDE * 2 - 1
-        scenes = _scenes()[torch.from_numpy(self.bias_class[idx])]
         grid = F.affine_grid(torch.from_numpy(theta), [n, 3, s, s], align_corners=False)
-        bg = F.grid_sample(scenes, grid, mode="bilinear", align_corners=False)
+        scenes, kinds = _scenes(), self.bias_class[idx]
+        bg = torch.empty((n, 3, s, s))
+        for k in np.unique(kinds):  # one sample per scene: its images' grids stacked as one tall grid
+            rows = torch.from_numpy(np.flatnonzero(kinds == k))
+            tall = grid[rows].reshape(1, len(rows) * s, s, 2)
+            out = F.grid_sample(scenes[int(k)][None], tall, mode="bilinear", align_corners=False)
+            bg[rows] = out[0].reshape(3, len(rows), s, s).transpose(0, 1)
         # White digit with a dark rim, so it reads on bright and dark scenes alike.
         a = ink[:, None]
-        rim = (F.max_pool2d(a, kernel_size=max(3, s // 16 * 2 + 1), stride=1, padding=max(1, s // 16)) - a).clamp(0, 1)
+        r = max(1, s // 16)  # rim width; a separable max filter (two 1-D passes)
+        grown = F.max_pool2d(F.max_pool2d(a, (2 * r + 1, 1), stride=1, padding=(r, 0)), (1, 2 * r + 1), stride=1,
+                             padding=(0, r))
+        rim = (grown - a).clamp(0, 1)
         img = bg * (1 - rim) * (1 - a) + 0.97 * a
         images = (img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
         return images, ink.numpy() > 0.3
