@@ -1,10 +1,12 @@
 // Keyboard shortcuts of a view, active while the view has focus (click it, or Tab to it).
-// The view's root gets tabindex="0"; a keydown on it (or inside it, but never from a text field,
-// select or editor) that a shortcut handles is acted on and stopped there, so the notebook's
-// command mode (JupyterLab, Notebook 7) or marimo does not act on the same key; every other key
-// passes through untouched. Nothing listens on the document: keys typed in notebook cells never
-// reach a view. A "⌨" button in the view's toolbar lists the shortcuts (its tooltip, and a panel
-// it toggles), so they are documented where they work.
+// The view's root gets tabindex="0"; a keydown from inside it (never from a text field, select or
+// editor) that a shortcut handles is acted on and stopped, so the notebook's command mode
+// (JupyterLab, Notebook 7) or marimo does not act on the same key; every other key passes through
+// untouched. The listener sits on the window in the capture phase, because Notebook 7 (unlike
+// JupyterLab 4) reads keys on the document in the capture phase, before any view could stop them;
+// it ignores every key whose event path does not pass through the view, so keys typed in notebook
+// cells never reach a view. A "⌨" button in the view's toolbar lists the shortcuts (its tooltip,
+// and a panel it toggles), so they are documented where they work.
 
 import { el } from "./dom.js";
 import { addStyle } from "./style.js";
@@ -37,12 +39,13 @@ export function isTyping(target) {
 /**
  * The shortcut `event` triggers among `shortcuts` ([{keys: ["l", "L"], label, run}, ...]), or
  * null: none for a key with Ctrl / Meta / Alt held (those are the host's, e.g. Ctrl+S), for a key
- * typed into a text field, select or editor, or for a key no shortcut lists. Letters match in
+ * typed into a text field, select or editor (`target`: where the key was typed, inside a shadow
+ * root too), or for a key no shortcut lists. Letters match in
  * either case (Shift+L is l: caps lock must not disable a shortcut).
  */
-export function shortcutFor(shortcuts, event) {
+export function shortcutFor(shortcuts, event, target = event && event.target) {
   if (!event || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return null;
-  if (isTyping(event.target)) return null;
+  if (isTyping(target)) return null;
   const key = event.key && event.key.length === 1 ? event.key.toLowerCase() : event.key;
   return shortcuts.find((s) => s.keys.some((k) => (k.length === 1 ? k.toLowerCase() : k) === key)) || null;
 }
@@ -87,15 +90,23 @@ export function bindShortcuts(scope, root, shortcuts, toolbar) {
     panel.style.display = open ? "block" : "none";
   };
   scope.bind(button, { click: () => toggle(button.getAttribute("aria-expanded") !== "true") });
-  scope.bind(root, {
-    keydown: (ev) => {
-      const s = shortcutFor(shortcuts, ev);
-      if (!s) return;
-      s.run(ev);
-      ev.preventDefault();
-      ev.stopPropagation(); // the notebook's command mode must not also act on it
-      root.setAttribute("data-last-key", ev.key);
+  scope.bind(
+    window,
+    {
+      keydown: (ev) => {
+        const path = ev.composedPath ? ev.composedPath() : [];
+        if (!path.includes(root)) return; // not typed in this view
+        const s = shortcutFor(shortcuts, ev, path[0]);
+        if (!s) return;
+        s.run(ev);
+        ev.preventDefault();
+        ev.stopImmediatePropagation(); // the notebook's command mode must not also act on it
+        root.setAttribute("data-last-key", ev.key);
+      },
     },
+    { capture: true },
+  );
+  scope.bind(root, {
     // a click anywhere in the view (a canvas, an image) gives it the keys; controls keep their own focus
     pointerdown: (ev) => {
       if (!isTyping(ev.target) && !root.contains(document.activeElement)) root.focus({ preventScroll: true });

@@ -38,6 +38,9 @@ describe("shortcutFor", () => {
       expect(shortcutFor(shortcuts, key("l", { target: { tagName } }))).toBeNull();
     }
     expect(shortcutFor(shortcuts, key("Escape", { target: { tagName: "DIV", isContentEditable: true } }))).toBeNull();
+    // typed inside a shadow root: the window sees its host as the target, the path's first node is the field
+    expect(shortcutFor(shortcuts, key("l", { target: { tagName: "MARIMO-ANYWIDGET" } }), { tagName: "INPUT" })).toBeNull();
+    expect(shortcutFor(shortcuts, key("l", { target: { tagName: "MARIMO-ANYWIDGET" } }), { tagName: "CANVAS" })).not.toBeNull();
     expect(isTyping({ tagName: "CANVAS" })).toBe(false);
     expect(isTyping(null)).toBe(false);
   });
