@@ -61,7 +61,7 @@ _RESERVED_VERSIONS = 4
 """Versions whose arrays the budget reserves room for."""
 
 _budget_mb: float | None = None
-_snapshots: "weakref.WeakKeyDictionary[Engine, ImageSnapshot]" = weakref.WeakKeyDictionary()
+_snapshots: weakref.WeakKeyDictionary[Engine, ImageSnapshot] = weakref.WeakKeyDictionary()
 
 
 def set_image_budget(mb: float | None) -> None:

@@ -10,7 +10,14 @@ from ipywidgets import widget_serialization
 
 import dashwidgets as dw
 from dashwidgets.widgets import _snapshot
-from dashwidgets.widgets._snapshot import ENV, ImageSnapshot, image_budget, plan, set_image_budget, snapshot_for
+from dashwidgets.widgets._snapshot import (
+    ENV,
+    ImageSnapshot,
+    image_budget,
+    plan,
+    set_image_budget,
+    snapshot_for,
+)
 
 
 @pytest.fixture(autouse=True)
