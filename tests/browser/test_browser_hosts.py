@@ -143,6 +143,8 @@ def test_dashboard_in_notebook7(page, nb7, open_notebook, screenshot):
     _poll(lambda: nb.kernel.eval("gal.selection") == sel, what="the gallery's selection = the lasso's")
     _poll(lambda: page.locator(".dw-gallery").get_attribute("data-total") == str(len(sel)), what="the gallery counting them")
     _poll(lambda: page.locator(".dw-gallery-item").count() > 0, what="gallery items")
+    root.evaluate("(n) => n.scrollIntoView({block: 'start'})")
+    screenshot(page, "hosts-notebook7")
     # Notebook 7's command mode does not see the keys the focused view handles
     cells = _cells(nb)
     page.locator(".dw-projection .dw-status").first.click()
@@ -151,7 +153,6 @@ def test_dashboard_in_notebook7(page, nb7, open_notebook, screenshot):
     page.keyboard.press("Escape")
     _poll(lambda: nb.kernel.eval("gal.selection") == [], what="Esc cleared the selection")
     assert _cells(nb) == cells
-    screenshot(page, "hosts-notebook7")
 
 
 # ====================================================================== marimo
