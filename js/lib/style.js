@@ -148,9 +148,13 @@ export function adoptShadowStyles(start = document) {
 }
 
 // A view's root is attached after its render() starts (and a host may attach it later still):
-// look again on the next frame and a little later. No shadow root: nothing to do.
+// look on the next frame and twice later, counted from the last view that asked. No shadow root:
+// nothing to do.
 function scheduleAdopt() {
-  if (adoptTimers.length || typeof requestAnimationFrame === "undefined") return;
+  if (typeof requestAnimationFrame === "undefined") return;
+  const [frame, ...timers] = adoptTimers;
+  if (frame !== undefined) cancelAnimationFrame(frame);
+  timers.forEach(clearTimeout);
   const run = () => adoptShadowStyles();
-  adoptTimers = [requestAnimationFrame(run), setTimeout(run, 300), setTimeout(() => (run(), (adoptTimers = [])), 1500)];
+  adoptTimers = [requestAnimationFrame(run), setTimeout(run, 300), setTimeout(run, 1500)];
 }

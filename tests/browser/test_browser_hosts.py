@@ -273,5 +273,7 @@ def test_dashboard_in_marimo(page, marimo_app, tmp_path, screenshot):
     assert page.locator(".dw-clusters").count() == 0
     tabs.filter(has_text="Fix").first.click()
     page.locator(".dw-clusters[data-clusters]").first.wait_for(timeout=120_000)
+    toolbar = page.locator(".dw-clusters .dw-toolbar").first
+    _poll(lambda: toolbar.evaluate("(n) => getComputedStyle(n).display") == "flex", what="the later view styled in its shadow root")
     page.wait_for_timeout(500)
     screenshot(page, "hosts-marimo-fix")
