@@ -81,7 +81,7 @@ def test_side_by_side_row_is_resizable(eng):
     left, right = SIDE_BY_SIDE["Audit"]
     box = d.tabs.children[0]
     assert "dw-dashboard-panel" in box._dom_classes and box.layout.flex_flow == "row wrap"
-    views = dict(zip(["projection", "gallery", "attribution"], box.children))
+    views = dict(zip(["projection", "gallery", "attribution"], box.children, strict=True))
     assert views[left] is d.views["projection"] and "dw-dashboard-resizable" in views[left]._dom_classes
     assert views[left].layout.flex == "0 0 auto" and views[left].layout.width.endswith("%")
     assert views[right].layout.flex.startswith("1 1") and "dw-dashboard-resizable" not in views[right]._dom_classes
