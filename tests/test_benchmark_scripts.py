@@ -85,3 +85,15 @@ def test_regions_benchmark_prints_the_maps_and_attack_ratios(tmp_path):
     assert m["n"] == 64 and m["loop_n"] == 2 and m["patches"] == 81
     assert m["max_abs_diff"] < 1e-4  # the loop computes the same maps, patch by patch
     assert res["criticism"]["n"] == 64 and res["criticism"]["attack"]["ratio"] > 0
+
+
+@pytest.mark.slow
+def test_scale_benchmark_prints_a_row_per_size_with_its_baselines(tmp_path):
+    stdout, res = _run(["benchmarks/scale.py", "--sizes", "1000", "--size", "32", "--device", "cpu"], tmp_path)
+    (row,) = res["results"]
+    assert row["n"] == 1000
+    assert re.search(r"^  generate\s+1,000 images .* ratio [\d.]+x", stdout, flags=re.M), stdout
+    assert re.search(r"^  evaluate .* ratio [\d.]+x \(predictions agree on 100.00%\)", stdout, flags=re.M), stdout
+    assert row["evaluate"]["agreement"] == 1.0  # the engine and the bare loop read the same store
+    assert row["tsne"]["ratio"] > 0 and 0 < row["tsne"]["recall"] <= 1 and 0 < row["tsne"]["plain_recall"] <= 1
+    assert row["rss"]["image_bytes"] == 1000 * 3 * 32 * 32 and row["rss"]["peak_bytes"] > 0

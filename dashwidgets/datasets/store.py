@@ -120,12 +120,17 @@ def open_store(folder: str | Path, _header: dict | None = None) -> ImageSet:
     return ds
 
 
-def to_store(source, folder: str | Path, batch: int = 4096, progress: Callable[[int], None] | None = None) -> ImageSet:
+def to_store(source, folder: str | Path, batch: int | None = None,
+             progress: Callable[[int], None] | None = None) -> ImageSet:
     """Write ``source`` (an :class:`ImageSet`, or a lazily rendered
     :class:`~dashwidgets.datasets.scenes.SceneDigits`) into an image store at ``folder`` and
-    return it memory-mapped. A SceneDigits set is rendered ``batch`` images at a time, so a set
-    larger than RAM can be written."""
+    return it memory-mapped. A SceneDigits set is rendered ``batch`` images at a time (default:
+    about 64 MB of float32 pixels per batch), so a set larger than RAM can be written."""
     from .scenes import SceneDigits
+
+    if batch is None:
+        h, w = (source.size, source.size) if isinstance(source, SceneDigits) else source.image_size
+        batch = max(16, (64 << 20) // (3 * h * w * 4))
 
     if isinstance(source, SceneDigits):
         n, s = len(source), source.size
