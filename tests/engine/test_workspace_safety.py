@@ -431,10 +431,11 @@ def test_discard_leaves_no_entry_of_the_version_in_any_registered_cache(tiny_ds,
         layer = dw.models.layers.conv_layers(eng.model(v))[-1]
         eng.cluster_neurons(v, [(layer, 0), (layer, 1)], epochs=0)  # fills "concepts" too
         eng.criticize(v, split="val", sample=4, n=1)
+        eng.report(v, sample=20, criticize=False, progress=False)
         extra.put(v.id, "key", np.zeros(3))
     caches = eng.caches
     assert {"models", "evaluate", "projection", "attribution", "clusters", "translators", "subgroups", "neuron_maxima", "concepts",
-            "neuron_clusters"} <= set(
+            "neuron_clusters", "report"} <= set(
         caches
     )
     empty = [name for name, c in caches.items() if not c.keys(v1.id)]
