@@ -25,9 +25,13 @@ function kernelOf(model) {
 /**
  * True while the kernel can answer the view: the snapshot model's comm is open and, in
  * JupyterLab, its kernel is neither shut down nor dead (a shut-down kernel leaves comm_live set).
+ * A host without ipywidgets comms (marimo: its models have no `comm_live` at all) talks to its
+ * kernel its own way and counts as live; an exported page's models have `comm_live` false.
  */
 export function kernelLive(snapshotModel) {
-  if (!snapshotModel || !snapshotModel.comm_live) return false;
+  if (!snapshotModel) return false;
+  if (snapshotModel.comm_live === undefined && snapshotModel.comm === undefined) return true;
+  if (!snapshotModel.comm_live) return false;
   const services = snapshotModel.comm && snapshotModel.comm.jsServicesComm;
   if (services && services.isDisposed) return false;
   const kernel = kernelOf(snapshotModel);

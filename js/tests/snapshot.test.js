@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { offlineNote, offlinePage } from "../lib/gallery-offline.js";
-import { decodeSnapshot, searchSorted } from "../lib/snapshot.js";
+import { decodeSnapshot, kernelLive, searchSorted } from "../lib/snapshot.js";
 import { ThumbnailCache } from "../lib/thumbnails.js";
 
 // A snapshot model as the kernel sends it: arrays as {dtype, shape, buffer}.
@@ -98,5 +98,23 @@ describe("thumbnails from the snapshot", () => {
     cache.useSnapshot(sub, () => true); // kernel gone: no requests
     cache.want([6]);
     expect(sent.length).toBe(1);
+  });
+});
+
+describe("is the kernel there", () => {
+  it("an exported page's model (comm_live false, no comm) has no kernel", () => {
+    expect(kernelLive({ comm_live: false, get: () => null })).toBe(false);
+    expect(kernelLive(null)).toBe(false);
+  });
+  it("a JupyterLab model with an open comm has one, until its kernel is shut down or dies", () => {
+    const kernel = { isDisposed: false, status: "idle", connectionStatus: "connected" };
+    const model = { comm_live: true, comm: { jsServicesComm: { kernel, isDisposed: false } } };
+    expect(kernelLive(model)).toBe(true);
+    kernel.status = "dead";
+    expect(kernelLive(model)).toBe(false);
+    expect(kernelLive({ comm_live: false, comm: {} })).toBe(false);
+  });
+  it("a host without ipywidgets comms (marimo's models have no comm_live) answers through its own channel", () => {
+    expect(kernelLive({ get: () => null, send: () => {} })).toBe(true);
   });
 });

@@ -259,6 +259,10 @@ def test_dashboard_in_marimo(page, marimo_app, tmp_path, screenshot):
     # projection front end -> kernel -> traitlets link -> the gallery's Python object -> its front end
     _poll(lambda: record.exists() and len(json.loads(record.read_text())) == n, what=f"the gallery's Python object receiving {n} images")
     _poll(lambda: gallery.get_attribute("data-total") == str(n), what="the gallery's page counting them")
+    # marimo's kernel answers the views: the gallery is not in its no-kernel mode (its offline
+    # note hidden, tags and CSV export enabled), although marimo's models have no ipywidgets comm
+    assert gallery.locator(".dw-offline").first.is_hidden()
+    assert gallery.get_by_role("button", name="Export CSV").is_enabled()
     screenshot(page, "hosts-marimo")
 
     # keys work in marimo too: Esc in the focused map clears the selection everywhere
