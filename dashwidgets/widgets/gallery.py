@@ -36,6 +36,10 @@ class ImageGallery(Paged, Detail, EngineView):
     (:meth:`~Engine.image_detail`). The filters apply to the selection, or to all images when
     nothing is selected and a filter is set. Tag the selection, select a tag's images, and
     export what is shown (:meth:`to_dataframe`, :meth:`to_csv`, or "Export CSV" in the browser).
+    Keys, while the gallery has focus: ``→``/``n`` next page, ``←``/``p`` previous page, ``Esc``
+    clear the selection. Without a kernel (an exported page) it pages, sorts and filters from the
+    engine's image snapshot (:func:`~dashwidgets.set_image_budget`); tags, CSV export and the
+    detail panel need the kernel.
 
     Parameters
     ----------

@@ -30,6 +30,9 @@ class ProjectionView(EngineView):
     A lasso or box selects only points of the splits in ``select_splits`` that are also shown
     (``visible_splits``): hiding a split never lets its points into a selection.
 
+    Keys, while the map has focus (click it; its "⌨ ?" button lists them): ``l`` lasso, ``b``
+    box, ``p`` pan, ``r`` reset the view, ``Esc`` clear the selection.
+
     Parameters
     ----------
     engine : Engine
