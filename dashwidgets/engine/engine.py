@@ -11,6 +11,7 @@ docstring (shapes, defaults, what is cached); the bodies are one or two lines ea
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -37,6 +38,7 @@ from ..explain.perturbation import AOPCResult
 from ..models.cnn import build_model, default_model
 from ..models.version import ModelVersion
 from ..runtime.device import resolve_device
+from ..runtime.executor import resolve_executor
 from ..runtime.jobs import Job
 from ..runtime.results import EvalResult
 from ..train.loop import TrainConfig
@@ -94,6 +96,12 @@ class Engine:
         Images per inference batch.
     seed : int
         Seed of the default model's initial weights and of the t-SNE map.
+    executor : "local", "ray" or RayExecutor
+        Where :meth:`evaluate`'s batches run: here, or on a Ray cluster through Ray Data
+        (``dashwidgets.runtime.executor.RayExecutor(num_workers, address)``; ``"ray"`` uses
+        the initialised Ray or starts a local one). The batches are the local ones, so results
+        equal the local path's (bitwise on CPU). Training and the widgets always run here. See
+        also :meth:`executing`.
     """
 
     def __init__(
@@ -106,6 +114,7 @@ class Engine:
         normalize: str | tuple | None = "dataset",
         eval_batch_size: int = 512,
         seed: int = 0,
+        executor: str | Any = "local",
     ):
         if not isinstance(dataset, ImageSet):
             raise TypeError(
@@ -134,7 +143,7 @@ class Engine:
         }
         ws = Workspace(workspace) if workspace is not None else None
         self._store = store = VersionStore(ctx.template, header, ws, dataset)
-        self._inference = InferenceService(ctx, store)
+        self._inference = InferenceService(ctx, store, executor=executor)
         self._projection = ProjectionService(ctx, store, self._inference, self.seed)
         self._attribution = AttributionService(ctx, store, self._inference)
         self._augmentation = AugmentationService(ctx, store, self._inference, self._attribution)
@@ -196,6 +205,25 @@ class Engine:
     @property
     def eval_batch_size(self) -> int:
         return self._ctx.eval_batch_size
+
+    @property
+    def executor(self):
+        """Where batch work runs (a LocalExecutor or RayExecutor; set with "local", "ray" or one)."""
+        return self._inference.executor
+
+    @executor.setter
+    def executor(self, executor) -> None:
+        self._inference.executor = resolve_executor(executor)
+
+    @contextlib.contextmanager
+    def executing(self, executor):
+        """``with engine.executing("ray"): engine.evaluate(v)``: batch work runs on ``executor``
+        inside the block, then on the previous one again."""
+        previous, self.executor = self.executor, executor
+        try:
+            yield self.executor
+        finally:
+            self._inference.executor = previous
 
     @property
     def classes(self) -> list[str]:

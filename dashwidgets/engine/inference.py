@@ -3,24 +3,79 @@ images outside the dataset."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
+from torch import nn
 
 from ..audit.report import BiasAudit, bias_audit
 from ..models.inference import run_inference
 from ..models.version import ModelVersion
+from ..runtime.executor import LocalExecutor, resolve_executor
 from ..runtime.results import EvalResult
-from .context import DataContext
+from .context import DataContext, MappedRows
 from .versions import VersionStore
 
 
-class InferenceService:
-    """``evaluate`` cached per (version, split, layer) in the store's ``"evaluate"`` cache."""
+class EvalTask:
+    """``run_inference`` over ``idx`` as a batch task for an executor (see
+    :mod:`dashwidgets.runtime.executor`): batch ``k`` is ``idx[k * batch_size:][:batch_size]``,
+    the same batches as the local pass, computed the same way, so CPU results are bitwise equal.
 
-    def __init__(self, ctx: DataContext, store: VersionStore, max_bytes: int = 1 << 30):
+    Pickled once into the executor's object store: the model (on CPU), the images (the uint8
+    array, or only the file of a memory-mapped image store), labels and normalisation."""
+
+    def __init__(self, ctx: DataContext, model: nn.Module, idx: np.ndarray, layer: str | None, device: str):
+        self.model = copy.deepcopy(model).to("cpu")
+        images = ctx.dataset.images
+        if isinstance(images, np.memmap) and images.filename:
+            self.images, self.mmap = None, (str(images.filename), int(images.offset), images.dtype.str, images.shape)
+            reopened = np.memmap(self.mmap[0], np.dtype(self.mmap[2]), "r", self.mmap[1], self.mmap[3])
+            if len(images) and not (np.array_equal(reopened[0], images[0]) and np.array_equal(reopened[-1], images[-1])):
+                raise ValueError("the dataset's memory-mapped images are a view the Ray executor cannot reopen; "
+                                 "save them as an image store first")
+        else:
+            self.images, self.mmap = np.ascontiguousarray(images), None
+        self.labels = np.asarray(ctx.dataset.labels, np.int64)
+        self.scale, self.shift = ctx.scale.cpu(), ctx.shift.cpu()
+        self.idx = np.asarray(idx, np.int64)
+        self.batch_size, self.layer, self.device = ctx.eval_batch_size, layer, device
+        self.n_batches = -(-len(self.idx) // self.batch_size)
+
+    def setup(self) -> None:
+        """Where the task runs: model and tensors onto its device, images opened."""
+        dev = self._dev = torch.device(self.device)
+        self._model = self.model.to(dev).eval()
+        images = self.images if self.mmap is None else np.memmap(
+            self.mmap[0], np.dtype(self.mmap[2]), "r", self.mmap[1], self.mmap[3])
+        self._rows = MappedRows(images)
+        self._targets = torch.from_numpy(self.labels).to(dev)
+        self._scale, self._shift = self.scale.to(dev), self.shift.to(dev)
+
+    def _inputs(self, bi: torch.Tensor) -> torch.Tensor:  # as DataContext.inputs_t
+        x = self._rows[bi].to(self._dev, non_blocking=True)
+        return x.float().mul_(self._scale).add_(self._shift)
+
+    def __call__(self, k: int) -> dict[str, np.ndarray]:
+        start = k * self.batch_size
+        bi = self.idx[start : start + self.batch_size]
+        out = run_inference(self._model, self._inputs, self._targets, bi, self._dev, self.batch_size, self.layer)
+        out["pos"] = np.arange(start, start + len(bi), dtype=np.int64)
+        return out
+
+
+class InferenceService:
+    """``evaluate`` cached per (version, split, layer) in the store's ``"evaluate"`` cache.
+
+    ``executor``: where evaluate's batches run (``"local"``, ``"ray"`` or an executor, see
+    :mod:`dashwidgets.runtime.executor`); the results are the same."""
+
+    def __init__(self, ctx: DataContext, store: VersionStore, max_bytes: int = 1 << 30, executor=None):
         self.ctx = ctx
         self.store = store
         self.cache = store.cache("evaluate", max_bytes=max_bytes)
+        self.executor = resolve_executor(executor)
 
     def evaluate(self, version: ModelVersion | str, split: str | None = None, layer: str | None = None) -> EvalResult:
         ctx = self.ctx
@@ -36,7 +91,11 @@ class InferenceService:
             return self.cache.put(vid, (split, layer), full.take(idx, split))
         model = self.store.model(vid)
         ctx.check_layer(model, layer)
-        out = run_inference(model, ctx.inputs_t, ctx.targets, idx, ctx.device, ctx.eval_batch_size, layer)
+        if isinstance(self.executor, LocalExecutor) or not len(idx):
+            out = run_inference(model, ctx.inputs_t, ctx.targets, idx, ctx.device, ctx.eval_batch_size, layer)
+        else:
+            task = EvalTask(ctx, model, idx, layer, ctx.device.type)
+            out = self.executor.map_batches(task, gpu=ctx.device.type == "cuda")
         labels = ctx.dataset.labels[idx]
         result = EvalResult(
             version=vid, split=split, layer=layer, indices=idx, labels=labels, pred=out["pred"],
