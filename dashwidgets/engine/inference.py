@@ -18,6 +18,25 @@ from .context import DataContext, MappedRows
 from .versions import VersionStore
 
 
+def _store_file(dataset) -> str | None:
+    """The ``images.npy`` of the image store a memory-mapped dataset reads, when its images are
+    that file's rows exactly (checked on the shape and the first and last image); else None."""
+    folder = dataset.meta.get("store") if dataset.mapped else None
+    if not folder:
+        return None
+    path = f"{folder}/images.npy"
+    try:
+        on_disk = np.load(path, mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    images = dataset.images
+    if on_disk.shape != images.shape or on_disk.dtype != images.dtype:
+        return None
+    if len(images) and not (np.array_equal(on_disk[0], images[0]) and np.array_equal(on_disk[-1], images[-1])):
+        return None
+    return path
+
+
 class EvalTask:
     """``run_inference`` over ``idx`` as a batch task for an executor (see
     :mod:`dashwidgets.runtime.executor`): batch ``k`` is ``idx[k * batch_size:][:batch_size]``,
@@ -29,14 +48,9 @@ class EvalTask:
     def __init__(self, ctx: DataContext, model: nn.Module, idx: np.ndarray, layer: str | None, device: str):
         self.model = copy.deepcopy(model).to("cpu")
         images = ctx.dataset.images
-        if isinstance(images, np.memmap) and images.filename:
-            self.images, self.mmap = None, (str(images.filename), int(images.offset), images.dtype.str, images.shape)
-            reopened = np.memmap(self.mmap[0], np.dtype(self.mmap[2]), "r", self.mmap[1], self.mmap[3])
-            if len(images) and not (np.array_equal(reopened[0], images[0]) and np.array_equal(reopened[-1], images[-1])):
-                raise ValueError("the dataset's memory-mapped images are a view the Ray executor cannot reopen; "
-                                 "save them as an image store first")
-        else:
-            self.images, self.mmap = np.ascontiguousarray(images), None
+        self.images, self.mmap = None, _store_file(ctx.dataset)
+        if self.mmap is None:  # in memory (or a mapped view no file holds as is): the array itself
+            self.images = np.ascontiguousarray(images)
         self.labels = np.asarray(ctx.dataset.labels, np.int64)
         self.scale, self.shift = ctx.scale.cpu(), ctx.shift.cpu()
         self.idx = np.asarray(idx, np.int64)
@@ -47,8 +61,7 @@ class EvalTask:
         """Where the task runs: model and tensors onto its device, images opened."""
         dev = self._dev = torch.device(self.device)
         self._model = self.model.to(dev).eval()
-        images = self.images if self.mmap is None else np.memmap(
-            self.mmap[0], np.dtype(self.mmap[2]), "r", self.mmap[1], self.mmap[3])
+        images = self.images if self.mmap is None else np.load(self.mmap, mmap_mode="r")
         self._rows = MappedRows(images)
         self._targets = torch.from_numpy(self.labels).to(dev)
         self._scale, self._shift = self.scale.to(dev), self.shift.to(dev)
