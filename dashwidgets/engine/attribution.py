@@ -15,10 +15,32 @@ from ..explain.metrics import rma, rra
 from ..explain.perturbation import AOPCResult, aopc
 from ..models.layers import last_conv
 from ..models.version import ModelVersion
+from ..runtime.executor import LocalExecutor
 from .context import DataContext, check_positive_int
+from .inference import BatchTask
 from .versions import VersionStore
 
 _CACHE_BYTES = 512 << 20
+
+
+class AttributionTask(BatchTask):
+    """``attribute`` over ``idx`` as a batch task (the batches ``attribute`` makes locally)."""
+
+    def __init__(self, ctx: DataContext, model, idx: np.ndarray, targets: np.ndarray, method: str,
+                 layer: str | None, batch_size: int, params: dict, device: str):
+        super().__init__(ctx, model, idx, batch_size, device)
+        self.attr_targets, self.method, self.layer = np.asarray(targets, np.int64), method, layer
+        self.params = {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in params.items()}
+
+    def setup(self) -> None:
+        super().setup()
+        self._params = {k: v.to(self._dev) if isinstance(v, torch.Tensor) else v for k, v in self.params.items()}
+
+    def run(self, bi: np.ndarray, start: int) -> dict[str, np.ndarray]:
+        t = torch.from_numpy(self.attr_targets[start : start + len(bi)])
+        x = self._inputs(torch.from_numpy(bi))
+        maps = attribute(self._model, x, t, self.method, self.layer, self.batch_size, **self._params)
+        return {"maps": maps.cpu().numpy()}
 
 
 class AttributionService:
@@ -53,7 +75,12 @@ class AttributionService:
             if method in ("ig", "scorecam") and params.get("baseline") is None:
                 params = {**params, "baseline": ctx.black}
             batch_size = batch_size or (64 if ctx.device.type == "cpu" else 512)
-            maps = attribute(model, ctx.inputs(idx), torch.from_numpy(targets), method, layer, batch_size, **params)
+            executor = self.inference.executor
+            if isinstance(executor, LocalExecutor):
+                maps = attribute(model, ctx.inputs(idx), torch.from_numpy(targets), method, layer, batch_size, **params)
+            else:  # the same batches on the executor's workers (see InferenceService)
+                task = AttributionTask(ctx, model, idx, targets, method, layer, batch_size, params, ctx.device.type)
+                maps = torch.from_numpy(executor.map_batches(task, gpu=ctx.device.type == "cuda")["maps"])
             maps = self.cache.put(v.id, key, maps.cpu())  # device memory is not held by the cache
         return maps.numpy() if numpy else maps.to(ctx.device)
 

@@ -37,24 +37,23 @@ def _store_file(dataset) -> str | None:
     return path
 
 
-class EvalTask:
-    """``run_inference`` over ``idx`` as a batch task for an executor (see
-    :mod:`dashwidgets.runtime.executor`): batch ``k`` is ``idx[k * batch_size:][:batch_size]``,
-    the same batches as the local pass, computed the same way, so CPU results are bitwise equal.
+class BatchTask:
+    """Batch work over ``idx`` for an executor (see :mod:`dashwidgets.runtime.executor`): batch
+    ``k`` is ``idx[k * batch_size:][:batch_size]``, the same batches as the local pass, computed
+    the same way, so CPU results are bitwise equal. Subclasses define ``run(bi, start)``.
 
     Pickled once into the executor's object store: the model (on CPU), the images (the uint8
     array, or only the file of a memory-mapped image store), labels and normalisation."""
 
-    def __init__(self, ctx: DataContext, model: nn.Module, idx: np.ndarray, layer: str | None, device: str):
+    def __init__(self, ctx: DataContext, model: nn.Module, idx: np.ndarray, batch_size: int, device: str):
         self.model = copy.deepcopy(model).to("cpu")
-        images = ctx.dataset.images
         self.images, self.mmap = None, _store_file(ctx.dataset)
         if self.mmap is None:  # in memory (or a mapped view no file holds as is): the array itself
-            self.images = np.ascontiguousarray(images)
+            self.images = np.ascontiguousarray(ctx.dataset.images)
         self.labels = np.asarray(ctx.dataset.labels, np.int64)
         self.scale, self.shift = ctx.scale.cpu(), ctx.shift.cpu()
         self.idx = np.asarray(idx, np.int64)
-        self.batch_size, self.layer, self.device = ctx.eval_batch_size, layer, device
+        self.batch_size, self.device = int(batch_size), device
         self.n_batches = -(-len(self.idx) // self.batch_size)
 
     def setup(self) -> None:
@@ -70,12 +69,26 @@ class EvalTask:
         x = self._rows[bi].to(self._dev, non_blocking=True)
         return x.float().mul_(self._scale).add_(self._shift)
 
+    def run(self, bi: np.ndarray, start: int) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
     def __call__(self, k: int) -> dict[str, np.ndarray]:
         start = k * self.batch_size
         bi = self.idx[start : start + self.batch_size]
-        out = run_inference(self._model, self._inputs, self._targets, bi, self._dev, self.batch_size, self.layer)
+        out = self.run(bi, start)
         out["pos"] = np.arange(start, start + len(bi), dtype=np.int64)
         return out
+
+
+class EvalTask(BatchTask):
+    """``run_inference`` (pred, probs, loss, pooled ``layer``) as a batch task."""
+
+    def __init__(self, ctx: DataContext, model: nn.Module, idx: np.ndarray, layer: str | None, device: str):
+        super().__init__(ctx, model, idx, ctx.eval_batch_size, device)
+        self.layer = layer
+
+    def run(self, bi: np.ndarray, start: int) -> dict[str, np.ndarray]:
+        return run_inference(self._model, self._inputs, self._targets, bi, self._dev, self.batch_size, self.layer)
 
 
 class InferenceService:

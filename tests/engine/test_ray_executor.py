@@ -10,7 +10,9 @@ import pytest
 
 import dashwidgets as dw
 from dashwidgets.datasets import to_store
+from dashwidgets.engine.attribution import AttributionTask
 from dashwidgets.engine.inference import EvalTask
+from dashwidgets.explain.attribution import attribute
 from dashwidgets.models.inference import run_inference
 from dashwidgets.runtime.executor import LocalExecutor, RayExecutor, resolve_executor
 
@@ -61,6 +63,19 @@ def test_evaluate_through_ray_equals_local_bitwise(ray_local, tiny):
     _assert_same(local, remote)
 
 
+def test_gradcam_and_ig_through_ray_equal_local_bitwise(ray_local, tiny):
+    eng, v = tiny
+    idx = np.arange(10, 110)
+    want = {m: eng.attribute(v, idx, m, target="label", numpy=True, batch_size=32) for m in ("gradcam", "ig")}
+    eng._attribution.cache.drop(v.id)
+    with eng.executing(RayExecutor(num_workers=2)):
+        got = {m: eng.attribute(v, idx, m, target="label", numpy=True, batch_size=32) for m in ("gradcam", "ig")}
+    for m in want:
+        assert got[m].shape == (100, 32, 32) and got[m].dtype == want[m].dtype
+        assert np.abs(want[m]).sum() > 0, m  # maps, not zeros
+        assert np.array_equal(got[m], want[m]), f"{m} differs"
+
+
 def test_a_memory_mapped_store_ships_its_path_not_its_images(ray_local, tmp_path):
     ds = to_store(dw.datasets.load("patch-digits", bias=0.99, seed=1, n_train=120, n_val=30, n_test=30),
                   tmp_path / "store", batch=64)
@@ -87,6 +102,17 @@ def test_the_batch_task_run_here_equals_run_inference(tiny):
     assert sorted(got) == sorted(want)
     for k in want:
         assert np.array_equal(got[k], want[k]), k
+
+
+def test_the_attribution_task_run_here_equals_attribute(tiny):
+    eng, v = tiny
+    ctx, model = eng._ctx, eng._store.model(v.id)
+    idx = np.array([5, 250, 3, 99, 7, 180, 42], np.int64)
+    targets = eng.dataset.labels[idx]
+    want = attribute(model, ctx.inputs(idx), targets, "gradcam", eng.embedding_layer, 3).cpu().numpy()
+    task = AttributionTask(ctx, model, idx, targets, "gradcam", eng.embedding_layer, 3, {}, "cpu")
+    got = LocalExecutor().map_batches(task)["maps"]
+    assert task.n_batches == 3 and np.array_equal(got, want)
 
 
 def test_executor_arguments_are_checked():
