@@ -97,11 +97,11 @@ class Engine:
     seed : int
         Seed of the default model's initial weights and of the t-SNE map.
     executor : "local", "ray" or RayExecutor
-        Where :meth:`evaluate`'s batches run: here, or on a Ray cluster through Ray Data
-        (``dashwidgets.runtime.executor.RayExecutor(num_workers, address)``; ``"ray"`` uses
-        the initialised Ray or starts a local one). The batches are the local ones, so results
-        equal the local path's (bitwise on CPU). Training and the widgets always run here. See
-        also :meth:`executing`.
+        Where :meth:`evaluate`'s and :meth:`attribute`'s batches run: here, or on a Ray
+        cluster through Ray Data (``dashwidgets.runtime.executor.RayExecutor(num_workers,
+        address)``; ``"ray"`` uses the initialised Ray or starts a local one). The batches are
+        the local ones, so results equal the local path's (bitwise on CPU). Training and the
+        widgets always run here. See also :meth:`executing`.
     """
 
     def __init__(
@@ -217,8 +217,8 @@ class Engine:
 
     @contextlib.contextmanager
     def executing(self, executor):
-        """``with engine.executing("ray"): engine.evaluate(v)``: batch work runs on ``executor``
-        inside the block, then on the previous one again."""
+        """``with engine.executing("ray"): engine.evaluate(v)``: evaluate and attribute run on
+        ``executor`` inside the block, then on the previous one again."""
         previous, self.executor = self.executor, executor
         try:
             yield self.executor
