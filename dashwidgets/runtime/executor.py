@@ -95,15 +95,18 @@ class RayExecutor:
         if task.n_batches == 0:  # nothing to map: run locally, it only shapes the empty outputs
             return LocalExecutor().map_batches(task)
         ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False
-        task_ref = ray.put(task)  # once: every actor reads the same copy
-        ds = ray.data.from_items([{"k": k} for k in range(task.n_batches)], override_num_blocks=task.n_batches)
-        resources = {"num_gpus": 1} if gpu else {"num_cpus": self.num_cpus}
-        ds = ds.map_batches(
-            _RayBatchActor, fn_constructor_args=([task_ref],), batch_size=1, batch_format="numpy",
-            concurrency=min(self.num_workers, task.n_batches), **resources,
-        )
-        parts = list(ds.iter_batches(batch_size=None, batch_format="numpy"))
+        bars, ctx.enable_progress_bars = ctx.enable_progress_bars, False  # the engine reports its own
+        try:
+            task_ref = ray.put(task)  # once: every actor reads the same copy
+            ds = ray.data.from_items([{"k": k} for k in range(task.n_batches)], override_num_blocks=task.n_batches)
+            resources = {"num_gpus": 1} if gpu else {"num_cpus": self.num_cpus}
+            ds = ds.map_batches(
+                _RayBatchActor, fn_constructor_args=([task_ref],), batch_size=1, batch_format="numpy",
+                concurrency=min(self.num_workers, task.n_batches), **resources,
+            )
+            parts = list(ds.iter_batches(batch_size=None, batch_format="numpy"))
+        finally:
+            ctx.enable_progress_bars = bars
         return _gather(parts)
 
     def __repr__(self) -> str:
