@@ -28,6 +28,7 @@ from .link import TRAITS, connect, connect_in_python
 from .neurons import NeuronPanel
 from .projection import ProjectionView
 from .regions import RegionView
+from .report import AuditReport
 from .subgroups import SubgroupPanel
 
 # How each view is made from (engine, version): version is the pinned id, or None to follow the
@@ -41,6 +42,7 @@ PANELS: tuple[tuple[str, tuple[tuple[str, _Make], ...]], ...] = (
     ("Fix", (("clusters", ClusterGallery), ("augmented", lambda e, v: AugmentedView(e)))),
     ("Neurons", (("subgroups", SubgroupPanel), ("neurons", NeuronPanel), ("concepts", ConceptWindow))),
     ("Regions & criticism", (("regions", lambda e, v: RegionView(e)), ("criticism", CriticismView))),
+    ("Report", (("report", AuditReport),)),
 )
 """(tab title, ((view key, maker(engine, version)), ...)) of every panel, in tab order."""
 
@@ -73,10 +75,12 @@ class Dashboard(ipywidgets.VBox):
 
     ``Audit`` (ProjectionView, ImageGallery, AttributionGrid), ``Compare`` (ClassifierBoard,
     MosaicView, TraceView), ``Fix`` (ClusterGallery, AugmentedView), ``Neurons`` (SubgroupPanel,
-    NeuronPanel, ConceptWindow) and ``Regions & criticism`` (RegionView, CriticismView). A tab's
-    views are built the first time it is shown (the Audit tab at once): building all thirteen
-    would compute a t-SNE map, subgroups, neuron scores and a region classifier in one call; the
-    RegionView starts training its classifier only when its tab is opened. Each view is linked
+    NeuronPanel, ConceptWindow), ``Regions & criticism`` (RegionView, CriticismView) and
+    ``Report`` (AuditReport: :meth:`Engine.report`'s ranked suspected biases). A tab's views are
+    built the first time it is shown (the Audit tab at once): building all fourteen would compute
+    a t-SNE map, subgroups, neuron scores, a region classifier and the report in one call; the
+    RegionView starts training its classifier, and the report its probes, only when its tab is
+    opened. Each view is linked
     as it appears (:func:`dashwidgets.widgets.link.connect`, browser-side jslinks that survive an
     exported page): ``selection``, ``focus``, ``version``, ``subgroup`` and ``neuron`` are
     shared, and the board's ``compare`` pair drives the mosaic. A view that cannot be built yet

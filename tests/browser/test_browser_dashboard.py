@@ -19,7 +19,7 @@ SETUP = [
     "d = dw.Dashboard(eng)\nproj = d.views['projection']\nd",
 ]
 
-TITLES = ["Audit", "Compare", "Fix", "Neurons", "Regions & criticism"]
+TITLES = ["Audit", "Compare", "Fix", "Neurons", "Regions & criticism", "Report"]
 
 
 def _lasso(page, rect, fx0, fx1):

@@ -133,7 +133,7 @@ def test_dashboard_in_notebook7(page, nb7, open_notebook, screenshot):
     root = page.locator(".dw-dashboard")
     root.wait_for(timeout=30_000)
     tabs = [t.strip() for t in root.locator(".dw-dashboard-tabs .lm-TabBar-tab").all_inner_texts()]
-    assert tabs == ["Audit", "Compare", "Fix", "Neurons", "Regions & criticism"]
+    assert tabs == ["Audit", "Compare", "Fix", "Neurons", "Regions & criticism", "Report"]
     canvas, rect, _ = _ready(nb)
     page.locator(".dw-gallery").wait_for(timeout=30_000)
     page.locator(".dw-attribution").wait_for(timeout=30_000)

@@ -14,7 +14,7 @@ import dashwidgets as dw
 from dashwidgets.widgets.dashboard import PANELS, Dashboard, _message
 from dashwidgets.widgets.link import connect
 
-TITLES = ["Audit", "Compare", "Fix", "Neurons", "Regions & criticism"]
+TITLES = ["Audit", "Compare", "Fix", "Neurons", "Regions & criticism", "Report"]
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +105,7 @@ def test_views_are_linked_as_they_appear(two, monkeypatch):
     assert ("NeuronPanel", "neuron", "ConceptWindow", "neuron") in pairs
     assert ("MosaicView", "selection", "RegionView", "selection") in pairs
     assert ("MosaicView", "focus", "CriticismView", "focus") in pairs
+    assert ("MosaicView", "focus", "AuditReport", "focus") in pairs  # a clicked evidence image
     # every pair of built views that share a trait is joined once (no duplicate links)
     assert len(pairs) == len(d.links)
     # a new view takes the shared selection at once, as the browser's link will
