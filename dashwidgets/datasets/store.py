@@ -128,6 +128,8 @@ def to_store(source, folder: str | Path, batch: int | None = None,
     about 64 MB of float32 pixels per batch), so a set larger than RAM can be written."""
     from .scenes import SceneDigits
 
+    if not isinstance(source, (ImageSet, SceneDigits)):
+        raise TypeError(f"to_store takes an ImageSet or a SceneDigits, got {type(source).__name__}")
     if batch is None:
         h, w = (source.size, source.size) if isinstance(source, SceneDigits) else source.image_size
         batch = max(16, (64 << 20) // (3 * h * w * 4))
