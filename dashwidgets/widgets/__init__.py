@@ -1,5 +1,6 @@
 """Linked notebook views (anywidget). Each view asks the Engine and displays; none computes."""
 
+from ._snapshot import set_image_budget
 from .attribution import AttributionGrid
 from .augment import AugmentedView, ClusterGallery
 from .board import ClassifierBoard
@@ -13,7 +14,6 @@ from .neurons import NeuronPanel
 from .projection import ProjectionView
 from .regions import RegionView
 from .report import AuditReport
-from ._snapshot import set_image_budget
 from .subgroups import SubgroupPanel
 
 __all__ = [

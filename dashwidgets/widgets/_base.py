@@ -127,9 +127,55 @@ class View(anywidget.AnyWidget):
 
 class RunsJob:
     """Mixin of a view that runs one background :class:`Job` at a time (``self.job``) and says
-    what it does in its ``message`` trait."""
+    what it does in its ``message`` trait.
+
+    Views with the job traits ``state``, ``progress``, ``message`` and ``error`` and a
+    ``_settled`` event hand a started job to :meth:`_follow`, which shows its progress and its
+    end: ``_job_done(result)`` shows a result; ``_job_cancelled`` and ``_job_failed`` say what
+    was stopped or failed; ``_progress_event`` is the job's event type that carries
+    ``progress``."""
 
     job: Job | None = None
+    _progress_event: ClassVar[str] = "step"
+    _job_cancelled: ClassVar[str] = "cancelled"
+    """str: the message shown when the job is cancelled (say how to run it again)."""
+    _job_failed: ClassVar[str] = "the job failed"
+    """str: the start of the error shown when the job fails (its error follows)."""
+
+    def _follow(self, job: Job, message: str) -> Job:
+        """Make ``job`` the view's job: state "running" with ``message``, its events shown."""
+        self.job = job
+        with self.hold_sync():
+            self.state, self.progress, self.error = "running", 0.0, ""
+            self.message = message
+        job.on_event(lambda ev: self._on_job_event(job, ev))
+        return job
+
+    def _on_job_event(self, job: Job, ev: dict) -> None:
+        if job is not self.job:
+            return  # a job the view has moved on from
+        kind = ev.get("type")
+        try:
+            if kind == self._progress_event and "progress" in ev:
+                self._job_progress(ev)
+            elif kind == "done":
+                self._job_done(job.result())
+            elif kind == "cancelled":
+                with self.hold_sync():
+                    self.state, self.message = "cancelled", self._job_cancelled
+            elif kind == "failed":
+                with self.hold_sync():
+                    self.state, self.message = "failed", ""
+                    self.error = f"{self._job_failed}: {ev.get('error', 'unknown error')}"
+        finally:
+            if kind in ("done", "cancelled", "failed"):
+                self._settled.set()
+
+    def _job_progress(self, ev: dict) -> None:
+        self._throttled_progress(ev["progress"])
+
+    def _job_done(self, result: Any) -> None:
+        raise NotImplementedError
 
     def cancel(self) -> None:
         """Ask the running job to stop (a cancelled job keeps nothing); what the view shows stays."""

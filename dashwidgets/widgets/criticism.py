@@ -161,36 +161,16 @@ class CriticismView(RunsJob, EngineView):
                 self._report(e)
             self._settled.set()
             return None
-        self.job = job
-        with self.hold_sync():
-            self.state, self.progress, self.error = "running", 0.0, ""
-            self.message = f"criticising {self.version} on {self.split!r}…"
-        job.on_event(lambda ev: self._on_job_event(job, ev))
-        return job
+        return self._follow(job, f"criticising {self.version} on {self.split!r}…")
 
-    def _on_job_event(self, job: Job, ev: dict) -> None:
-        if job is not self.job:
-            return  # a job for a version the view has moved on from
-        kind = ev.get("type")
-        try:
-            if kind == "step" and "progress" in ev:
-                self._throttled_progress(ev["progress"])
-            elif kind == "done":
-                self.criticism = job.result()
-                with self.hold_sync():
-                    self.state, self.progress = "done", 1.0
-                    self._show()
-            elif kind == "cancelled":
-                with self.hold_sync():
-                    self.state, self.message = "cancelled", "criticism cancelled: press Criticize to run it again"
-            elif kind == "failed":
-                with self.hold_sync():
-                    self.state = "failed"
-                    self.error = f"criticism failed: {ev.get('error', 'unknown error')}"
-                    self.message = ""
-        finally:
-            if kind in ("done", "cancelled", "failed"):
-                self._settled.set()
+    _job_cancelled = "criticism cancelled: press Criticize to run it again"
+    _job_failed = "criticism failed"
+
+    def _job_done(self, criticism) -> None:
+        self.criticism = criticism
+        with self.hold_sync():
+            self.state, self.progress = "done", 1.0
+            self._show()
 
     # -------------------------------------------------------------- payload
     @traitlets.observe("method", "attribute")

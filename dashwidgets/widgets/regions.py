@@ -231,35 +231,18 @@ class RegionView(RunsJob, View):
         if self.job is not None and not self.job.done:
             self.job.cancel()
         self._settled.clear()
-        self.job = job
         self.train_args = {"attribute": attribute, "patch": patch, "positions": positions}
         with self.hold_sync():
             self.rc = None
             self._clear()
-            self.state, self.progress, self.error = "running", 0.0, ""
-            self.message = f"training the {attribute!r} region classifier…"
-        job.on_event(lambda ev: self._on_job_event(job, ev))
-        return job
+        return self._follow(job, f"training the {attribute!r} region classifier…")
 
-    def _on_job_event(self, job: Job, ev: dict) -> None:
-        if job is not self.job:
-            return  # a job the view has moved on from
-        kind = ev.get("type")
-        try:
-            if kind == "epoch" and "progress" in ev:
-                self._throttled_progress(ev["progress"])
-            elif kind == "done":
-                self._use(job.result())
-            elif kind == "cancelled":
-                with self.hold_sync():
-                    self.state, self.message = "cancelled", "training cancelled: press Train to run it again"
-            elif kind == "failed":
-                with self.hold_sync():
-                    self.state, self.message = "failed", ""
-                    self.error = f"training the region classifier failed: {ev.get('error', 'unknown error')}"
-        finally:
-            if kind in ("done", "cancelled", "failed"):
-                self._settled.set()
+    _progress_event = "epoch"
+    _job_cancelled = "training cancelled: press Train to run it again"
+    _job_failed = "training the region classifier failed"
+
+    def _job_done(self, rc: RegionClassifier) -> None:
+        self._use(rc)
 
     def _use(self, rc: RegionClassifier) -> None:
         """Show ``rc``: its description, the shown images' maps and the reliability diagram."""

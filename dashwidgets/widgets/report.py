@@ -103,36 +103,20 @@ class AuditReport(RunsJob, EngineView):
                 self._report(e)
             self._settled.set()
             return None
-        self.job = job
-        with self.hold_sync():
-            self.state, self.progress, self.error = "running", 0.0, ""
-            self.message = f"auditing {self.version}…"
-        job.on_event(lambda ev: self._on_job_event(job, ev))
-        return job
+        return self._follow(job, f"auditing {self.version}…")
 
-    def _on_job_event(self, job: Job, ev: dict) -> None:
-        if job is not self.job:
-            return
-        kind = ev.get("type")
-        try:
-            if kind == "step" and "progress" in ev:
-                self.message = f"auditing {self.version}: {ev.get('stage', '')}…"
-                self._throttled_progress(ev["progress"])
-            elif kind == "done":
-                self.report = job.result()
-                with self.hold_sync():
-                    self.state, self.progress = "done", 1.0
-                    self._show()
-            elif kind == "cancelled":
-                with self.hold_sync():
-                    self.state, self.message = "cancelled", "report cancelled: press Report to run it again"
-            elif kind == "failed":
-                with self.hold_sync():
-                    self.state, self.message = "failed", ""
-                    self.error = f"report failed: {ev.get('error', 'unknown error')}"
-        finally:
-            if kind in ("done", "cancelled", "failed"):
-                self._settled.set()
+    _job_cancelled = "report cancelled: press Report to run it again"
+    _job_failed = "report failed"
+
+    def _job_progress(self, ev: dict) -> None:
+        self.message = f"auditing {self.version}: {ev.get('stage', '')}…"
+        self._throttled_progress(ev["progress"])
+
+    def _job_done(self, report) -> None:
+        self.report = report
+        with self.hold_sync():
+            self.state, self.progress = "done", 1.0
+            self._show()
 
     def _show(self) -> None:
         rep = self.report
