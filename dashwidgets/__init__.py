@@ -12,6 +12,7 @@ from .engine import Engine, EvalResult, Job, JobCancelled, WorkspaceError, Works
 from .explain import metrics
 from .models import ModelVersion
 from .runtime import figures
+from .runtime.executor import RayExecutor
 from .runtime.export import export_html
 
 __version__ = "0.1.0"
@@ -49,6 +50,7 @@ __all__ = [
     "MosaicView",
     "NeuronPanel",
     "ProjectionView",
+    "RayExecutor",
     "RegionView",
     "SubgroupPanel",
     "TraceView",
