@@ -97,3 +97,5 @@ def test_scale_benchmark_prints_a_row_per_size_with_its_baselines(tmp_path):
     assert row["evaluate"]["agreement"] == 1.0  # the engine and the bare loop read the same store
     assert row["tsne"]["ratio"] > 0 and 0 < row["tsne"]["recall"] <= 1 and 0 < row["tsne"]["plain_recall"] <= 1
     assert row["rss"]["image_bytes"] == 1000 * 3 * 32 * 32 and row["rss"]["peak_bytes"] > 0
+    assert 0 < row["rss"]["anon_peak_bytes"] <= row["rss"]["peak_bytes"]  # anonymous memory is part of RSS
+    assert re.search(r"^  memory    peak anonymous RSS [\d.]+ GiB", stdout, flags=re.M), stdout
