@@ -150,6 +150,11 @@ CONCEPT_MARKS: dict = {
         strict=False, reason="measured: no neuron exclusive to either side at k = 32 (4 under-performing subgroups)"),
     ("texture-digits", 0.99): pytest.mark.xfail(
         strict=False, reason="environment-dependent: 0.885 (3 neurons) vs 0.910 (3) in one environment, 0.878 (4) vs 0.787 (2) in another"),
+    # Held in the last two CI runs; the 2026-12-07 full dry run (same versions) measured 0.791 vs
+    # 0.894, while the test alone passed there, on that commit and on the session's start: the
+    # figure moves between full runs (a few neurons a side), so it is recorded, not claimed.
+    ("texture-digits", 0.9): pytest.mark.xfail(
+        strict=False, reason="run-dependent: held in two environments; 0.791 vs 0.894 in one full run (passes alone)"),
 }
 
 
