@@ -7,6 +7,7 @@ import { atlasRedraw, drawCell } from "./lib/atlas.js";
 import { CATEGORICAL } from "./lib/colors.js";
 import { canvasOf, clear, disposer, el, showError } from "./lib/dom.js";
 import { addStyle } from "./lib/style.js";
+import { jobStatus } from "./lib/job.js";
 
 const IMAGE_PX = 56;
 const TICKS = [0, 0.25, 0.5, 0.75, 1];
@@ -93,16 +94,7 @@ function render({ model, el: host }) {
 
   let atlas = null;
 
-  function syncJob() {
-    const state = model.get("state");
-    const running = state === "running";
-    bar.style.width = `${Math.round(100 * model.get("progress"))}%`;
-    progress.style.visibility = running ? "visible" : "hidden";
-    cancelBtn.style.display = running ? "" : "none";
-    runBtn.style.display = state === "cancelled" || state === "failed" ? "" : "none";
-    status.textContent = model.get("message");
-    root.setAttribute("data-state", state);
-  }
+  const syncJob = jobStatus(model, { root, bar, progress, status, cancelBtn, runBtn });
 
   function syncControls() {
     methodSel.value = model.get("method");

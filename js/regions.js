@@ -12,6 +12,7 @@ import { clear, disposer, el, showError } from "./lib/dom.js";
 import { quantileText, reliabilityTitle, removedPixels, shareTicks } from "./lib/region-format.js";
 import { addStyle } from "./lib/style.js";
 import { onThemeChange, themeColors } from "./lib/theme.js";
+import { jobStatus } from "./lib/job.js";
 
 const SMALL = 72, LARGE = 150, OPACITY = 0.6, GREY = 128;
 const LUT = colormapLut("viridis");
@@ -276,15 +277,9 @@ function render({ model, el: host }) {
     root.setAttribute("data-map", model.get("map_kind"));
   }
 
+  const showJob = jobStatus(model, { root, bar, progress, status, cancelBtn });
   function syncJob() {
-    const state = model.get("state");
-    const running = state === "running";
-    bar.style.width = `${Math.round(100 * model.get("progress"))}%`;
-    progress.style.visibility = running ? "visible" : "hidden";
-    cancelBtn.style.display = running ? "" : "none";
-    mitigateBtn.disabled = state !== "done";
-    status.textContent = model.get("message");
-    root.setAttribute("data-state", state);
+    mitigateBtn.disabled = showJob() !== "done";
     root.setAttribute("data-augmentation", model.get("augmentation"));
   }
 
