@@ -1,4 +1,5 @@
-"""The attribution service: attribution maps (cached on the CPU, bounded in memory), their
+"""The attribution service: attribution maps (cached on the CPU, bounded in memory, and in the
+workspace's disk cache per version, method, layer, target and index sets and parameters), their
 scores on the ground-truth masks, AOPC, and the biased-vs-reference report."""
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ class AttributionService:
         targets = self.targets_for(v, idx, target)
         key = (method, layer, targets.tobytes(), idx.tobytes(), repr(sorted(params.items())))
         maps = self.cache.get(v.id, key)
+        disk_key = {"method": method, "layer": layer, "targets": targets, "idx": idx, "params": params}
+        if maps is None and self.store.disk is not None:
+            got = self.store.disk.get(v.id, "attribution", disk_key)
+            if got is not None and set(got) == {"maps"} and got["maps"].shape == (len(idx), *ctx.dataset.image_size):
+                maps = self.cache.put(v.id, key, torch.from_numpy(got["maps"]))
         if maps is None:
             if method in ("ig", "scorecam") and params.get("baseline") is None:
                 params = {**params, "baseline": ctx.black}
@@ -82,6 +88,8 @@ class AttributionService:
                 task = AttributionTask(ctx, model, idx, targets, method, layer, batch_size, params, ctx.device.type)
                 maps = torch.from_numpy(executor.map_batches(task, gpu=ctx.device.type == "cuda")["maps"])
             maps = self.cache.put(v.id, key, maps.cpu())  # device memory is not held by the cache
+            if self.store.disk is not None:  # one file per call (see diskcache for why)
+                self.store.disk.put(v.id, "attribution", disk_key, {"maps": maps.numpy()})
         return maps.numpy() if numpy else maps.to(ctx.device)
 
     def scores(self, version, idx, method: str, target, layer: str | None, params: dict) -> pd.DataFrame:

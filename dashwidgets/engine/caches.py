@@ -78,6 +78,11 @@ class VersionCache:
             for key in [k for k in self._data if k[0] == vid]:
                 self._bytes -= self._data.pop(key)[1]
 
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self._bytes = 0
+
     @property
     def nbytes(self) -> int:
         return self._bytes

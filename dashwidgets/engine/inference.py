@@ -17,6 +17,8 @@ from ..runtime.results import EvalResult
 from .context import DataContext, MappedRows
 from .versions import VersionStore
 
+_EVAL_ARRAYS = ("indices", "labels", "pred", "probs", "loss", "correct", "embedding")
+
 
 def _store_file(dataset) -> str | None:
     """The ``images.npy`` of the image store a memory-mapped dataset reads, when its images are
@@ -42,15 +44,27 @@ class BatchTask:
     ``k`` is ``idx[k * batch_size:][:batch_size]``, the same batches as the local pass, computed
     the same way, so CPU results are bitwise equal. Subclasses define ``run(bi, start)``.
 
-    Pickled once into the executor's object store: the model (on CPU), the images (the uint8
-    array, or only the file of a memory-mapped image store), labels and normalisation."""
+    Pickled into the executor's object store: the model (on CPU), the images (the uint8 array,
+    or only the file of a memory-mapped image store), labels and normalisation. ``shared`` names
+    the attributes an executor may put into its object store once and reuse while they are the
+    same object (the dataset's images: a new version's task ships only its model).
 
-    def __init__(self, ctx: DataContext, model: nn.Module, idx: np.ndarray, batch_size: int, device: str):
+    ``images``/``labels``: other uint8 images (and their labels, default 0) instead of the
+    dataset's, e.g. ``predict``'s; ``idx`` then indexes them."""
+
+    shared = ("images",)
+
+    def __init__(self, ctx: DataContext, model: nn.Module, idx: np.ndarray, batch_size: int, device: str,
+                 images: np.ndarray | None = None, labels: np.ndarray | None = None):
         self.model = copy.deepcopy(model).to("cpu")
-        self.images, self.mmap = None, _store_file(ctx.dataset)
-        if self.mmap is None:  # in memory (or a mapped view no file holds as is): the array itself
-            self.images = np.ascontiguousarray(ctx.dataset.images)
-        self.labels = np.asarray(ctx.dataset.labels, np.int64)
+        if images is not None:  # shipped with the task each time (not kept by the executor)
+            self.images, self.mmap, self.shared = np.ascontiguousarray(images), None, ()
+            self.labels = np.zeros(len(images), np.int64) if labels is None else np.asarray(labels, np.int64)
+        else:
+            self.images, self.mmap = None, _store_file(ctx.dataset)
+            if self.mmap is None:  # in memory (or a mapped view no file holds as is): the array itself
+                self.images = np.ascontiguousarray(ctx.dataset.images)
+            self.labels = np.asarray(ctx.dataset.labels, np.int64)
         self.scale, self.shift = ctx.scale.cpu(), ctx.shift.cpu()
         self.idx = np.asarray(idx, np.int64)
         self.batch_size, self.device = int(batch_size), device
@@ -81,10 +95,12 @@ class BatchTask:
 
 
 class EvalTask(BatchTask):
-    """``run_inference`` (pred, probs, loss, pooled ``layer``) as a batch task."""
+    """``run_inference`` (pred, probs, loss, pooled ``layer``) as a batch task (over ``images``
+    when given, as ``predict``)."""
 
-    def __init__(self, ctx: DataContext, model: nn.Module, idx: np.ndarray, layer: str | None, device: str):
-        super().__init__(ctx, model, idx, ctx.eval_batch_size, device)
+    def __init__(self, ctx: DataContext, model: nn.Module, idx: np.ndarray, layer: str | None, device: str,
+                 images: np.ndarray | None = None):
+        super().__init__(ctx, model, idx, ctx.eval_batch_size, device, images)
         self.layer = layer
 
     def run(self, bi: np.ndarray, start: int) -> dict[str, np.ndarray]:
@@ -92,7 +108,8 @@ class EvalTask(BatchTask):
 
 
 class InferenceService:
-    """``evaluate`` cached per (version, split, layer) in the store's ``"evaluate"`` cache.
+    """``evaluate`` cached per (version, split, layer) in the store's ``"evaluate"`` cache, and
+    in the workspace's disk cache (see :mod:`.diskcache`), so a reopened engine reads it back.
 
     ``executor``: where evaluate's batches run (``"local"``, ``"ray"`` or an executor, see
     :mod:`dashwidgets.runtime.executor`); the results are the same."""
@@ -115,6 +132,9 @@ class InferenceService:
         full = self.cache.get(vid, (None, layer))
         if full is not None:
             return self.cache.put(vid, (split, layer), full.take(idx, split))
+        stored = self._from_disk(vid, split, layer, idx)
+        if stored is not None:
+            return self.cache.put(vid, (split, layer), stored)
         model = self.store.model(vid)
         ctx.check_layer(model, layer)
         if isinstance(self.executor, LocalExecutor) or not len(idx):
@@ -127,7 +147,31 @@ class InferenceService:
             version=vid, split=split, layer=layer, indices=idx, labels=labels, pred=out["pred"],
             probs=out["probs"], loss=out["loss"], correct=out["pred"] == labels, embedding=out["embedding"],
         )
+        if self.store.disk is not None:
+            self.store.disk.put(vid, "evaluate", {"split": split, "layer": layer, "n": len(ctx.dataset)},
+                                {k: getattr(result, k) for k in _EVAL_ARRAYS})
         return self.cache.put(vid, (split, layer), result)
+
+    def _from_disk(self, vid: str, split: str | None, layer: str, idx: np.ndarray) -> EvalResult | None:
+        """The evaluation kept in the workspace's cache: of ``split`` itself, or sliced from
+        the all-images one (which then is kept in memory too); None when neither is there."""
+        disk = self.store.disk
+        if disk is None:
+            return None
+        n, k = len(self.ctx.dataset), self.ctx.dataset.num_classes
+        for s in (split, None) if split is not None else (None,):
+            rows = idx if s is None else np.arange(len(idx))
+            got = disk.get(vid, "evaluate", {"split": s, "layer": layer, "n": n})
+            if got is None or set(got) != set(_EVAL_ARRAYS):
+                continue
+            if not (np.array_equal(got["indices"], self.ctx.dataset.indices(s)) and got["probs"].ndim == 2
+                    and got["probs"].shape[1] == k and all(len(a) == len(got["indices"]) for a in got.values())):
+                continue  # written for other images: recomputed
+            result = EvalResult(version=vid, split=s, layer=layer, **got)
+            if s is None and split is not None:
+                self.cache.put(vid, (None, layer), result)
+            return result if s == split else result.take(rows, split)
+        return None
 
     def predict(self, version: ModelVersion | str, images: np.ndarray, layer: str | None = None) -> dict[str, np.ndarray]:
         ctx = self.ctx
@@ -139,13 +183,17 @@ class InferenceService:
                 f"images must be uint8 [N, {', '.join(map(str, shape))}] like the dataset's, "
                 f"got {images.dtype} {tuple(images.shape)}"
             )
-        n, pool = len(images), images
+        n, pool, model, layer = len(images), images, self.store.model(v), layer or ctx.embedding_layer
+        if n and not isinstance(self.executor, LocalExecutor):  # the same batches on its workers
+            task = EvalTask(ctx, model, np.arange(n), layer, ctx.device.type, images=images)
+            out = self.executor.map_batches(task, gpu=ctx.device.type == "cuda")
+            return {"pred": out["pred"], "probs": out["probs"], "embedding": out["embedding"]}
         if n == 0:  # no batch would run: take the shapes from one dataset image, then no rows
             pool = ctx.dataset.images[:1]
         out = run_inference(
-            self.store.model(v), ctx.inputs_of(torch.from_numpy(pool)),
+            model, ctx.inputs_of(torch.from_numpy(pool)),
             torch.zeros(len(pool), dtype=torch.int64, device=ctx.device), np.arange(len(pool)),
-            ctx.device, ctx.eval_batch_size, layer or ctx.embedding_layer,
+            ctx.device, ctx.eval_batch_size, layer,
         )
         return {"pred": out["pred"][:n], "probs": out["probs"][:n], "embedding": out["embedding"][:n]}
 

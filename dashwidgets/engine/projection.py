@@ -1,7 +1,9 @@
 """The projection service: one t-SNE map for all versions, its coordinates per version, the
 density contours, and its own part of the workspace::
 
-    projection/map.json                 reference version, perplexity, seed
+    projection/map.json                 reference version, perplexity, seed, and what the features
+                                        depend on (embedding layer, normalisation, dataset): a map
+                                        written under other settings is not restored
     projection/reference_features.npy   what the map was fitted on
     projection/reference_coords.npy
     projection/coords_<v>[__aligned].npy
@@ -54,6 +56,9 @@ class ProjectionService:
         ws = self.store.workspace
         try:
             info = json.loads(path.read_text())
+            if info.get("engine", self._identity()) != self._identity():
+                self._persist = False  # made with another embedding layer or normalisation: not ours
+                return
             feats = ws.load_array(self._dir() / "reference_features.npy")
             coords = ws.load_array(self._dir() / "reference_coords.npy")
             if feats is None or coords is None:
@@ -71,6 +76,12 @@ class ProjectionService:
             for v in self.store.versions:
                 self.coords.drop(v.id)
 
+    def _identity(self) -> dict:
+        """What the map's features depend on besides the version (a map written under other
+        settings is not restored)."""
+        return {"embedding_layer": self.ctx.embedding_layer, "normalize": self.ctx.normalize_json,
+                "dataset": self.ctx.dataset.fingerprint()}
+
     def _save_map(self, tsne: TSNEMap, vid: str) -> bool:
         """Write the map unless another process wrote one first (its coordinates are in that
         frame, so it is kept and this map stays in memory). True when written."""
@@ -82,7 +93,8 @@ class ProjectionService:
                 f.unlink(missing_ok=True)  # coordinates of an older, discarded map
             ws.save_array(self._dir() / "reference_features.npy", tsne.reference_features)
             ws.save_array(self._dir() / "reference_coords.npy", tsne.reference_coords)
-            atomic_write_json(self._dir() / "map.json", {"reference": vid, "perplexity": tsne.perplexity, "seed": tsne.seed})
+            atomic_write_json(self._dir() / "map.json", {"reference": vid, "perplexity": tsne.perplexity,
+                                                         "seed": tsne.seed, "engine": self._identity()})
         return True
 
     def _delete_files(self, vid: str) -> None:
@@ -100,8 +112,20 @@ class ProjectionService:
             mode = "transform"  # the reference map itself
         coords = self.coords.get(vid, mode)
         if coords is None:
+            coords = self._read(vid, mode)
+        if coords is None:
             coords = self._compute(vid, mode, progress)
         return coords[idx]
+
+    def _read(self, vid: str, mode: str) -> np.ndarray | None:
+        """Coordinates in the workspace that are not in memory (dropped from the cache, or
+        written by another process in this map's frame)."""
+        if self.store.workspace is None or not self._persist or self._map is None:
+            return None
+        arr = self.store.workspace.load_array(self._coords_path(vid, mode))
+        if arr is None or arr.shape != (len(self.ctx.dataset), 2):
+            return None
+        return self.coords.put(vid, mode, arr)
 
     def _compute(self, vid: str, mode: str, progress: bool) -> np.ndarray:
         features = self.inference.evaluate(vid).embedding

@@ -25,6 +25,7 @@ from torch import nn
 
 from ..models.version import ModelVersion
 from .caches import VersionCache
+from .diskcache import DiskCache
 from .workspace import Workspace, WorkspaceError, id_numbers, load_state
 
 EVENTS = ("active", "version", "discard", "augment", "tags")
@@ -78,8 +79,17 @@ class VersionStore:
         self.unsaved: set[str] = set()
         self.models = self.cache("models", max_items=_MODEL_CACHE)
         self.header = {**header, "architecture": architecture(template)}
+        self.disk: DiskCache | None = None  # the workspace's cache of results (see diskcache)
         if workspace is not None:
             self._attach(dataset)
+            self.disk = DiskCache(
+                workspace.path("cache"),
+                {"dataset": dataset.fingerprint(), "architecture": self.header["architecture"]["signature"],
+                 "normalize": self.header.get("normalize")},
+                self.weights, lambda vid: self.alive(vid) and vid not in self.unsaved,
+            )
+            discarded = {h.get("version") for h in self._history if h.get("event") == "discard"}
+            self.disk.prune({v for v in discarded if isinstance(v, str)} - set(self._versions))
 
     # ---------------------------------------------------------------- cache registry
     def cache(
@@ -98,6 +108,26 @@ class VersionStore:
     @property
     def caches(self) -> dict[str, VersionCache]:
         return {c.name: c for c in self._caches}
+
+    def cache_info(self) -> dict:
+        """Bytes held per in-memory cache, and the workspace's disk cache (None without one)."""
+        return {"memory": {c.name: c.nbytes for c in self._caches},
+                "disk": self.disk.info() if self.disk is not None else None}
+
+    def clear_caches(self, v: ModelVersion | str | None = None, memory: bool = True, disk: bool = True) -> int:
+        """Empty the caches of one version (every version for None): in memory, on disk, or
+        both. Versions, the projection map and everything else in the workspace stay. Returns
+        the bytes deleted from disk."""
+        vid = None if v is None else self.version(v).id
+        if memory:
+            for c in self._caches:
+                if vid is None:
+                    c.clear()
+                else:
+                    c.drop(vid)
+        if disk and self.disk is not None:
+            return self.disk.clear(None if vid is None else [vid])
+        return 0
 
     # ---------------------------------------------------------------- lookup
     def alive(self, vid: str) -> bool:
@@ -212,6 +242,8 @@ class VersionStore:
             hooks = list(self._discard_hooks)
             if self.workspace is not None:
                 self.workspace.delete_version(vid)
+            if self.disk is not None:
+                self.disk.drop(vid)
         for hook in hooks:
             hook(vid)
         self.record({"event": "discard", "version": vid})
