@@ -1,0 +1,163 @@
+"""Issue 17 §2: evaluations and attribution maps cached on disk per version in the workspace, so
+a reopened engine does not recompute them; stale, corrupted, discarded and unwritable cases."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+
+import dashwidgets as dw
+from dashwidgets.engine import attribution as attrmod
+from dashwidgets.engine import inference as infmod
+from dashwidgets.engine import workspace as wsmod
+from dashwidgets.engine.diskcache import DiskCache
+from dashwidgets.engine.workspace import WorkspaceWarning
+
+IDX = [0, 3, 5, 7]
+
+
+@pytest.fixture(scope="module")
+def tiny_ds() -> dw.datasets.ImageSet:
+    return dw.datasets.load("colored-digits", bias=0.99, seed=0, size=16, n_train=200, n_val=50, n_test=50)
+
+
+@pytest.fixture(scope="module")
+def filled(tiny_ds, tmp_path_factory):
+    """A workspace with two versions whose evaluations (all images, val) and gradcam maps are
+    cached: (path, {name: value computed by the first engine})."""
+    path = tmp_path_factory.mktemp("dc") / "ws"
+    eng = dw.Engine(tiny_ds, device="cpu", workspace=path)
+    v1 = eng.train(epochs=1, progress=False)
+    eng.train(epochs=1, seed=1, progress=False)
+    values = {"all": eng.evaluate(v1), "val": eng.evaluate(v1, "val"),
+              "maps": eng.attribute(v1, IDX, "gradcam", numpy=True).copy()}
+    eng.evaluate("v2")
+    return path, values
+
+
+@pytest.fixture
+def ws(filled, tmp_path):
+    """A private copy of the filled workspace: (path, values)."""
+    path, values = filled
+    shutil.copytree(path, tmp_path / "ws")
+    return tmp_path / "ws", values
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Counts the model passes of evaluate and attribute: {"inference": n, "attribute": n}."""
+    n = {"inference": 0, "attribute": 0}
+    real_inf, real_attr = infmod.run_inference, attrmod.attribute
+
+    def inference(*a, **k):
+        n["inference"] += 1
+        return real_inf(*a, **k)
+
+    def attribute(*a, **k):
+        n["attribute"] += 1
+        return real_attr(*a, **k)
+
+    monkeypatch.setattr(infmod, "run_inference", inference)
+    monkeypatch.setattr(attrmod, "attribute", attribute)
+    return n
+
+
+def _equal(a, b) -> bool:
+    return all(np.array_equal(getattr(a, k), getattr(b, k)) for k in ("indices", "pred", "probs", "loss", "embedding"))
+
+
+def test_reopened_engine_reads_evaluations_and_maps_without_running_the_model(ws, counted):
+    path, values = ws
+    eng = dw.Engine.open(path, device="cpu")
+    assert _equal(eng.evaluate("v1"), values["all"])
+    assert _equal(eng.evaluate("v1", "val"), values["val"])
+    test = eng.evaluate("v1", "test")  # not cached itself: sliced from the all-images entry
+    assert np.array_equal(test.indices, eng.dataset.indices("test"))
+    assert np.array_equal(test.probs, values["all"].probs[test.indices])
+    assert np.array_equal(eng.attribute("v1", IDX, "gradcam", numpy=True), values["maps"])
+    assert counted == {"inference": 0, "attribute": 0}
+    eng.attribute("v1", IDX[:2], "gradcam")  # another index set is another entry
+    assert counted["attribute"] == 1
+    info = eng.cache_info()["disk"]
+    on_disk = sum(p.stat().st_size for p in (path / "cache").rglob("*.npz"))
+    assert info["bytes"] == on_disk > 0 and set(info["versions"]) == {"v1", "v2"}
+
+
+def test_results_under_other_settings_are_not_reused(ws, tiny_ds, counted):
+    """The normalisation is part of the key: an engine reopened with another one recomputes."""
+    path, values = ws
+    eng = dw.Engine(tiny_ds, device="cpu", workspace=path, normalize=None)
+    r = eng.evaluate("v1", "val")
+    assert counted["inference"] == 1
+    assert not np.array_equal(r.probs, values["val"].probs)
+    eng.attribute("v1", IDX, "gradcam", target="label")  # another target set: computed
+    assert counted["attribute"] == 1
+
+
+def test_a_file_holding_another_key_is_a_miss(tmp_path):
+    dc = DiskCache(tmp_path, {"dataset": "x"}, lambda vid: {}, lambda vid: True)
+    assert dc.put("v1", "evaluate", {"split": "val"}, {"a": np.arange(3)})
+    assert dc.get("v1", "evaluate", {"split": "val"})["a"].tolist() == [0, 1, 2]
+    src = dc.files("v1")[0]
+    dst = dc.path("v1", "evaluate", dc._full_key("v1", "evaluate", {"split": "test"}))
+    shutil.copy(src, dst)  # the right name for "test", the content of "val"
+    assert dc.get("v1", "evaluate", {"split": "test"}) is None
+
+
+def test_truncated_cache_file_warns_is_recomputed_and_every_version_stays(ws, counted):
+    path, values = ws
+    for f in (path / "cache" / "v1").glob("*.npz"):
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    with pytest.warns(WorkspaceWarning, match="corrupted cache file .*cache/v1/"):
+        eng = dw.Engine.open(path, device="cpu")
+        r = eng.evaluate("v1", "val")
+    assert [v.id for v in eng.versions] == ["v1", "v2"] and eng.workspace_errors == []
+    assert counted["inference"] == 1 and _equal(r, values["val"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the rewritten file reads back cleanly
+        again = dw.Engine.open(path, device="cpu").evaluate("v1", "val")
+    assert counted["inference"] == 1 and _equal(again, values["val"])
+
+
+def test_discard_deletes_the_versions_cache_files_only(ws):
+    path, _ = ws
+    eng = dw.Engine.open(path, device="cpu")
+    eng.active = "v2"
+    eng.discard("v1")
+    assert not (path / "cache" / "v1").exists()
+    assert list((path / "cache" / "v2").glob("*.npz"))
+    assert set(eng.cache_info()["disk"]["versions"]) == {"v2"}
+
+
+def test_clear_cache_frees_the_disk_and_results_are_recomputed(ws, counted):
+    path, values = ws
+    eng = dw.Engine.open(path, device="cpu")
+    eng.evaluate("v1", "val")
+    before = eng.cache_info()["disk"]
+    assert eng.clear_cache("v2") == before["versions"]["v2"] and "v2" not in eng.cache_info()["disk"]["versions"]
+    assert eng.clear_cache() == before["versions"]["v1"]
+    assert eng.cache_info()["disk"]["bytes"] == 0 and eng.cache_info()["memory"]["evaluate"] == 0
+    assert _equal(eng.evaluate("v1", "val"), values["val"]) and counted["inference"] == 1
+    assert [v.id for v in eng.versions] == ["v1", "v2"]
+
+
+def test_unwritable_workspace_still_reads_its_cache_and_skips_writes_with_one_warning(ws, monkeypatch, counted):
+    path, values = ws
+    eng = dw.Engine.open(path, device="cpu")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(wsmod.tempfile, "mkstemp", full_disk)
+    assert _equal(eng.evaluate("v1", "val"), values["val"]) and counted["inference"] == 0
+    files = sorted(p.name for p in (path / "cache").rglob("*"))
+    with pytest.warns(WorkspaceWarning, match="not cached") as record:
+        eng.attribute("v2", IDX, "gradcam")
+        eng.attribute("v2", IDX[:2], "gradcam")
+    assert len([w for w in record if "not cached" in str(w.message)]) == 1
+    assert counted["attribute"] == 2 and sorted(p.name for p in (path / "cache").rglob("*")) == files
