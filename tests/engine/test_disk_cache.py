@@ -161,3 +161,38 @@ def test_unwritable_workspace_still_reads_its_cache_and_skips_writes_with_one_wa
         eng.attribute("v2", IDX[:2], "gradcam")
     assert len([w for w in record if "not cached" in str(w.message)]) == 1
     assert counted["attribute"] == 2 and sorted(p.name for p in (path / "cache").rglob("*")) == files
+
+
+@pytest.fixture
+def cheap_tsne(monkeypatch):
+    """t-SNE replaced by the first two embedding features (what matters is where maps and
+    coordinates are read from); counts the fits and transforms."""
+    n = {"fit": 0, "transform": 0}
+
+    def fit(self, features, callback=None):
+        n["fit"] += 1
+        self.reference_features = np.asarray(features, np.float32)
+        self.reference_coords = self.reference_features[:, :2].copy()
+        return self.reference_coords
+
+    def transform(self, features, callback=None):
+        n["transform"] += 1
+        return np.asarray(features, np.float32)[:, :2]
+
+    monkeypatch.setattr(dw.audit.projection.TSNEMap, "fit", fit)
+    monkeypatch.setattr(dw.audit.projection.TSNEMap, "transform", transform)
+    return n
+
+
+def test_projection_is_reread_from_the_workspace_and_a_map_of_another_layer_is_not_restored(ws, tiny_ds, cheap_tsne):
+    path, _ = ws
+    eng = dw.Engine.open(path, device="cpu")
+    xy = eng.project("v2", progress=False)
+    eng.clear_cache()  # memory and cache/: the map and its coordinates stay in projection/
+    assert np.array_equal(eng.project("v2", progress=False), xy) and cheap_tsne == {"fit": 1, "transform": 0}
+    layers = dw.models.layers.conv_layers(eng.model("v1"))
+    other = dw.Engine(tiny_ds, device="cpu", workspace=path, embedding_layer=layers[0])
+    assert other.projection_reference is None  # the map on disk is of another layer's features
+    other.project("v2", progress=False)
+    assert cheap_tsne["fit"] == 2
+    assert dw.Engine.open(path, device="cpu").projection_reference == "v2"  # the first map is kept
