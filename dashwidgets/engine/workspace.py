@@ -14,6 +14,9 @@ Layout (the version store's part; each service owns a subfolder of its own)::
     versions/v1.json        the ModelVersion record, written after its weights: its presence
                             marks a finished version
     projection/...          the t-SNE map (written by the projection service)
+    cache/<vid>/*.npz       evaluations and attribution maps of each version, keyed by all they
+                            depend on (see :mod:`.diskcache`): deleted with the version, or by
+                            ``Engine.clear_cache``; never needed to open the workspace
     augmentations/...       augmented images, translators/...: the augmentation service's
 
 Every file is written to a temporary name in the same folder, flushed to disk and renamed over the
