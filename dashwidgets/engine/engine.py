@@ -97,11 +97,13 @@ class Engine:
     seed : int
         Seed of the default model's initial weights and of the t-SNE map.
     executor : "local", "ray" or RayExecutor
-        Where :meth:`evaluate`'s and :meth:`attribute`'s batches run: here, or on a Ray
-        cluster through Ray Data (``dashwidgets.runtime.executor.RayExecutor(num_workers,
-        address)``; ``"ray"`` uses the initialised Ray or starts a local one). The batches are
-        the local ones, so results equal the local path's (bitwise on CPU). Training and the
-        widgets always run here. See also :meth:`executing`.
+        Where the batches of :meth:`evaluate`, :meth:`attribute`, :meth:`neuron_scores` (its
+        hooked activation pass) and :meth:`predict` run: here, or on a Ray cluster
+        (``dw.RayExecutor(num_workers, address)``: a pool of actors kept across calls;
+        ``"ray"`` uses the initialised Ray or starts a local one, and the engine closes that
+        executor when it is replaced). The batches are the local ones, so results equal the
+        local path's (bitwise on CPU). Training and the widgets always run here. See also
+        :meth:`executing`.
     """
 
     def __init__(
@@ -213,17 +215,23 @@ class Engine:
 
     @executor.setter
     def executor(self, executor) -> None:
-        self._inference.executor = resolve_executor(executor)
+        previous, self._inference.executor = self._inference.executor, resolve_executor(executor)
+        if previous is not self._inference.executor and getattr(previous, "from_name", False):
+            previous.close()  # made here from "ray": nobody else holds it
 
     @contextlib.contextmanager
     def executing(self, executor):
-        """``with engine.executing("ray"): engine.evaluate(v)``: evaluate and attribute run on
-        ``executor`` inside the block, then on the previous one again."""
-        previous, self.executor = self.executor, executor
+        """``with engine.executing("ray"): engine.evaluate(v)``: the batch work runs on
+        ``executor`` inside the block, then on the previous one again (an executor made here
+        from ``"ray"`` is closed at the end of the block; one you pass stays yours to close)."""
+        previous = self._inference.executor
+        current = self._inference.executor = resolve_executor(executor)
         try:
-            yield self.executor
+            yield current
         finally:
             self._inference.executor = previous
+            if current is not previous and getattr(current, "from_name", False):
+                current.close()
 
     @property
     def classes(self) -> list[str]:

@@ -44,15 +44,27 @@ class BatchTask:
     ``k`` is ``idx[k * batch_size:][:batch_size]``, the same batches as the local pass, computed
     the same way, so CPU results are bitwise equal. Subclasses define ``run(bi, start)``.
 
-    Pickled once into the executor's object store: the model (on CPU), the images (the uint8
-    array, or only the file of a memory-mapped image store), labels and normalisation."""
+    Pickled into the executor's object store: the model (on CPU), the images (the uint8 array,
+    or only the file of a memory-mapped image store), labels and normalisation. ``shared`` names
+    the attributes an executor may put into its object store once and reuse while they are the
+    same object (the dataset's images: a new version's task ships only its model).
 
-    def __init__(self, ctx: DataContext, model: nn.Module, idx: np.ndarray, batch_size: int, device: str):
+    ``images``/``labels``: other uint8 images (and their labels, default 0) instead of the
+    dataset's, e.g. ``predict``'s; ``idx`` then indexes them."""
+
+    shared = ("images",)
+
+    def __init__(self, ctx: DataContext, model: nn.Module, idx: np.ndarray, batch_size: int, device: str,
+                 images: np.ndarray | None = None, labels: np.ndarray | None = None):
         self.model = copy.deepcopy(model).to("cpu")
-        self.images, self.mmap = None, _store_file(ctx.dataset)
-        if self.mmap is None:  # in memory (or a mapped view no file holds as is): the array itself
-            self.images = np.ascontiguousarray(ctx.dataset.images)
-        self.labels = np.asarray(ctx.dataset.labels, np.int64)
+        if images is not None:  # shipped with the task each time (not kept by the executor)
+            self.images, self.mmap, self.shared = np.ascontiguousarray(images), None, ()
+            self.labels = np.zeros(len(images), np.int64) if labels is None else np.asarray(labels, np.int64)
+        else:
+            self.images, self.mmap = None, _store_file(ctx.dataset)
+            if self.mmap is None:  # in memory (or a mapped view no file holds as is): the array itself
+                self.images = np.ascontiguousarray(ctx.dataset.images)
+            self.labels = np.asarray(ctx.dataset.labels, np.int64)
         self.scale, self.shift = ctx.scale.cpu(), ctx.shift.cpu()
         self.idx = np.asarray(idx, np.int64)
         self.batch_size, self.device = int(batch_size), device
@@ -83,10 +95,12 @@ class BatchTask:
 
 
 class EvalTask(BatchTask):
-    """``run_inference`` (pred, probs, loss, pooled ``layer``) as a batch task."""
+    """``run_inference`` (pred, probs, loss, pooled ``layer``) as a batch task (over ``images``
+    when given, as ``predict``)."""
 
-    def __init__(self, ctx: DataContext, model: nn.Module, idx: np.ndarray, layer: str | None, device: str):
-        super().__init__(ctx, model, idx, ctx.eval_batch_size, device)
+    def __init__(self, ctx: DataContext, model: nn.Module, idx: np.ndarray, layer: str | None, device: str,
+                 images: np.ndarray | None = None):
+        super().__init__(ctx, model, idx, ctx.eval_batch_size, device, images)
         self.layer = layer
 
     def run(self, bi: np.ndarray, start: int) -> dict[str, np.ndarray]:
@@ -169,13 +183,17 @@ class InferenceService:
                 f"images must be uint8 [N, {', '.join(map(str, shape))}] like the dataset's, "
                 f"got {images.dtype} {tuple(images.shape)}"
             )
-        n, pool = len(images), images
+        n, pool, model, layer = len(images), images, self.store.model(v), layer or ctx.embedding_layer
+        if n and not isinstance(self.executor, LocalExecutor):  # the same batches on its workers
+            task = EvalTask(ctx, model, np.arange(n), layer, ctx.device.type, images=images)
+            out = self.executor.map_batches(task, gpu=ctx.device.type == "cuda")
+            return {"pred": out["pred"], "probs": out["probs"], "embedding": out["embedding"]}
         if n == 0:  # no batch would run: take the shapes from one dataset image, then no rows
             pool = ctx.dataset.images[:1]
         out = run_inference(
-            self.store.model(v), ctx.inputs_of(torch.from_numpy(pool)),
+            model, ctx.inputs_of(torch.from_numpy(pool)),
             torch.zeros(len(pool), dtype=torch.int64, device=ctx.device), np.arange(len(pool)),
-            ctx.device, ctx.eval_batch_size, layer or ctx.embedding_layer,
+            ctx.device, ctx.eval_batch_size, layer,
         )
         return {"pred": out["pred"][:n], "probs": out["probs"][:n], "embedding": out["embedding"][:n]}
 

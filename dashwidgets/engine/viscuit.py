@@ -1,6 +1,8 @@
 """The VisCUIT service: UDIS subgroups of a version's embeddings, Summit neuron activation scores
 and neuron concept patches, over per-split caches of every conv layer's per-channel spatial maxima
-(one batched pass with hooks per version and split), and neuron clustering in a background job.
+(one batched pass with hooks per version and split, on the engine's executor: Ray runs its
+batches like evaluate's), and neuron clustering in a background job. Concept patches (a masked
+pass over a few top images per neuron) and the clustering (training) stay local.
 
 Workspace part (``viscuit/``): the maxima of each (version, split) as ``maxima_<v>_<split>.npz``
 and each version's last neuron clustering as ``clusters_<v>.json``, so a reopened engine neither
@@ -34,12 +36,27 @@ from ..datasets.imageset import SPLITS
 from ..models.activations import channel_maxima, check_conv_layers
 from ..models.layers import get_layer
 from ..models.version import ModelVersion
+from ..runtime.executor import LocalExecutor
 from ..runtime.jobs import Job
 from .context import DataContext
+from .inference import BatchTask
 from .versions import VersionStore
 from .workspace import atomic_write_bytes, atomic_write_json
 
 _MAXIMA_BYTES = 1 << 30
+
+
+class MaximaTask(BatchTask):
+    """``channel_maxima`` (every conv layer's per-channel spatial maxima, the neuron scores'
+    input) as a batch task: the local pass's batches, so CPU results are bitwise equal."""
+
+    def __init__(self, ctx: DataContext, model, idx: np.ndarray, layers: list[str], device: str):
+        super().__init__(ctx, model, idx, ctx.eval_batch_size, device)
+        self.layers = list(layers)
+
+    def run(self, bi: np.ndarray, start: int) -> dict[str, np.ndarray]:
+        m = channel_maxima(self._model, self._inputs, bi, self._dev, self.layers, self.batch_size)
+        return {f"maxima/{name}": m[name] for name in self.layers}
 
 
 class ViscuitService:
@@ -132,7 +149,13 @@ class ViscuitService:
         ws = self.store.workspace
         out = self._load_maxima(v.id, split, layers) if ws is not None else None
         if out is None:
-            out = channel_maxima(model, ctx.inputs_t, ctx.dataset.indices(split), ctx.device, layers, ctx.eval_batch_size)
+            idx, executor = ctx.dataset.indices(split), self.inference.executor
+            if isinstance(executor, LocalExecutor) or not len(idx):
+                out = channel_maxima(model, ctx.inputs_t, idx, ctx.device, layers, ctx.eval_batch_size)
+            else:  # the hooked pass's batches on the executor's workers (see InferenceService)
+                got = executor.map_batches(MaximaTask(ctx, model, idx, layers, ctx.device.type),
+                                           gpu=ctx.device.type == "cuda")
+                out = {name: got[f"maxima/{name}"] for name in layers}
             if ws is not None and self.store.alive(v.id):
                 self._save_maxima(v.id, split, out)
         return self.maxima_cache.put(v.id, split, out)

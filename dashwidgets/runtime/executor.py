@@ -1,23 +1,29 @@
 """Executors: where the engine's batch work runs (issue 17 §4).
 
 A *batch task* is a picklable object with ``n_batches``, ``setup()`` (called once where it runs:
-builds the model, opens the images) and ``__call__(k) -> dict[str, ndarray]`` (the rows of batch
+builds the model, opens the images), ``__call__(k) -> dict[str, ndarray]`` (the rows of batch
 ``k``, one row per image, always with a ``"pos"`` column: each row's position in the task's
-index list). The batches are the SAME ones the local path uses, so on CPU the results are
-bitwise identical to it.
+index list) and ``shared`` (names of its large attributes, e.g. the images, that an executor may
+ship once and reuse across tasks while they are the same object). The batches are the SAME ones
+the local path uses, so on CPU the results are bitwise identical to it.
 
 :class:`LocalExecutor` runs a task in this process; :class:`RayExecutor` runs it on a Ray
-cluster through Ray Data ``map_batches`` with a pool of actors (one GPU each when the task asks
-for one). Training and the widgets always stay local.
+cluster, on a pool of long-lived actors it keeps across calls (one GPU each when the task asks
+for one), or through Ray Data ``map_batches`` (``pool="data"``, new actors every call).
+Training and the widgets always stay local.
 """
 
 from __future__ import annotations
 
+import copy
+import weakref
+from collections import deque
 from typing import Any
 
 import numpy as np
 
 RAY_MISSING = "the Ray executor needs Ray: pip install 'dashwidgets[ray]' (ray[data]>=2.9)"
+POOLS = ("actors", "data")
 
 
 def _gather(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -38,13 +44,16 @@ class LocalExecutor:
         task.setup()
         return _gather([task(k) for k in range(task.n_batches)])
 
+    def close(self) -> None:
+        """Nothing to release."""
+
     def __repr__(self) -> str:
         return "LocalExecutor()"
 
 
 class _RayBatchActor:
-    """One Ray Data actor: fetches the task once (model and images from the object store),
-    then maps batch numbers to rows."""
+    """One Ray Data actor (``pool="data"``): fetches the task once (model and images from the
+    object store), then maps batch numbers to rows."""
 
     def __init__(self, task_ref: list):
         import ray
@@ -57,10 +66,77 @@ class _RayBatchActor:
         return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
+class _PoolWorker:
+    """One long-lived actor of a :class:`RayExecutor`'s pool: ``prepare`` takes a call's task
+    (its shared arrays arrive as separate object refs, reused across calls), ``run`` maps a batch
+    number to its rows. Ray runs one actor's calls in submission order, so every ``run`` of a
+    call sees that call's task."""
+
+    def __init__(self):
+        self.task = None
+
+    def prepare(self, task_ref: list, shared: dict) -> int:
+        import os
+
+        import ray
+
+        task = ray.get(task_ref[0])  # refs inside containers are not resolved by Ray: fetch here
+        for name, ref in shared.items():
+            setattr(task, name, ray.get(ref))
+        task.setup()
+        self.task = task
+        return os.getpid()
+
+    def run(self, k: int) -> dict[str, np.ndarray]:
+        return self.task(int(k))
+
+    def release(self) -> None:
+        self.task = None
+
+
+_WORKER_CLASS = None
+
+
+def _worker_class():
+    global _WORKER_CLASS
+    if _WORKER_CLASS is None:
+        import ray
+
+        _WORKER_CLASS = ray.remote(_PoolWorker)
+    return _WORKER_CLASS
+
+
+def _kill(actors: list, shared: list) -> None:
+    """Kill the pool's actors and drop the shared arrays' refs (also run at exit and when the
+    executor is garbage-collected, through ``weakref.finalize``)."""
+    shared.clear()
+    if not actors:
+        return
+    try:
+        import ray
+
+        if ray.is_initialized():
+            for a in actors:
+                ray.kill(a, no_restart=True)
+    except Exception:  # noqa: BLE001 - Ray already shut down (at exit): its actors went with it
+        pass
+    actors.clear()
+
+
 class RayExecutor:
-    """Runs batch tasks on a Ray cluster: Ray Data ``map_batches`` over the batch numbers with
-    ``num_workers`` actors (``num_gpus=1`` each when the engine's device is CUDA, else
-    ``num_cpus`` each).
+    """Runs batch tasks on a Ray cluster.
+
+    ``pool="actors"`` (default): ``num_workers`` long-lived actors (``num_gpus=1`` each when the
+    engine's device is CUDA, else ``num_cpus`` each), started on the first call and kept for the
+    next ones, so only the first call pays Ray's actor start-up; each call ships the model once
+    and each batch number to a free actor (two in flight per actor), and the images are put into
+    the object store once while the task's images are the same array. ``pool="data"``: Ray Data
+    ``map_batches`` over the batch numbers with a new actor pool every call (Ray Data's own
+    scheduling and autoscaling, at the price of that start-up per call).
+
+    ``close()`` (or leaving ``with RayExecutor() as ex:``) kills the actors and frees the shared
+    images; a closed executor starts a new pool if it is used again. Actors are also killed when
+    the executor is garbage-collected and at exit.
 
     ``address``: the cluster to join when Ray is not initialised yet (``None``: ``ray.init()``'s
     default, i.e. ``RAY_ADDRESS`` or a new local instance on this machine; ``"auto"``: an existing
@@ -69,11 +145,13 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, num_workers: int = 2, address: str | None = None, num_cpus: float = 1.0):
+    def __init__(self, num_workers: int = 2, address: str | None = None, num_cpus: float = 1.0, pool: str = "actors"):
         if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 1:
             raise ValueError(f"num_workers must be a positive integer, got {num_workers!r}")
         if not isinstance(num_cpus, (int, float)) or isinstance(num_cpus, bool) or num_cpus <= 0:
             raise ValueError(f"num_cpus must be a positive number, got {num_cpus!r}")
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
         try:
             import ray  # noqa: F401
             import ray.data  # noqa: F401
@@ -82,6 +160,28 @@ class RayExecutor:
         self.num_workers = int(num_workers)
         self.address = address
         self.num_cpus = float(num_cpus)
+        self.pool = pool
+        self._actors: list = []
+        self._gpu: bool | None = None  # the kind of the running pool
+        self._shared: list = []  # [(array, object ref)]: the array is held, so its identity is not reused
+        self._close = weakref.finalize(self, _kill, self._actors, self._shared)
+
+    # ---------------------------------------------------------------- lifecycle
+    def __enter__(self) -> RayExecutor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Kill the actor pool and drop the shared images (Ray itself keeps running)."""
+        _kill(self._actors, self._shared)
+        self._gpu = None
+
+    @property
+    def workers(self) -> int:
+        """Actors alive in the pool now (0 before the first call and after ``close``)."""
+        return len(self._actors)
 
     def _ray(self):
         import ray
@@ -90,10 +190,64 @@ class RayExecutor:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
         return ray
 
+    def _start(self, ray, gpu: bool) -> list:
+        if self._actors and self._gpu == gpu:
+            return self._actors
+        _kill(self._actors, [])
+        resources = {"num_gpus": 1} if gpu else {"num_cpus": self.num_cpus}
+        worker = _worker_class().options(**resources)
+        self._actors.extend(worker.remote() for _ in range(self.num_workers))
+        self._gpu = gpu
+        return self._actors
+
+    def _put(self, ray, array: Any):
+        """The object ref of ``array``, put once while it is the same object (the last two kept)."""
+        for held, ref in self._shared:
+            if held is array:
+                return ref
+        ref = ray.put(array)
+        self._shared.append((array, ref))
+        del self._shared[:-2]
+        return ref
+
+    # ---------------------------------------------------------------- running
     def map_batches(self, task: Any, gpu: bool = False) -> dict[str, np.ndarray]:
         ray = self._ray()
         if task.n_batches == 0:  # nothing to map: run locally, it only shapes the empty outputs
             return LocalExecutor().map_batches(task)
+        if self.pool == "data":
+            return self._map_data(ray, task, gpu)
+        actors = self._start(ray, gpu)
+        light, shared = copy.copy(task), {}
+        for name in getattr(task, "shared", ()):
+            value = getattr(task, name)
+            if value is not None:
+                shared[name] = self._put(ray, value)
+                setattr(light, name, None)
+        task_ref = ray.put(light)
+        try:
+            ray.get([a.prepare.remote([task_ref], shared) for a in actors])
+            free = deque([a for a in actors for _ in range(2)])  # two batches in flight per actor
+            pending: dict = {}
+            parts, k = [], 0
+            while k < task.n_batches or pending:
+                while k < task.n_batches and free:
+                    a = free.popleft()
+                    pending[a.run.remote(k)] = a
+                    k += 1
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    free.append(pending.pop(ref))
+                    parts.append(ray.get(ref))
+        except ray.exceptions.RayActorError:
+            self.close()  # a dead actor: the next call starts a new pool
+            raise
+        finally:
+            for a in self._actors:
+                a.release.remote()  # the actors keep no model or images between calls
+        return _gather(parts)
+
+    def _map_data(self, ray, task: Any, gpu: bool) -> dict[str, np.ndarray]:
         ctx = ray.data.DataContext.get_current()
         bars, ctx.enable_progress_bars = ctx.enable_progress_bars, False  # the engine reports its own
         try:
@@ -110,15 +264,19 @@ class RayExecutor:
         return _gather(parts)
 
     def __repr__(self) -> str:
-        return f"RayExecutor(num_workers={self.num_workers}, address={self.address!r})"
+        pool = "" if self.pool == "actors" else f", pool={self.pool!r}"
+        return f"RayExecutor(num_workers={self.num_workers}, address={self.address!r}{pool})"
 
 
 def resolve_executor(executor: Any) -> LocalExecutor | RayExecutor:
-    """``"local"``, ``"ray"`` (a :class:`RayExecutor` with defaults) or an executor instance."""
+    """``"local"``, ``"ray"`` (a :class:`RayExecutor` with defaults, marked ``from_name`` so that
+    whoever made it from the name closes it) or an executor instance (its owner closes it)."""
     if executor is None or executor == "local":
         return LocalExecutor()
     if executor == "ray":
-        return RayExecutor()
+        ex = RayExecutor()
+        ex.from_name = True
+        return ex
     if isinstance(executor, (LocalExecutor, RayExecutor)):
         return executor
     raise ValueError(f"executor must be 'local', 'ray' or a RayExecutor(...), got {executor!r}")
