@@ -10,6 +10,7 @@ import { bindShortcuts, pageShortcuts } from "./lib/keys.js";
 import { addStyle } from "./lib/style.js";
 import { showingText } from "./lib/gallery-format.js";
 import { QUERY_TRAITS, offlineGallery } from "./lib/gallery-offline.js";
+import { readSelection } from "./lib/selection.js";
 
 const CSS = `
 .dw-gallery .dw-gallery-grid > .dw-empty { grid-column: 1 / -1; }
@@ -255,7 +256,7 @@ function render({ model, el: host }) {
   bindShortcuts(scope, root, pageShortcuts(model, pages), toolbar);
   scope.bind(exportBtn, { click: () => model.send({ action: "export" }) });
   const addTag = () => {
-    model.send({ action: "tag", name: tagName.value, form: { selection: model.get("selection") } });
+    model.send({ action: "tag", name: tagName.value, form: { selection: Array.from(readSelection(model)) } });
     tagName.value = "";
   };
   scope.bind(tagBtn, { click: addTag });

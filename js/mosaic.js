@@ -10,6 +10,7 @@ import { getArray } from "./lib/binary.js";
 import { paintColorbar } from "./lib/colorbar.js";
 import { disposer, el, hoverTooltip, showError } from "./lib/dom.js";
 import { changeColor, confusionCounts, mixRgb, mosaicCells, selectionCells, themeRgb } from "./lib/mosaic-layout.js";
+import { readSelection, selectionCount, writeSelection } from "./lib/selection.js";
 import { addStyle } from "./lib/style.js";
 import { onThemeChange, themeColors } from "./lib/theme.js";
 
@@ -117,7 +118,7 @@ function render({ model, el: host }) {
 
   function selectionState() {
     if (!data) return { counts: new Map(), outside: 0, exact: false, outlined: [] };
-    return selectionCells(model.get("selection"), data.index, data.labels, data.b);
+    return selectionCells(readSelection(model), data.index, data.labels, data.b);
   }
 
   function draw() {
@@ -178,7 +179,7 @@ function render({ model, el: host }) {
     }
     drawTicks(classes);
     drawColorbar(theme, maxAbs);
-    const nSel = model.get("selection").length;
+    const nSel = selectionCount(model);
     selNote.textContent = !nSel
       ? ""
       : sel.exact
@@ -260,9 +261,9 @@ function render({ model, el: host }) {
     const c = cellAt(ev);
     if (!c) return;
     const add = ev.ctrlKey || ev.metaKey;
-    const sel = new Set(add ? model.get("selection") : []);
+    const sel = new Set(add ? readSelection(model) : []);
     for (const i of indicesOf(c)) sel.add(i);
-    model.set("selection", [...sel].sort((x, y) => x - y));
+    writeSelection(model, [...sel]);
     model.save_changes();
     draw();
   } });

@@ -9,7 +9,7 @@ import { disposer, el, showError } from "./lib/dom.js";
 import { GridIndex } from "./lib/grid-index.js";
 import { bindShortcuts } from "./lib/keys.js";
 import { createPointRenderer } from "./lib/points-gl.js";
-import { combine, selectInBox, selectInPolygon } from "./lib/selection.js";
+import { combine, readSelection, selectInBox, selectInPolygon, selectionCount, writeSelection } from "./lib/selection.js";
 import { addStyle, ensureStyle } from "./lib/style.js";
 import { onThemeChange, themeColors } from "./lib/theme.js";
 import { followSnapshot, kernelLive } from "./lib/snapshot.js";
@@ -97,7 +97,7 @@ function render({ model, el: host }) {
 
   const isVisible = (i) => visibleSplit[data.split[i]] !== false;
   const isSelectable = (i) => selectSplit[data.split[i]] === true;
-  const anySelected = () => model.get("selection").length > 0;
+  const anySelected = () => selectionCount(model) > 0;
 
   // ------------------------------------------------------------------ drawing
   function pointSize() {
@@ -198,13 +198,13 @@ function render({ model, el: host }) {
   }
 
   function commitSelection(hits, mode) {
-    model.set("selection", combine(model.get("selection"), hits, mode));
+    writeSelection(model, combine(readSelection(model), hits, mode));
     model.save_changes();
   }
 
   function applySelection() {
     selected = new Uint8Array(data.n);
-    for (const i of model.get("selection")) if (i >= 0 && i < data.n) selected[i] = 1;
+    for (const i of readSelection(model)) if (i < data.n) selected[i] = 1;
     recolor();
     updateStatus();
     schedule();
@@ -243,7 +243,7 @@ function render({ model, el: host }) {
 
   function updateStatus() {
     const status = model.get("status");
-    const counts = countBySplit(data.split, model.get("selection"));
+    const counts = countBySplit(data.split, readSelection(model));
     const limited = SPLIT_NAMES.filter((_, s) => selectSplit[s]);
     const scopeNote = limited.length < SPLIT_NAMES.length ? ` · lasso selects ${limited.join(" + ") || "nothing (tick a split)"}` : "";
     statusLine.textContent =

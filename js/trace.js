@@ -7,6 +7,7 @@
 import { getArray } from "./lib/binary.js";
 import { disposer, el, hoverTooltip, showError } from "./lib/dom.js";
 import { changeOf, mixRgb, selectedRows, themeRgb, traceLayout } from "./lib/mosaic-layout.js";
+import { readSelection, selectionCount, writeSelection } from "./lib/selection.js";
 import { addStyle } from "./lib/style.js";
 import { onThemeChange, themeColors } from "./lib/theme.js";
 
@@ -77,7 +78,7 @@ function render({ model, el: host }) {
   }
 
   function updateSelection() {
-    selected = data ? selectedRows(data.index, model.get("selection")) : new Uint8Array(0);
+    selected = data ? selectedRows(data.index, readSelection(model)) : new Uint8Array(0);
     draw();
   }
 
@@ -211,7 +212,7 @@ function render({ model, el: host }) {
     swGrey.style.background = `rgb(${greyRgb.join(",")})`;
     let nSel = 0;
     for (let i = 0; i < selected.length; i++) nSel += selected[i];
-    const total = model.get("selection").length;
+    const total = selectionCount(model);
     selText.textContent = total ? `selected: ${nSel} of the ${m} traced images (${nSelShown} shown)` : "";
     root.setAttribute("data-shown", String(shown.length));
     root.setAttribute("data-images", String(m));
@@ -270,7 +271,7 @@ function render({ model, el: host }) {
   } });
   scope.bind(selectShown, { click: () => {
     if (!layout) return;
-    model.set("selection", Array.from(layout.shown, (i) => data.index[i]).sort((a, b) => a - b));
+    writeSelection(model, Array.from(layout.shown, (i) => data.index[i]));
     model.save_changes();
   } });
 

@@ -13,6 +13,7 @@ import traitlets
 from ..engine.engine import Engine
 from ..models.version import ModelVersion
 from ..runtime.jobs import Job
+from ._codec import SortedIndices, selection_from_json, selection_to_json, sorted_unique
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -35,7 +36,17 @@ def cell_size(engine: Engine, lo: int, hi: int) -> int:
 
 
 class Indices(traitlets.List):
-    """A list of image indices that also takes numpy arrays, ranges and tuples (made plain lists)."""
+    """A list of image indices that also takes numpy arrays, ranges and tuples (made plain lists).
+
+    It travels to and from the browser as one binary buffer (uint32 indices, or a bitmask when
+    that is smaller: ``_codec.encode_selection``), not as a JSON list; in Python it stays a sorted
+    list of int. Views pair it with a validator (``EngineView._valid_selection``) that sorts,
+    deduplicates and range-checks it.
+    """
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.tag(to_json=selection_to_json, from_json=selection_from_json)
 
     def validate(self, obj, value):
         if isinstance(value, (np.ndarray, tuple, range)):
@@ -286,9 +297,16 @@ class EngineView(View):
 
     # Validators shared by the views that show an engine's images (``self._engine``).
     def _valid_selection(self, value) -> list[int]:
-        """Sorted unique image indices; checked with numpy (a lasso can select 100k points)."""
+        """Sorted unique image indices; checked with numpy (a lasso can select 10^6 points).
+        A selection decoded from the browser (``SortedIndices``) is sorted, unique and
+        non-negative already: only its largest index is checked."""
         n = len(self._engine.dataset)
-        arr = np.asarray(list(value))
+        if isinstance(value, SortedIndices):
+            if not value or value[-1] < n:
+                return list(value)
+            arr = np.asarray(value)
+        else:
+            arr = np.asarray(value if isinstance(value, list) else list(value))
         if arr.size == 0:
             return []
         if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
@@ -298,7 +316,7 @@ class EngineView(View):
             self._reject(
                 f"selection indices out of range [0, {n}): {bad[:5].tolist()}" + (" ..." if bad.size > 5 else "")
             )
-        return np.unique(arr).tolist()
+        return sorted_unique(arr).tolist()
 
     def _valid_version(self, value) -> str:
         try:

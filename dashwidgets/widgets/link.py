@@ -72,7 +72,10 @@ def link(*views, traits: tuple[str, ...] = TRAITS) -> list:
     linked view shows, whichever view set them; ``subgroup`` (the picked under-performing
     subgroup) and ``neuron`` (the clicked neuron) tie the VisCUIT panels together. The links live in the browser, so they keep
     working in an exported notebook page. Each trait links the first view that has it to every
-    other one that has it (views that show several versions at once keep their own). A
+    other one that has it (views that show several versions at once keep their own). Every view
+    holds its ``selection`` in the browser in the same binary form (``_codec.encode_selection``:
+    one buffer of uint32 indices or a bitmask), so a jslink copies that object as it is, with no
+    JSON list at any step, and each view's kernel side decodes it to the same sorted list. A
     ClassifierBoard's ``compare`` pair drives MosaicViews' ``versions`` (:data:`DRIVES`).
     Returns the link objects (call ``.unlink()`` on them to undo). ``dw.Dashboard`` makes these
     links itself.

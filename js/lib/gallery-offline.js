@@ -4,6 +4,7 @@
 // images when nothing is selected and a filter is set; sort by index, confidence or loss (stable,
 // then reversed when descending); the page is clamped to the last one. Tags need the kernel.
 
+import { readSelection } from "./selection.js";
 import { followSnapshot, kernelLive } from "./snapshot.js";
 
 export const QUERY_TRAITS = ["selection", "sort_by", "descending", "version", "page_size", "filter_label", "filter_pred", "filter_split", "filter_correct", "filter_tag"];
@@ -91,7 +92,7 @@ export function offlineGallery(model, onChange) {
     smodel = m;
     onChange();
   });
-  const query = () => Object.fromEntries([...QUERY_TRAITS, "page"].map((t) => [t, model.get(t)]));
+  const query = () => ({ ...Object.fromEntries([...QUERY_TRAITS, "page"].map((t) => [t, model.get(t)])), selection: readSelection(model) });
   return {
     active: () => !!snap && !kernelLive(smodel),
     page() {

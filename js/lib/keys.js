@@ -9,6 +9,7 @@
 // and a panel it toggles), so they are documented where they work.
 
 import { el } from "./dom.js";
+import { selectionCount, writeSelection } from "./selection.js";
 import { addStyle } from "./style.js";
 
 const CSS = `
@@ -139,8 +140,8 @@ export function pageShortcuts(model, pages, { clearSelection = true } = {}) {
       keys: ["Escape"],
       label: "clear the selection (every linked view)",
       run: () => {
-        if (!model.get("selection").length) return;
-        model.set("selection", []);
+        if (!selectionCount(model)) return;
+        writeSelection(model, []);
         model.save_changes();
       },
     });

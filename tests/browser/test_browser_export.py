@@ -88,6 +88,23 @@ def _js_model(page, model_id: str, trait: str):
     )
 
 
+def _js_selection(page, model_id: str) -> list[int] | None:
+    """A model's selection in the page, decoded from its binary form (js/lib/selection.js: uint32
+    indices, or a bitmask when smaller) to a list of int."""
+    return page.evaluate(
+        """(id) => window.__dashwidgets_embed.managers[0].get_model(id).then((m) => {
+          const v = m.get("selection");
+          if (!v || Array.isArray(v)) return v;
+          const b = v.buffer, bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+          if (v.encoding !== "bitmask") return Array.from(new Uint32Array(bytes.slice().buffer));
+          const out = [];
+          bytes.forEach((x, k) => { for (let j = 0; j < 8; j++) if (x & (1 << j)) out.push(8 * k + j); });
+          return out;
+        })""",
+        model_id,
+    )
+
+
 def test_exported_quickstart_is_offline_and_lasso_fills_the_gallery(exported, page):
     path, _ = exported
     size = path.stat().st_size
@@ -133,12 +150,12 @@ def test_exported_quickstart_is_offline_and_lasso_fills_the_gallery(exported, pa
     expected = {i for i, (sx, sy) in enumerate(screen) if split_code[i] in selectable and _inside(sx, sy, poly)}
     assert 10 < len(expected) < len(xy), len(expected)
     _drag(page, poly)
-    got = set(_poll(lambda: _js_model(page, proj_id, "selection") or None, what="a lasso selection in the page"))
+    got = set(_poll(lambda: _js_selection(page, proj_id) or None, what="a lasso selection in the page"))
     differ = got ^ expected  # up to points within a pixel of the drawn edge
     assert len(differ) <= 3 and all(_edge_distance(*screen[i], poly) < 1.0 for i in differ), sorted(differ)[:10]
 
     # the linked gallery (a jslink, no kernel) shows those images, from the embedded snapshot
-    _poll(lambda: sorted(_js_model(page, gal_id, "selection") or []) == sorted(got), what="the gallery's selection")
+    _poll(lambda: sorted(_js_selection(page, gal_id) or []) == sorted(got), what="the gallery's selection")
     n = min(len(got), page_size)
     _poll(lambda: page.locator(".dw-gallery-item").count() == n, what=f"{n} gallery items")
     shown = {int(x) for x in page.locator(".dw-gallery-item").evaluate_all("els => els.map(e => e.dataset.index)")}
