@@ -9,7 +9,7 @@ import { disposer, el, showError } from "./lib/dom.js";
 import { GridIndex } from "./lib/grid-index.js";
 import { bindShortcuts } from "./lib/keys.js";
 import { createPointRenderer } from "./lib/points-gl.js";
-import { combine, readSelection, selectInBox, selectInPolygon, selectionCount, writeSelection } from "./lib/selection.js";
+import { combine, readSelection, selectionCount, writeSelection } from "./lib/selection.js";
 import { addStyle, ensureStyle } from "./lib/style.js";
 import { onThemeChange, themeColors } from "./lib/theme.js";
 import { followSnapshot, kernelLive } from "./lib/snapshot.js";
@@ -68,10 +68,11 @@ function render({ model, el: host }) {
   let hoverAt = [0, 0];
   let colors = themeColors(root);
   let contours = [];
-  let grid = null; // hover index, rebuilt lazily after the view changes
+  let grid = null; // spatial index of the points in data coordinates, built lazily once per data set
   let dpr = window.devicePixelRatio || 1;
   let fitted = false;
   let fitScale = 0;
+  let pointsReady = false; // data-points-ready: set once, after the first full-size frame with points
   let frame = 0;
   let animation = 0;
   let viewBoxTimer = 0;
@@ -123,7 +124,7 @@ function render({ model, el: host }) {
     drawContours(octx, contours, view, visibleSplit, colors);
     let drawn = 0;
     const zoomedIn = fitScale > 0 && view.scale >= THUMB_ZOOM * fitScale;
-    const few = data.n && zoomedIn ? pointsInView(data, view, isVisible, model.get("max_thumbnails")) : null;
+    const few = data.n && zoomedIn ? pointsInView(pointIndex(), view, isVisible, model.get("max_thumbnails")) : null;
     if (few && few.length) {
       thumbs.want(few);
       const zoom = view.scale / (fitScale || view.scale);
@@ -133,6 +134,18 @@ function render({ model, el: host }) {
     root.setAttribute("data-thumbnails", String(drawn));
     root.setAttribute("data-frame-ms", (performance.now() - t0).toFixed(2));
     root.setAttribute("data-ready", "1");
+    if (!pointsReady && fitted && data.n > 0) markPointsReady();
+  }
+
+  // `data-ready` fires on the first draw, which may be a 50 px canvas before layout or an empty
+  // map. `data-points-ready` (epoch ms) marks the first frame at the plot's fitted size with
+  // points in it, stamped one animation frame later, once that frame has gone to the screen;
+  // `data-points-ready-size` is that frame's CSS size.
+  function markPointsReady() {
+    pointsReady = true;
+    root.setAttribute("data-points-ready-size", `${view.width},${view.height}`);
+    const stamp = () => root.setAttribute("data-points-ready", (performance.timeOrigin + performance.now()).toFixed(1));
+    requestAnimationFrame(stamp);
   }
 
   function recolor() {
@@ -142,7 +155,6 @@ function render({ model, el: host }) {
 
   // ------------------------------------------------------------------ view transform
   function syncViewBox() {
-    grid = null;
     clearTimeout(viewBoxTimer);
     viewBoxTimer = setTimeout(() => {
       model.set("view_box", view.dataBox());
@@ -181,20 +193,17 @@ function render({ model, el: host }) {
   }
 
   // ------------------------------------------------------------------ selection
+  // one index in data coordinates serves hover, click, lasso, box and the visible thumbnails at
+  // any zoom: the view's transform only changes the query, so zooming never rebuilds it
+  function pointIndex() {
+    if (!grid) grid = new GridIndex(data.xs, data.ys);
+    return grid;
+  }
+
   function nearest(p) {
     if (!data.n) return -1;
-    if (!grid) {
-      const sx = new Float32Array(data.n), sy = new Float32Array(data.n);
-      for (let i = 0; i < data.n; i++) {
-        if (!isVisible(i)) {
-          sx[i] = sy[i] = NaN;
-          continue;
-        }
-        [sx[i], sy[i]] = view.toScreen(data.xs[i], data.ys[i]);
-      }
-      grid = new GridIndex(sx, sy, 16);
-    }
-    return grid.nearest(p[0], p[1], Math.max(6, pointSize()));
+    const [x, y] = view.toData(p[0], p[1]);
+    return pointIndex().nearest(x, y, Math.max(6, pointSize()) / view.scale, isVisible);
   }
 
   function commitSelection(hits, mode) {
@@ -332,8 +341,8 @@ function render({ model, el: host }) {
       return i >= 0 && isSelectable(i) ? i : -1;
     },
     commit: commitSelection,
-    inPolygon: (poly) => selectInPolygon(data.xs, data.ys, poly, isSelectable),
-    inBox: (a, b) => selectInBox(data.xs, data.ys, a, b, isSelectable),
+    inPolygon: (poly) => pointIndex().inPolygon(poly, isSelectable),
+    inBox: ([ax, ay], [bx, by]) => pointIndex().inBox(Math.min(ax, bx), Math.max(ax, bx), Math.min(ay, by), Math.max(ay, by), isSelectable),
     toolChanged: () => setTool(state.tool),
     markPointerUp: () => root.setAttribute("data-pointerup-epoch", String(Date.now())),
   });
@@ -367,7 +376,6 @@ function render({ model, el: host }) {
     },
     "change:visible_splits": () => {
       buildControls();
-      grid = null;
       recolor();
       updateStatus();
       schedule();

@@ -1,49 +1,137 @@
-// A uniform grid over screen positions for fast nearest-point lookups (hover).
+// A uniform grid over 2-D positions for fast lookups: the nearest point (hover, click), the
+// points in a box (thumbnails of what is visible) and in a polygon (lasso). Flat typed arrays
+// (points sorted by cell, counting sort): building it for 10^6 points takes tens of ms and no
+// per-point objects. The projection builds it once per data set in data coordinates, so zooming
+// and panning never rebuild it.
+
+import { pointInPolygon } from "./selection.js";
+
+const MAX_CELLS_PER_SIDE = 2048;
 
 export class GridIndex {
   /**
-   * @param {Float32Array} sx screen x of every point (NaN for hidden points)
-   * @param {Float32Array} sy screen y
-   * @param {number} cell cell size in pixels
+   * @param {ArrayLike<number>} xs x of every point (NaN for points that are never found)
+   * @param {ArrayLike<number>} ys y
+   * @param {number} [cell] cell size in the units of xs/ys; default: about 4 points per cell
    */
-  constructor(sx, sy, cell = 16) {
-    this.sx = sx;
-    this.sy = sy;
-    this.cell = cell;
-    this.cells = new Map();
-    for (let i = 0; i < sx.length; i++) {
-      if (Number.isNaN(sx[i]) || Number.isNaN(sy[i])) continue;
-      const key = this._key(Math.floor(sx[i] / cell), Math.floor(sy[i] / cell));
-      let list = this.cells.get(key);
-      if (!list) this.cells.set(key, (list = []));
-      list.push(i);
+  constructor(xs, ys, cell = 0) {
+    this.xs = xs;
+    this.ys = ys;
+    const n = xs.length;
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity, m = 0;
+    for (let i = 0; i < n; i++) {
+      const x = xs[i], y = ys[i];
+      if (Number.isNaN(x) || Number.isNaN(y)) continue;
+      m++;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
     }
+    if (!m) x0 = y0 = x1 = y1 = 0;
+    const span = Math.max(x1 - x0, y1 - y0, 1e-9);
+    if (!(cell > 0)) cell = span / Math.max(1, Math.ceil(Math.sqrt(m / 4)));
+    cell = Math.max(cell, span / MAX_CELLS_PER_SIDE);
+    this.cell = cell;
+    this.x0 = x0;
+    this.y0 = y0;
+    this.nx = Math.floor((x1 - x0) / cell) + 1;
+    this.ny = Math.floor((y1 - y0) / cell) + 1;
+    // counting sort of the points by cell: cellStart[c] .. cellStart[c + 1] index into `order`
+    const cellOf = new Int32Array(n);
+    const start = new Int32Array(this.nx * this.ny + 1);
+    for (let i = 0; i < n; i++) {
+      const x = xs[i], y = ys[i];
+      if (Number.isNaN(x) || Number.isNaN(y)) {
+        cellOf[i] = -1;
+        continue;
+      }
+      const c = Math.floor((y - y0) / cell) * this.nx + Math.floor((x - x0) / cell);
+      cellOf[i] = c;
+      start[c + 1]++;
+    }
+    for (let c = 0; c < this.nx * this.ny; c++) start[c + 1] += start[c];
+    const fill = start.slice(0, -1);
+    const order = new Int32Array(m);
+    for (let i = 0; i < n; i++) if (cellOf[i] >= 0) order[fill[cellOf[i]]++] = i; // ascending within a cell
+    this.start = start;
+    this.order = order;
   }
 
-  _key(cx, cy) {
-    return cx * 73856093 + cy * 19349663;
+  /** Cell column / row range [c0, c1, r0, r1] covering x0..x1, y0..y1 (clamped; empty when c0 > c1). */
+  _range(x0, x1, y0, y1) {
+    const clamp = (v, hi) => Math.min(hi, Math.max(0, v));
+    return [
+      clamp(Math.floor((x0 - this.x0) / this.cell), this.nx - 1),
+      x1 < this.x0 ? -1 : clamp(Math.floor((x1 - this.x0) / this.cell), this.nx - 1),
+      clamp(Math.floor((y0 - this.y0) / this.cell), this.ny - 1),
+      y1 < this.y0 ? -1 : clamp(Math.floor((y1 - this.y0) / this.cell), this.ny - 1),
+    ];
   }
 
-  /** Index of the nearest point within `radius` pixels of (x, y), or -1. */
-  nearest(x, y, radius = 8) {
-    const c = this.cell;
-    const r = Math.ceil(radius / c);
-    const cx = Math.floor(x / c), cy = Math.floor(y / c);
+  /** Index of the nearest point within `radius` of (x, y) for which `keep(i)` holds, or -1. */
+  nearest(x, y, radius = 8, keep = null) {
+    const [c0, c1, r0, r1] = this._range(x - radius, x + radius, y - radius, y + radius);
     let best = -1, bestD = radius * radius;
-    for (let i = cx - r; i <= cx + r; i++) {
-      for (let j = cy - r; j <= cy + r; j++) {
-        const list = this.cells.get(this._key(i, j));
-        if (!list) continue;
-        for (const k of list) {
-          const dx = this.sx[k] - x, dy = this.sy[k] - y;
+    for (let r = r0; r <= r1; r++) {
+      for (let c = c0; c <= c1; c++) {
+        const cellIdx = r * this.nx + c;
+        for (let k = this.start[cellIdx]; k < this.start[cellIdx + 1]; k++) {
+          const i = this.order[k];
+          const dx = this.xs[i] - x, dy = this.ys[i] - y;
           const d = dx * dx + dy * dy;
-          if (d <= bestD) {
+          if (d <= bestD && (!keep || keep(i))) {
             bestD = d;
-            best = k;
+            best = i;
           }
         }
       }
     }
     return best;
+  }
+
+  /**
+   * Indices of the points with x0 <= x <= x1 and y0 <= y <= y1 for which `keep(i)` holds, in
+   * ascending order; null as soon as more than `max` are found.
+   * @returns {Int32Array|null}
+   */
+  inBox(x0, x1, y0, y1, keep = null, max = Infinity) {
+    const [c0, c1, r0, r1] = this._range(x0, x1, y0, y1);
+    const out = [];
+    for (let r = r0; r <= r1; r++) {
+      for (let c = c0; c <= c1; c++) {
+        const cellIdx = r * this.nx + c;
+        const inner = c > c0 && c < c1 && r > r0 && r < r1; // wholly inside the box: no test
+        for (let k = this.start[cellIdx]; k < this.start[cellIdx + 1]; k++) {
+          const i = this.order[k];
+          if (!inner) {
+            const x = this.xs[i], y = this.ys[i];
+            if (x < x0 || x > x1 || y < y0 || y > y1) continue;
+          }
+          if (keep && !keep(i)) continue;
+          out.push(i);
+          if (out.length > max) return null;
+        }
+      }
+    }
+    return Int32Array.from(out).sort();
+  }
+
+  /** Indices of the points inside `polygon` ([[x, y], ...], even-odd rule) for which `keep(i)`
+   * holds, ascending; only the cells under the polygon's bounding box are visited. */
+  inPolygon(polygon, keep = null) {
+    if (polygon.length < 3) return new Int32Array(0);
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (const [x, y] of polygon) {
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+    const box = this.inBox(x0, x1, y0, y1, keep);
+    const out = new Int32Array(box.length);
+    let m = 0;
+    for (const i of box) if (pointInPolygon(this.xs[i], this.ys[i], polygon)) out[m++] = i;
+    return out.slice(0, m);
   }
 }

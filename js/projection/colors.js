@@ -24,38 +24,67 @@ export function pointColors(data, { mode, selected, anySelected, visibleSplit })
     if (!cache.has(hex)) cache.set(hex, rgb255(hexToRgb(hex)));
     return cache.get(hex);
   };
-  const dim = (c) => c.map((v) => v * 0.6);
+  // per class / code colours computed once: no per-point arrays (10^6 points recolour in ms)
+  const classRgb = [], classDim = [];
+  const ofClass = (c) => {
+    if (!classRgb[c]) {
+      classRgb[c] = rgbOf(categorical(c));
+      classDim[c] = dim(classRgb[c]);
+    }
+    return classRgb[c];
+  };
+  const fixed = (hexes) => hexes.map((h) => rgbOf(h));
+  const fixedDim = (rgbs) => rgbs.map(dim);
+  const binary = fixed(BINARY), splits = fixed(SPLITS), aligned = fixed(ALIGNED_COLORS);
+  const binaryDim = fixedDim(binary), splitsDim = fixedDim(splits), alignedDim = fixedDim(aligned);
   for (let i = 0; i < n; i++) {
     let f, s;
     switch (mode) {
       case "predicted":
-        f = rgbOf(categorical(data.pred[i]));
-        s = dim(f);
+        f = ofClass(data.pred[i]);
+        s = classDim[data.pred[i]];
         break;
-      case "correct":
-        f = rgbOf(BINARY[data.correct[i] ? 1 : 0]);
-        s = dim(f);
+      case "correct": {
+        const k = data.correct[i] ? 1 : 0;
+        f = binary[k];
+        s = binaryDim[k];
         break;
-      case "split":
-        f = rgbOf(SPLITS[data.split[i]] || SPLITS[0]);
-        s = dim(f);
+      }
+      case "split": {
+        const k = splits[data.split[i]] ? data.split[i] : 0;
+        f = splits[k];
+        s = splitsDim[k];
         break;
-      case "aligned":
-        f = rgbOf(ALIGNED_COLORS[data.aligned && data.aligned[i] ? 1 : 0]);
-        s = dim(f);
+      }
+      case "aligned": {
+        const k = data.aligned && data.aligned[i] ? 1 : 0;
+        f = aligned[k];
+        s = alignedDim[k];
         break;
+      }
       case "loss":
         f = rgb255(sequential(data.loss[i] / lossMax));
         s = dim(f);
         break;
       default: // class: fill = true class, ring = predicted class
-        f = rgbOf(categorical(data.label[i]));
-        s = rgbOf(categorical(data.pred[i]));
+        f = ofClass(data.label[i]);
+        s = ofClass(data.pred[i]);
     }
     const visible = visibleSplit[data.split[i]] !== false;
     const alpha = !visible ? 0 : anySelected && !selected[i] ? 60 : 230;
-    fill.set([f[0], f[1], f[2], alpha], 4 * i);
-    stroke.set([s[0], s[1], s[2], data.correct[i] ? 0 : 255], 4 * i);
+    const o = 4 * i;
+    fill[o] = f[0];
+    fill[o + 1] = f[1];
+    fill[o + 2] = f[2];
+    fill[o + 3] = alpha;
+    stroke[o] = s[0];
+    stroke[o + 1] = s[1];
+    stroke[o + 2] = s[2];
+    stroke[o + 3] = data.correct[i] ? 0 : 255;
   }
   return { fill, stroke };
+}
+
+function dim(c) {
+  return c.map((v) => v * 0.6);
 }

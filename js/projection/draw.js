@@ -3,20 +3,13 @@
 import { BINARY, categorical } from "../lib/colors.js";
 
 /**
- * Indices of the shown points inside the view, or null when more than `max` are (too many to
+ * Indices of the shown points inside the view (from `index`, a GridIndex in data coordinates:
+ * only the cells under the view are visited), or null when more than `max` are (too many to
  * draw as images).
  */
-export function pointsInView(data, view, isVisible, max) {
+export function pointsInView(index, view, isVisible, max) {
   const [x0, x1, y0, y1] = view.dataBox();
-  const out = [];
-  for (let i = 0; i < data.n; i++) {
-    const x = data.xs[i], y = data.ys[i];
-    if (x >= x0 && x <= x1 && y >= y0 && y <= y1 && isVisible(i)) {
-      out.push(i);
-      if (out.length > max) return null;
-    }
-  }
-  return out;
+  return index.inBox(x0, x1, y0, y1, isVisible, max);
 }
 
 /** Draw the cached thumbnails of `indices` centred on their points; returns how many were drawn. */
