@@ -196,3 +196,25 @@ def test_projection_is_reread_from_the_workspace_and_a_map_of_another_layer_is_n
     other.project("v2", progress=False)
     assert cheap_tsne["fit"] == 2
     assert dw.Engine.open(path, device="cpu").projection_reference == "v2"  # the first map is kept
+
+
+def test_benchmark_script_prints_cold_warm_ratios_and_equal_results(tmp_path):
+    import json
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "out.json"
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/workspace_cache.py", "--quick", "--no-project", "--attr-n", "50", "--device", "cpu",
+         "--json", str(out)], cwd=root, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for stage in ("evaluate", "attribute", "total"):
+        assert re.search(rf"^{stage}\s+[\d.]+\s+[\d.]+\s+>?[\d.]+x", proc.stdout, flags=re.M), proc.stdout
+    res = json.loads(out.read_text())
+    assert res["equal"] == {"probs": True, "embedding": True, "maps": True}
+    assert res["ratio"] == sum(res["cold_s"].values()) / sum(res["warm_s"].values()) > 0 and res["cache_mib"] > 0
