@@ -124,6 +124,9 @@ class DiskCache:
                     self.misses += 1
                     return None
                 out = {k: z[k] for k in z.files if k != _KEY}
+        except FileNotFoundError:  # deleted meanwhile (discarded, cleared by another process)
+            self.misses += 1
+            return None
         except Exception as e:  # noqa: BLE001 - any unreadable file is recomputed, never fatal
             warnings.warn(f"corrupted cache file {path}: {type(e).__name__}: {str(e)[:200]}; it will be recomputed",
                           WorkspaceWarning, stacklevel=3)
