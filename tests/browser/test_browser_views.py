@@ -21,6 +21,13 @@ SETUP = [
 def test_lasso_selects_exactly_the_points_inside_and_the_gallery_shows_them(page, lab, open_notebook, screenshot):
     nb = open_notebook(page, lab, "lasso.ipynb", SETUP, timeout=240)
     canvas, rect, view_box = _ready(nb)
+    # the first-frame marker: set after a frame at the plot's real size with points, not after the
+    # first draw (a 50 px canvas before layout)
+    ready = page.locator(".dw-projection[data-points-ready]")
+    ready.wait_for(timeout=30_000)
+    w0, h0 = (int(v) for v in ready.get_attribute("data-points-ready-size").split(","))
+    assert (w0, h0) == (round(rect["width"]), 480), (w0, h0, rect)
+    assert float(ready.get_attribute("data-points-ready")) > 1.5e12  # epoch milliseconds
     xy = nb.kernel.eval("proj.coordinates().tolist()")
     cx, cy = rect["x"] + rect["width"] / 2, rect["y"] + rect["height"] / 2
     w, h = rect["width"], rect["height"]
