@@ -26,27 +26,32 @@ def run_inference(
 ) -> dict[str, np.ndarray]:
     """One batched pass over ``idx``: logits → probs/pred/loss, and pooled ``layer`` output.
 
+    ``inputs(bi)`` receives each batch's indices as a CPU int64 tensor (pinned on CUDA, so its
+    ``non_blocking`` copy to wherever the images live does not wait for the device).
+
     Returns numpy arrays ``pred [M]``, ``probs [M, C]``, ``loss [M]`` and, when ``layer`` is given,
     ``embedding [M, D]``. Runs under ``torch.inference_mode`` and autocast on CUDA.
+
+    No per-batch host sync: every per-batch output stays on ``device`` and is copied to the host
+    once per call; the targets of all of ``idx`` are gathered once, up front.
     """
     model.eval()
-    # indices live where the labels do, and outputs stay on the device until one copy at the
-    # end: a per-batch .cpu() would make every batch wait for the GPU
-    idx_t = torch.as_tensor(idx, dtype=torch.int64).to(targets.device)
+    idx_t = torch.as_tensor(np.asarray(idx), dtype=torch.int64)
+    if device.type == "cuda":
+        idx_t = idx_t.pin_memory()  # batches of it copy to the device asynchronously
     probs, losses, embs = [], [], []
-    with torch.inference_mode(), contextlib.ExitStack() as stack:
+    # one autocast region for the whole pass: parameters that require grad (validation during
+    # training) are cast to bf16 once per call, not once per batch
+    with torch.inference_mode(), autocast(device), contextlib.ExitStack() as stack:
         store = stack.enter_context(capture(model, layer)) if layer else None
+        y_all = targets[idx_t.to(targets.device, non_blocking=True)]
         for start in range(0, len(idx_t), batch_size):
             bi = idx_t[start : start + batch_size]
-            x = inputs(bi)
-            y = targets[bi]
-            with autocast(device):
-                logits = model(x)
-            logits = logits.float()
+            logits = model(inputs(bi)).float()
             if logits.dim() != 2:
                 raise ValueError(f"model output must be [batch, classes] logits, got shape {tuple(logits.shape)}")
             probs.append(torch.softmax(logits, 1))
-            losses.append(F.cross_entropy(logits, y, reduction="none"))
+            losses.append(F.cross_entropy(logits, y_all[start : start + batch_size], reduction="none"))
             if store is not None:
                 if not store:
                     raise ValueError(f"layer {layer!r} did not run in the forward pass")
@@ -55,12 +60,17 @@ def run_inference(
             if progress is not None:
                 progress(len(bi))
     n_classes = probs[0].shape[1] if probs else 0
-    p = torch.cat(probs).cpu().numpy() if probs else np.zeros((0, n_classes), np.float32)
-    out = {
-        "probs": p.astype(np.float32, copy=False),
-        "pred": p.argmax(1).astype(np.int64) if len(p) else np.zeros(0, np.int64),
-        "loss": torch.cat(losses).cpu().numpy().astype(np.float32) if losses else np.zeros(0, np.float32),
-    }
+    p = _to_host(probs, (0, n_classes))
+    out = {"probs": p, "pred": p.argmax(1).astype(np.int64) if len(p) else np.zeros(0, np.int64),
+           "loss": _to_host(losses, (0,))}
     if layer:
-        out["embedding"] = torch.cat(embs).cpu().numpy().astype(np.float32) if embs else np.zeros((0, 0), np.float32)
+        out["embedding"] = _to_host(embs, (0, 0))
     return out
+
+
+def _to_host(parts: list[torch.Tensor], empty: tuple[int, ...]) -> np.ndarray:
+    """The concatenated ``parts`` as one float32 numpy array: one device→host copy per call."""
+    if not parts:
+        return np.zeros(empty, np.float32)
+    t = torch.cat(parts) if len(parts) > 1 else parts[0]
+    return t.to("cpu", torch.float32).numpy()

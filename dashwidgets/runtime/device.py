@@ -38,6 +38,18 @@ def autocast(device: torch.device, enabled: bool = True):
     return contextlib.nullcontext()
 
 
+def channels_last_format(model: torch.nn.Module, device: torch.device) -> torch.memory_format | None:
+    """``torch.channels_last`` for a model with 2-d convolutions on CUDA (NHWC is what cuDNN's
+    fast kernels and tensor cores work in), else None: the CPU and MPS keep the default layout."""
+    if device.type != "cuda" or not _CHANNELS_LAST:
+        return None
+    has_conv = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    return torch.channels_last if has_conv else None
+
+
+_CHANNELS_LAST = True  # tests switch it off to compare layouts
+
+
 def needs_grad_scaler(device: torch.device) -> bool:
     """float16 autocast needs loss scaling; bfloat16 and float32 do not."""
     return device.type == "cuda" and not torch.cuda.is_bf16_supported()

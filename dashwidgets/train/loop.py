@@ -123,8 +123,10 @@ def _fit(model, inputs, targets, train_idx, cfg, device, validate, emit, stop) -
     n = len(idx_all)
     per_epoch = math.ceil(n / cfg.batch_size)
     total = per_epoch * cfg.epochs
-    # Reading a loss value forces a device sync; on accelerators read it every few batches only.
+    # Reading a loss value on an accelerator waits for every queued step: there the loss of every
+    # 10th batch is copied without waiting and read 10 batches later (see _LossReader).
     loss_every = 1 if device.type == "cpu" else 10
+    reader = _LossReader(device)
     emit({"type": "start", "epochs": cfg.epochs, "batches_per_epoch": per_epoch, "progress": 0.0})
     history: list[dict] = []
     step = 0
@@ -132,25 +134,33 @@ def _fit(model, inputs, targets, train_idx, cfg, device, validate, emit, stop) -
         t0 = time.perf_counter()
         model.train()
         order = idx_all[torch.randperm(n, generator=gen)]
+        if device.type == "cuda":
+            order = order.pin_memory()  # its batches copy to the device without waiting
+        # the epoch's labels in batch order, gathered once (not one index copy per batch)
+        y_order = targets[order.to(targets.device, non_blocking=True)]
         running = torch.zeros((), device=device)
         for b in range(per_epoch):
             if stop is not None and stop.is_set():
                 raise Cancelled()
-            idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+            sl = slice(b * cfg.batch_size, (b + 1) * cfg.batch_size)
+            idx = order[sl]
             x = inputs(idx)
-            y = targets[idx.to(targets.device)]
             with autocast(device):
-                loss = F.cross_entropy(model(x), y)
+                loss = F.cross_entropy(model(x), y_order[sl])
             optimizer_step(loss, opt, scaler)
             running += loss.detach().float() * len(idx)
             step += 1
-            if not math.isfinite(loss_val := (loss.item() if step % loss_every == 0 else 0.0)):
-                raise FloatingPointError(
-                    f"training diverged: loss is {loss_val} at epoch {epoch}, batch {b + 1}; lower lr (now {cfg.lr})"
-                )
             ev = {"type": "batch", "epoch": epoch, "batch": b + 1, "progress": step / total}
             if step % loss_every == 0:
-                ev["loss"] = loss_val
+                read = reader.swap(loss, (epoch, b + 1))
+                if read is not None:
+                    loss_val, (at_epoch, at_batch) = read
+                    if not math.isfinite(loss_val):
+                        raise FloatingPointError(
+                            f"training diverged: loss is {loss_val} at epoch {at_epoch}, batch {at_batch}; "
+                            f"lower lr (now {cfg.lr})"
+                        )
+                    ev["loss"] = loss_val
             emit(ev)
         train_loss = float(running.item()) / n
         val_loss, val_acc = validate(model) if validate is not None else (None, None)
@@ -165,3 +175,29 @@ def _fit(model, inputs, targets, train_idx, cfg, device, validate, emit, stop) -
         emit({"type": "epoch", **rec, "progress": step / total})
     model.eval()
     return history
+
+
+class _LossReader:
+    """Reads a training loss without stalling the device: on CPU, at once; on CUDA, the loss is
+    copied into pinned memory without waiting and the value read at the next ``swap``, by which
+    time the device has long finished that step (waiting on its event only, not on the queue)."""
+
+    def __init__(self, device: torch.device):
+        self.lazy = device.type == "cuda"
+        self.pending = None
+
+    def swap(self, loss: torch.Tensor, tag) -> tuple[float, object] | None:
+        """Hand over this step's ``loss``; get back (value, tag) of an earlier one (or of this one,
+        on CPU), or None when there is none yet."""
+        if not self.lazy:
+            return float(loss.item()), tag
+        buf = torch.empty((), dtype=torch.float32, pin_memory=True)
+        buf.copy_(loss.detach(), non_blocking=True)
+        done = torch.cuda.Event()
+        done.record()
+        previous, self.pending = self.pending, (buf, done, tag)
+        if previous is None:
+            return None
+        buf, done, tag = previous
+        done.synchronize()
+        return float(buf), tag
