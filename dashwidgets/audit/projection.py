@@ -15,11 +15,19 @@ projected defines the map; later versions are added to the same frame in one of 
     same images, so the layout stays put and only changed neighbourhoods move. Use it to compare
     versions trained from scratch, whose feature spaces share no axes with the reference.
 
-Large sets (more than ``max_fit`` points, default 20,000) follow openTSNE's advice for big data:
-the map is fitted on a random subsample of ``max_fit`` points and every other point is placed
-with ``transform`` against it, in chunks. :func:`neighbourhood_recall` measures what that costs
-(the share of each point's nearest neighbours in feature space that stay its neighbours on the
-map); ``benchmarks/scale.py`` reports it against a full fit.
+Large sets (more than ``max_fit`` points, default 20,000) follow Kobak & Berens' recipe ("The art
+of using t-SNE for single-cell transcriptomics", 2019) with openTSNE's parts (``large="refine"``,
+the default): the map is fitted on a seeded random subsample of ``max_fit`` points; every other
+point starts at the median place of its nearest subsample points (found in the kNN graph of all
+points, which the next step needs anyway); then all points are optimised together for
+``refine_iter`` iterations (FFT gradients, perplexity affinities over the whole set, approximate
+neighbours by Annoy), so fine neighbourhoods form among all the points, not only against the
+subsample. ``large="transform"`` keeps the older, cheaper way: the rest are placed with openTSNE's
+``transform`` against the fixed subsample, which loses most fine neighbourhoods.
+:func:`neighbourhood_recall` measures what each costs (the share of each point's nearest
+neighbours in feature space that stay its neighbours on the map); ``benchmarks/tsne_scale.py``
+compares both with a full fit. Either way the subsample, at its final places, is the map that
+later versions are placed into.
 """
 
 from __future__ import annotations
@@ -45,18 +53,30 @@ class TSNEMap:
         Threads for openTSNE (-1: all cores).
     max_fit : int
         Largest set fitted in full; above it the map is fitted on a seeded random subsample of
-        this many points and the rest are placed with ``transform`` (see the module docstring).
+        this many points and the rest are added as ``large`` says (see the module docstring).
+    large : str
+        ``"refine"`` (default): start the rest from the subsample's map, then optimise all points
+        together; ``"transform"``: place the rest with openTSNE's ``transform`` only (faster,
+        loses fine neighbourhoods).
+    refine_iter : int
+        Iterations of the joint optimisation of all points (``large="refine"``).
     """
 
     def __init__(self, perplexity: float = 30.0, seed: int = 0, pca_dims: int = 50, n_jobs: int = -1,
-                 max_fit: int = 20_000):
+                 max_fit: int = 20_000, large: str = "refine", refine_iter: int = 250):
         if isinstance(max_fit, bool) or not isinstance(max_fit, (int, np.integer)) or max_fit < 100:
             raise ValueError(f"max_fit must be an integer >= 100, got {max_fit!r}")
+        if large not in _LARGE:
+            raise ValueError(f"large must be one of {', '.join(map(repr, _LARGE))}, got {large!r}")
+        if isinstance(refine_iter, bool) or not isinstance(refine_iter, (int, np.integer)) or refine_iter < _EVERY:
+            raise ValueError(f"refine_iter must be an integer >= {_EVERY}, got {refine_iter!r}")
         self.perplexity = float(perplexity)
         self.seed = int(seed)
         self.pca_dims = int(pca_dims)
         self.n_jobs = int(n_jobs)
         self.max_fit = int(max_fit)
+        self.large = large
+        self.refine_iter = int(refine_iter)
         self._pca = None
         self._embedding = None  # openTSNE.TSNEEmbedding, rebuilt lazily after restore
         self.reference_features: np.ndarray | None = None
@@ -67,7 +87,8 @@ class TSNEMap:
         """Fit the map on ``features [N, D]``; returns ``[N, 2] float32`` coordinates.
 
         ``callback(stage, fraction)`` reports progress; it may raise to abort. Above ``max_fit``
-        points the map is fitted on a subsample and the rest placed into it (stage "place").
+        points the map is fitted on a subsample and the rest placed into it (stage "place", which
+        includes the joint optimisation of ``large="refine"``).
         """
         features = np.asarray(features, dtype=np.float32)
         n = len(features)
@@ -80,23 +101,69 @@ class TSNEMap:
             self.reference_coords = np.asarray(self._embedding, dtype=np.float32).copy()
             (callback or _no_report)("optimise", 1.0)
             return self.reference_coords.copy()
-        report = callback or _no_report
+        return self._fit_large(features, callback or _no_report)
+
+    def _fit_large(self, features: np.ndarray, report: Callable[[str, float], None]) -> np.ndarray:
+        """More than ``max_fit`` points: fit a seeded subsample, place the rest, and (``large="refine"``)
+        optimise all points together from there (see the module docstring)."""
+        n = len(features)
         fit_idx = np.sort(np.random.default_rng(self.seed).choice(n, self.max_fit, replace=False))
         z = self._standardise(features)  # one standardisation for all points of this version
         self._pca = _fit_pca(z[fit_idx], self.pca_dims)
         x = _reduce(z, self._pca)
-        self._embedding = self._tsne(len(fit_idx), "pca", lambda st, f: report(st, 0.5 * f)).fit(x[fit_idx])
+        del z
+        sub_share = 0.5 if self.large == "transform" else 0.3
+        emb = self._tsne(len(fit_idx), "pca", lambda st, f: report(st, sub_share * f)).fit(x[fit_idx])
+        sub_xy = np.asarray(emb, dtype=np.float32)
+        if self.large == "transform":
+            self._embedding = emb
+            out = np.empty((n, 2), np.float32)
+            out[fit_idx] = sub_xy
+            rest = np.setdiff1d(np.arange(n), fit_idx)
+            for start in range(0, len(rest), _PLACE_CHUNK):
+                chunk = rest[start : start + _PLACE_CHUNK]
+                out[chunk] = self._place(x[chunk], lambda _st, f: report("place", f), 0.5 + 0.5 * start / len(rest),
+                                         0.5 * len(chunk) / len(rest))
+            report("place", 1.0)
+        else:
+            out = self._refine(x, fit_idx, sub_xy, report)
+            self._embedding = None  # the subsample moved: its reference embedding is rebuilt when needed
         self.reference_features = features[fit_idx]
-        self.reference_coords = np.asarray(self._embedding, dtype=np.float32).copy()
-        out = np.empty((n, 2), np.float32)
-        out[fit_idx] = self.reference_coords
-        rest = np.setdiff1d(np.arange(n), fit_idx)
-        for start in range(0, len(rest), _PLACE_CHUNK):
-            chunk = rest[start : start + _PLACE_CHUNK]
-            out[chunk] = self._place(x[chunk], lambda _st, f: report("place", f), 0.5 + 0.5 * start / len(rest),
-                                     0.5 * len(chunk) / len(rest))
-        report("place", 1.0)
+        self.reference_coords = out[fit_idx].copy()
         return out
+
+    def _refine(self, x: np.ndarray, fit_idx: np.ndarray, sub_xy: np.ndarray,
+                report: Callable[[str, float], None]) -> np.ndarray:
+        """Kobak & Berens' recipe for large sets: every point starts at the median of its nearest
+        subsample points on the subsample's map, then all points are optimised together (FFT
+        gradients, perplexity affinities over the whole set) for ``refine_iter`` iterations."""
+        from openTSNE import TSNEEmbedding
+        from openTSNE.affinity import PrecomputedAffinities, get_knn_index, joint_probabilities_nn
+
+        n = len(x)
+        report("neighbours", 0.3)
+        perplexity = self._perplexity(n)
+        k = min(n - 1, int(3 * perplexity))
+        nbrs, dists = get_knn_index(x, "auto", k, "euclidean", n_jobs=self.n_jobs, random_state=self.seed).build()
+        P = joint_probabilities_nn(nbrs, dists, [perplexity], symmetrize=True, n_jobs=self.n_jobs)
+        del dists
+        report("place", 0.45)
+        init = _median_of_sampled_neighbours(x, nbrs, fit_idx, sub_xy)
+        del nbrs
+        report("place", 0.5)
+        emb = TSNEEmbedding(init, PrecomputedAffinities(P, normalize=False), negative_gradient_method=_gradient_method(n),
+                            n_jobs=self.n_jobs, random_state=self.seed)
+        emb.optimize(
+            n_iter=self.refine_iter,
+            exaggeration=1,
+            momentum=0.8,
+            inplace=True,
+            propagate_exception=True,
+            callbacks=_iteration_reporter(lambda _st, f: report("place", 0.5 + 0.5 * f), self.refine_iter),
+            callbacks_every_iters=_EVERY,
+        )
+        report("place", 1.0)
+        return np.asarray(emb, dtype=np.float32).copy()
 
     def transform(self, features: np.ndarray, callback: Callable[[str, float], None] | None = None) -> np.ndarray:
         """Place ``features [M, D]`` into the reference map; returns ``[M, 2] float32``."""
@@ -230,6 +297,40 @@ class TSNEMap:
         return self._embedding
 
 
+def _median_of_sampled_neighbours(x: np.ndarray, nbrs: np.ndarray, fit_idx: np.ndarray, sub_xy: np.ndarray,
+                                   k: int = 10) -> np.ndarray:
+    """Start coordinates for all points: a subsample point keeps its place on the subsample's map,
+    any other point goes to the median place of its (up to) ``k`` nearest subsample points among
+    its neighbours ``nbrs [N, K]`` (nearest first); a point with none among them, to the median of
+    its ``k`` nearest subsample points found by an exact search."""
+    n = len(x)
+    is_fit = np.zeros(n, bool)
+    is_fit[fit_idx] = True
+    pos = np.full(n, -1)
+    pos[fit_idx] = np.arange(len(fit_idx))
+    init = np.empty((n, 2), np.float64)
+    init[fit_idx] = sub_xy
+    rest = np.flatnonzero(~is_fit)
+    lonely = []
+    for start in range(0, len(rest), _PLACE_CHUNK):  # bounds the [chunk, K, 2] temporary
+        rows = rest[start : start + _PLACE_CHUNK]
+        nb = nbrs[rows]
+        use = is_fit[nb]
+        use &= np.cumsum(use, axis=1) <= k
+        xy = np.where(use[..., None], sub_xy[pos[nb]], np.nan)
+        found = use.any(axis=1)
+        init[rows[found]] = np.nanmedian(xy[found], axis=1)
+        lonely.append(rows[~found])
+    lonely = np.concatenate(lonely) if lonely else np.empty(0, int)
+    if len(lonely):
+        from sklearn.neighbors import NearestNeighbors
+
+        near = NearestNeighbors(n_neighbors=min(k, len(fit_idx))).fit(x[fit_idx]).kneighbors(
+            x[lonely], return_distance=False)
+        init[lonely] = np.median(sub_xy[near], axis=1)
+    return init
+
+
 def _gradient_method(n: int) -> str:
     """FFT interpolation scales linearly and wins from ~10k points; Barnes-Hut is faster below."""
     return "fft" if n >= 10_000 else "bh"
@@ -254,6 +355,7 @@ def _no_report(stage: str, fraction: float) -> None:
     pass
 
 
+_LARGE = ("refine", "transform")  # strategies for sets above max_fit
 _EVERY = 25  # openTSNE calls back every this many iterations
 _PLACE_CHUNK = 50_000  # points placed by one openTSNE transform (bounds its memory, paces progress)
 
