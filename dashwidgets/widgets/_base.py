@@ -49,6 +49,8 @@ class Indices(traitlets.List):
         self.tag(to_json=selection_to_json, from_json=selection_from_json)
 
     def validate(self, obj, value):
+        if isinstance(value, SortedIndices):
+            return value  # decoded from the wire; the view's validator unwraps it
         if isinstance(value, (np.ndarray, tuple, range)):
             value = np.asarray(value).tolist()
         return super().validate(obj, value)
@@ -302,9 +304,9 @@ class EngineView(View):
         non-negative already: only its largest index is checked."""
         n = len(self._engine.dataset)
         if isinstance(value, SortedIndices):
-            if not value or value[-1] < n:
-                return list(value)
-            arr = np.asarray(value)
+            if not value.indices or value.indices[-1] < n:
+                return value.indices
+            arr = np.asarray(value.indices)
         else:
             arr = np.asarray(value if isinstance(value, list) else list(value))
         if arr.size == 0:
