@@ -101,3 +101,43 @@ def test_translator_trains_on_the_gpu_and_keeps_the_object(gpu_cpu):
     # style_hit is the share of results the style's clustering puts in the style cluster
     landed = cl.assign(gpu.predict(v, aug.images)["embedding"])
     assert aug.params["style_hit"] == pytest.approx(np.mean(landed == 2), abs=1e-4)
+
+
+def test_conv_models_run_channels_last_on_the_gpu(gpu_cpu):
+    gpu, _, v, _ = gpu_cpu
+    assert gpu._ctx.memory_format is torch.channels_last
+    conv = next(m for m in gpu.model(v).modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    x = gpu.inputs(gpu.dataset.indices("test")[:8])
+    assert x.device.type == "cuda" and x.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_host_resident_and_memory_mapped_images_evaluate_like_gpu_resident_ones(gpu_cpu, tmp_path, monkeypatch):
+    """The paths a set too large for the GPU takes: batches gathered on the host, pinned, copied
+    non_blocking (in RAM, or read from an image store), with the indices in pinned memory."""
+    import dashwidgets.engine.context as context
+
+    gpu, _, v, ws = gpu_cpu
+    ref = gpu.evaluate(v)
+    monkeypatch.setattr(context, "_GPU_RESIDENT_BYTES", 0)
+    host = dw.Engine.open(ws, device="cuda")
+    assert host._ctx.images.device.type == "cpu"
+    mapped = dw.Engine(dw.datasets.to_store(gpu.dataset, tmp_path / "store"), device="cuda")
+    r = host.evaluate(v.id)
+    np.testing.assert_allclose(r.probs, ref.probs, atol=1e-5)
+    np.testing.assert_allclose(r.embedding, ref.embedding, rtol=1e-4, atol=1e-5)
+    # training and evaluating from the store on the GPU (batches read from disk, pinned, async)
+    w = mapped.train(epochs=2, progress=False)
+    assert mapped.evaluate(w, split="test").accuracy == pytest.approx(w.metrics["test_accuracy"])
+    assert w.metrics["val_accuracy"] == pytest.approx(v.metrics["val_accuracy"], abs=0.08)
+
+
+def test_training_reads_losses_without_waiting_on_the_gpu(small_ds):
+    eng = dw.Engine(small_ds, device="cuda")
+    job = eng.train_async(epochs=6)  # 5 batches per epoch: 3 reads of a loss
+    job.result()
+    events = [e for e in job.events if e["type"] == "batch"]
+    with_loss = [e["loss"] for e in events if "loss" in e]
+    # every 10th batch's loss, each read one read later: all but the first read give a value
+    assert len(with_loss) == len(events) // 10 - 1
+    assert len(with_loss) == 2 and all(np.isfinite(with_loss)) and min(with_loss) > 0
