@@ -127,7 +127,8 @@ class RayExecutor:
     """Runs batch tasks on a Ray cluster.
 
     ``pool="actors"`` (default): ``num_workers`` long-lived actors (``num_gpus=1`` each when the
-    engine's device is CUDA, else ``num_cpus`` each), started on the first call and kept for the
+    engine's device is CUDA, else ``num_cpus`` each; no more than the cluster holds, see
+    :meth:`pool_size`), started on the first call and kept for the
     next ones, so only the first call pays Ray's actor start-up; each call ships the model once
     and each batch number to a free actor (two in flight per actor), and the images are put into
     the object store once while the task's images are the same array. ``pool="data"``: Ray Data
@@ -190,13 +191,28 @@ class RayExecutor:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
         return ray
 
+    def pool_size(self, cluster: dict, gpu: bool) -> int:
+        """Actors to start on a cluster with ``cluster`` resources (``ray.cluster_resources()``):
+        ``num_workers``, but no more than its GPUs (one each) or CPUs (``num_cpus`` each) hold,
+        since an actor that can never be placed would make every call wait forever."""
+        if gpu:
+            fits = int(cluster.get("GPU", 0))
+            if fits < 1:
+                raise RuntimeError(
+                    "the engine's device is CUDA but the Ray cluster has no GPU: join a cluster with GPUs, "
+                    "or run the engine on the CPU (device='cpu') to use CPU workers"
+                )
+        else:
+            fits = max(1, int(cluster.get("CPU", 0) // self.num_cpus))
+        return min(self.num_workers, fits)
+
     def _start(self, ray, gpu: bool) -> list:
         if self._actors and self._gpu == gpu:
             return self._actors
         _kill(self._actors, [])
         resources = {"num_gpus": 1} if gpu else {"num_cpus": self.num_cpus}
         worker = _worker_class().options(**resources)
-        self._actors.extend(worker.remote() for _ in range(self.num_workers))
+        self._actors.extend(worker.remote() for _ in range(self.pool_size(ray.cluster_resources(), gpu)))
         self._gpu = gpu
         return self._actors
 

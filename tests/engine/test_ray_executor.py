@@ -250,6 +250,19 @@ def test_executor_arguments_are_checked():
         RayExecutor(pool="threads")
 
 
+def test_the_pool_is_no_larger_than_the_cluster_holds():
+    """An actor the cluster can never place would make every call wait: one GPU per actor, and
+    ``num_cpus`` CPUs each."""
+    pytest.importorskip("ray")
+    ex = RayExecutor(num_workers=4, num_cpus=2.0)
+    assert ex.pool_size({"CPU": 16.0, "GPU": 8.0}, gpu=False) == 4
+    assert ex.pool_size({"CPU": 6.0}, gpu=False) == 3
+    assert ex.pool_size({"CPU": 1.0}, gpu=False) == 1
+    assert ex.pool_size({"CPU": 16.0, "GPU": 1.0}, gpu=True) == 1
+    with pytest.raises(RuntimeError, match="has no GPU"):
+        ex.pool_size({"CPU": 16.0}, gpu=True)
+
+
 def test_without_ray_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
     with pytest.raises(ImportError, match=r"pip install 'dashwidgets\[ray\]'"):
