@@ -94,7 +94,7 @@ def test_a_new_version_runs_on_the_same_actors(pool, tiny):
     gives that version's results, not the previous task's."""
     eng, v = tiny
     with eng.executing("local"):
-        v2 = eng.train(epochs=3, lr=1e-2, progress=False)  # (1 epoch at any lr gives v1 again)
+        v2 = eng.train(epochs=3, lr=1e-2, progress=False)  # other settings: training is deterministic
         want = _fresh_evaluate(eng, v2, "test")
     with eng.executing(pool):
         _fresh_evaluate(eng, v, "test")
