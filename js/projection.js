@@ -72,13 +72,14 @@ function render({ model, el: host }) {
   let dpr = window.devicePixelRatio || 1;
   let fitted = false;
   let fitScale = 0;
+  let pointsDirty = true; // the WebGL points need drawing again (not for overlay-only changes)
   let pointsReady = false; // data-points-ready: set once, after the first full-size frame with points
   let frame = 0;
   let animation = 0;
   let viewBoxTimer = 0;
   let dataTimer = 0;
   const thumbs = new ThumbnailCache((content) => model.send(content), () => {
-    schedule();
+    schedule(false);
     refreshTooltip(); // the hovered point's image may just have arrived
   });
   // zoomed-in images come from the engine's image snapshot when there is one (no kernel request)
@@ -108,7 +109,11 @@ function render({ model, el: host }) {
     return Math.min(14, base * Math.sqrt(Math.max(1, zoom)));
   }
 
-  function schedule() {
+  // `points` false: only the overlay changed (the lasso being drawn, thumbnails arriving): the
+  // points canvas keeps its frame (preserveDrawingBuffer), which at 10^6 points saves a full
+  // software rasterisation per pointer move
+  function schedule(points = true) {
+    if (points) pointsDirty = true;
     if (!frame) frame = requestAnimationFrame(draw);
   }
 
@@ -117,7 +122,8 @@ function render({ model, el: host }) {
     const t0 = performance.now();
     // read every frame: the view may render before it is attached (the theme's variables unset)
     colors = themeColors(root);
-    renderer.draw(view, pointSize(), dpr);
+    if (pointsDirty) renderer.draw(view, pointSize(), dpr);
+    pointsDirty = false;
     octx.setTransform(1, 0, 0, 1, 0, 0);
     octx.clearRect(0, 0, overlay.width, overlay.height);
     octx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -151,6 +157,7 @@ function render({ model, el: host }) {
   function recolor() {
     const { fill, stroke } = pointColors(data, { mode: model.get("color_by"), selected, anySelected: anySelected(), visibleSplit });
     renderer.setColors(fill, stroke);
+    pointsDirty = true;
   }
 
   // ------------------------------------------------------------------ view transform
@@ -279,6 +286,7 @@ function render({ model, el: host }) {
       const e = t * t * (3 - 2 * t);
       for (let k = 0; k < to.length; k++) buf[k] = from[k] + (to[k] - from[k]) * e;
       renderer.setPositions(buf);
+      pointsDirty = true;
       draw();
       animation = t < 1 ? requestAnimationFrame(step) : 0;
       if (!animation) renderer.setPositions(to);

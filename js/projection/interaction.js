@@ -10,7 +10,7 @@ const WHEEL_ZOOM = 0.0015; // zoom factor per wheel delta unit: exp(-deltaY * WH
  * @param {{bind: Function}} scope the view's disposer
  * @param {HTMLCanvasElement} overlay
  * @param {object} ctl what the view exposes: `state` ({tool, drag, userMoved}), `view`
- *   (ViewTransform), `schedule()`, `viewChanged()`, `refit()`, `hover(p)`, `hideTooltip()`,
+ *   (ViewTransform), `schedule(points = true)` (false: only the overlay changed), `viewChanged()`, `refit()`, `hover(p)`, `hideTooltip()`,
  *   `pick(p)` (nearest point or -1), `commit(hits, mode)`, `inPolygon(poly)`, `inBox(a, b)`,
  *   `toolChanged()`, `markPointerUp()`.
  */
@@ -37,7 +37,7 @@ export function bindPointer(scope, overlay, ctl) {
     }
     if (d.kind === "lasso") ctl.commit(ctl.inPolygon(d.points.map(([x, y]) => view.toData(x, y))), d.mode);
     else if (d.kind === "box" && d.current) ctl.commit(ctl.inBox(view.toData(...d.start), view.toData(...d.current)), d.mode);
-    ctl.schedule();
+    ctl.schedule(false); // clear the outline; a new selection recolours (and redraws) the points itself
     if (ev) ev.preventDefault();
   }
 
@@ -66,12 +66,12 @@ export function bindPointer(scope, overlay, ctl) {
         d.current = p;
       }
       d.last = p;
-      ctl.schedule();
+      ctl.schedule(d.kind === "pan"); // a lasso or box being drawn changes only the overlay
     },
     pointerup: finish,
     pointercancel: () => {
       state.drag = null;
-      ctl.schedule();
+      ctl.schedule(false);
     },
     dblclick: () => {
       state.userMoved = false;
