@@ -95,7 +95,7 @@ class BenchView(dw.ProjectionView):
             self.density_box = [float(b) for b in box]
 
     def _valid_selection(self, value):  # as the view's own, checked against N points, not NREAL images
-        return list(value) if isinstance(value, SortedIndices) else sorted({{int(i) for i in value}})
+        return value.indices if isinstance(value, SortedIndices) else sorted({{int(i) for i in value}})
 
     def _on_custom_msg(self, _widget, content, buffers):  # thumbnails of image i mod NREAL
         if not isinstance(content, dict) or content.get("type") != "thumbs":
