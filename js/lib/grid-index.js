@@ -4,7 +4,7 @@
 // per-point objects. The projection builds it once per data set in data coordinates, so zooming
 // and panning never rebuild it.
 
-import { pointInPolygon } from "./selection.js";
+import { pointInPolygon, polygonBounds } from "./selection.js";
 
 const MAX_CELLS_PER_SIDE = 2048;
 
@@ -121,14 +121,7 @@ export class GridIndex {
    * holds, ascending; only the cells under the polygon's bounding box are visited. */
   inPolygon(polygon, keep = null) {
     if (polygon.length < 3) return new Int32Array(0);
-    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-    for (const [x, y] of polygon) {
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-    }
-    const box = this.inBox(x0, x1, y0, y1, keep);
+    const box = this.inBox(...polygonBounds(polygon), keep);
     const out = new Int32Array(box.length);
     let m = 0;
     for (const i of box) if (pointInPolygon(this.xs[i], this.ys[i], polygon)) out[m++] = i;

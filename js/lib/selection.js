@@ -14,6 +14,18 @@ export function pointInPolygon(x, y, polygon) {
   return inside;
 }
 
+/** [x0, x1, y0, y1]: the bounding box of a polygon [[x, y], ...]. */
+export function polygonBounds(polygon) {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const [x, y] of polygon) {
+    if (x < x0) x0 = x;
+    if (x > x1) x1 = x;
+    if (y < y0) y0 = y;
+    if (y > y1) y1 = y;
+  }
+  return [x0, x1, y0, y1];
+}
+
 /**
  * Indices of points inside a polygon given in the same space as xs/ys.
  * `visible(i)` filters hidden points (e.g. a split that is toggled off).
@@ -21,13 +33,7 @@ export function pointInPolygon(x, y, polygon) {
  */
 export function selectInPolygon(xs, ys, polygon, visible = () => true) {
   if (polygon.length < 3) return [];
-  let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
-  for (const [x, y] of polygon) {
-    if (x < minX) minX = x;
-    if (x > maxX) maxX = x;
-    if (y < minY) minY = y;
-    if (y > maxY) maxY = y;
-  }
+  const [minX, maxX, minY, maxY] = polygonBounds(polygon);
   const out = [];
   for (let i = 0; i < xs.length; i++) {
     const x = xs[i], y = ys[i];
