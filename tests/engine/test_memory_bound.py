@@ -159,3 +159,21 @@ def test_channels_last_models_give_the_same_results(small_ds, tmp_path, monkeypa
     np.testing.assert_allclose(ga, gb, atol=1e-3 * (np.abs(ga).max() + 1e-12))
     w = eng.retrain(v.id, epochs=1, progress=False)  # training runs in NHWC too
     assert all(np.isfinite(h["train_loss"]) for h in w.history)
+
+
+def test_normalisation_stats_read_in_chunks_match_the_one_array_path(monkeypatch):
+    """Above the byte limit the normalisation sample is summed chunk by chunk (bounded memory);
+    the statistics agree with the one-array path to float32 precision, and below the limit the
+    one-array path is taken exactly as before (the embedded benchmarks' figures rest on it)."""
+    from dashwidgets.engine import context
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (300, 3, 16, 16), dtype=np.uint8)
+    idx = np.arange(0, 300, 2)
+    one = context._channel_stats(images, idx)
+    sample = images[idx].astype(np.float32) / 255.0
+    assert one[0] == sample.mean(axis=(0, 2, 3)).tolist()  # below the limit: bit for bit the old path
+    monkeypatch.setattr(context, "_STATS_BYTES", 7 * 4 * 3 * 16 * 16)  # 7 images per chunk
+    chunked = context._channel_stats(images, idx)
+    np.testing.assert_allclose(chunked[0], one[0], rtol=1e-5)
+    np.testing.assert_allclose(chunked[1], one[1], rtol=1e-4)
