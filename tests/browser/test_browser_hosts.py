@@ -176,7 +176,9 @@ def _():
     record = pathlib.Path({record!r})
 
     def _seen(change):  # what the gallery's Python object receives, for the test to read
-        record.write_text(json.dumps(change["new"]))
+        tmp = record.with_suffix(".tmp")  # written whole, then renamed: the test never reads half a file
+        tmp.write_text(json.dumps(list(change["new"])))
+        tmp.replace(record)
 
     d.views["gallery"].observe(_seen, "selection")
     d
