@@ -112,7 +112,7 @@ def test_batched_pass_matches_a_per_patch_forward():
             for box in boxes:
                 got = {}
                 h = activation_modules(model, [layer])[layer].register_forward_hook(
-                    lambda m, a, o: got.setdefault("o", o)
+                    lambda m, a, o, got=got: got.setdefault("o", o)
                 )
                 with torch.no_grad():
                     model(masked(inputs(torch.tensor([i])), torch.from_numpy(box)[None]))
@@ -120,5 +120,5 @@ def test_batched_pass_matches_a_per_patch_forward():
                 seen.append(float(got["o"][0, ch].amax()))
         assert conv[layer] is activation_modules(model, [layer])[layer]
         np.testing.assert_allclose(cc.activations, sorted(seen, reverse=True)[:4], rtol=1e-5, atol=1e-6)
-        for p, s, (y0, x0, y1, x1) in zip(cc.patches, cc.sources, cc.boxes):
+        for p, s, (y0, x0, y1, x1) in zip(cc.patches, cc.sources, cc.boxes, strict=True):
             assert np.array_equal(p, images[s, :, y0:y1, x0:x1])

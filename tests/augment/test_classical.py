@@ -54,7 +54,7 @@ def test_targeted_mask_and_noise_touch_only_the_regions(rng):
     rel = np.random.default_rng(1).random((4, 20, 20))
     regions = top_regions(rel, 0.7)  # the paper's quantile: pixels above the 0.7 quantile, the top 30 %
     assert regions.mean() == pytest.approx(0.3, abs=0.01)
-    for r, m in zip(np.abs(rel), regions):  # each image's own top pixels, not any 30 %
+    for r, m in zip(np.abs(rel), regions, strict=True):  # each image's own top pixels, not any 30 %
         assert r[m].min() >= r[~m].max()
     grey = targeted(src, regions, "mask", rng)
     assert (grey.transpose(1, 0, 2, 3)[:, regions] == 128).all()

@@ -195,7 +195,7 @@ def test_concepts_top_images_are_the_dataset_maxima_and_patches_are_their_square
     np.testing.assert_allclose(cc.image_activations, maxima[cc.images], rtol=1e-4, atol=1e-5)
     assert cc.patches.shape == (10, 3, 4, 4) and cc.patches.dtype == np.uint8
     assert set(cc.sources.tolist()) <= set(cc.images.tolist())
-    for p, s, (y0, x0, y1, x1) in zip(cc.patches, cc.sources, cc.boxes):
+    for p, s, (y0, x0, y1, x1) in zip(cc.patches, cc.sources, cc.boxes, strict=True):
         assert np.array_equal(p, eng.dataset.images[s, :, y0:y1, x0:x1])
     assert eng.concepts(v, layer, 5) is cc  # cached
     assert eng.concepts_many(v, [(layer, 5), (layer, 6)])[(layer, 5)] is cc
