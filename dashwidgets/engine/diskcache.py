@@ -20,16 +20,31 @@ marked filled that are not; whole files need no lock and cannot be torn.)
 A file that cannot be read (truncated, corrupted) is named in a :class:`WorkspaceWarning` and
 recomputed; a workspace that cannot be written (read-only, full disk) still serves what it holds
 and skips writes, with one warning. Discarding a version deletes its folder.
+
+The device is NOT in the key: it is recorded in the entry (``__meta__``: device, torch version).
+A result computed on CUDA differs from the CPU's in the last bits only, as results of two batch
+sizes do; the key holds what changes a result's meaning (weights, data, normalisation, method,
+index set), so a map computed on a GPU server is read back on a laptop instead of recomputed
+there. Whichever engine writes an entry first, later engines read that value.
+
+The disk tier is bounded: ``max_bytes`` (``DASHWIDGETS_CACHE_MB`` megabytes, read when the
+engine opens the workspace; default 2048; 0 writes nothing). After each write the least recently
+used entries (a read touches its file's mtime, so recency is shared by every process on the
+workspace) are deleted, whole, until the cache fits; an entry larger than the cap is not
+written. Only ``cache/`` is ever evicted, never a version. Temporary files a crashed writer left
+(``.*.tmp``, over an hour old) are deleted then too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import shutil
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +57,25 @@ from .workspace import WorkspaceWarning, atomic_write_bytes
 
 CACHE_FORMAT = 1
 _KEY = "__key__"
+_META = "__meta__"  # where the value was computed (device, torch): recorded, not part of the key
+CACHE_MB_ENV = "DASHWIDGETS_CACHE_MB"
+DEFAULT_CACHE_MB = 2048
+_STALE_TMP_S = 3600.0  # a writer's temporary file older than this was left by a crash
+
+
+def cache_limit_bytes(environ=os.environ) -> int:
+    """The disk tier's cap in bytes from ``DASHWIDGETS_CACHE_MB`` (default 2048 MB); a value
+    that is not a non-negative number raises a ValueError naming the variable."""
+    raw = environ.get(CACHE_MB_ENV)
+    if raw is None or not raw.strip():
+        return DEFAULT_CACHE_MB << 20
+    try:
+        mb = float(raw)
+    except ValueError:
+        mb = -1.0
+    if not mb >= 0 or mb == float("inf"):
+        raise ValueError(f"{CACHE_MB_ENV} must be a non-negative number of megabytes (0: no disk cache), got {raw!r}")
+    return int(mb * (1 << 20))
 
 
 def canonical(obj: Any) -> Any:
@@ -80,10 +114,14 @@ class DiskCache:
     ``identity`` is what every key of this engine shares (dataset fingerprint, architecture,
     normalisation); ``weights(vid)`` gives a version's weights, hashed once per version;
     ``writable(vid)`` says whether entries of ``vid`` may be written (not for a version kept in
-    memory only)."""
+    memory only). ``device`` is recorded in each entry written (see the module docstring);
+    ``max_bytes`` caps the folder (None: ``DASHWIDGETS_CACHE_MB``), and may be set later."""
 
-    def __init__(self, root: Path, identity: dict, weights: Callable[[str], dict], writable: Callable[[str], bool]):
+    def __init__(self, root: Path, identity: dict, weights: Callable[[str], dict], writable: Callable[[str], bool],
+                 device: str = "cpu", max_bytes: int | None = None):
         self.root = Path(root)
+        self.device = str(device)
+        self.max_bytes = cache_limit_bytes() if max_bytes is None else int(max_bytes)
         self.identity = canonical(identity)
         self._weights = weights
         self._writable = writable
@@ -123,7 +161,7 @@ class DiskCache:
                 if _KEY not in z.files or str(z[_KEY]) != full:
                     self.misses += 1
                     return None
-                out = {k: z[k] for k in z.files if k != _KEY}
+                out = {k: z[k] for k in z.files if k not in (_KEY, _META)}
         except FileNotFoundError:  # deleted meanwhile (discarded, cleared by another process)
             self.misses += 1
             return None
@@ -133,7 +171,19 @@ class DiskCache:
             self.misses += 1
             return None
         self.hits += 1
+        with contextlib.suppress(OSError):  # most recently used now (a read-only workspace keeps its times)
+            os.utime(path)
         return out
+
+    def meta(self, vid: str, kind: str, key: Any) -> dict | None:
+        """What an entry records about where it was computed (``{"device", "torch"}``); None
+        when there is no readable entry for ``key`` or it records nothing (an older file)."""
+        try:
+            path = self.path(vid, kind, self._full_key(vid, kind, key))
+            with np.load(path, allow_pickle=False) as z:
+                return json.loads(str(z[_META])) if _META in z.files else None
+        except Exception:  # noqa: BLE001 - absent or unreadable: nothing recorded
+            return None
 
     def put(self, vid: str, kind: str, key: Any, arrays: dict[str, np.ndarray]) -> bool:
         """Write an entry (atomically); False when skipped (version not on disk, value without a
@@ -145,18 +195,55 @@ class DiskCache:
         except TypeError:
             return False
         buf = io.BytesIO()
-        np.savez(buf, **{_KEY: np.array(full)}, **{k: np.asarray(v) for k, v in arrays.items()})
+        meta = json.dumps({"device": self.device, "torch": torch.__version__.split("+")[0]})
+        np.savez(buf, **{_KEY: np.array(full), _META: np.array(meta)}, **{k: np.asarray(v) for k, v in arrays.items()})
+        data = buf.getvalue()
+        if len(data) > self.max_bytes:  # would evict everything and still not fit
+            return False
+        path = self.path(vid, kind, full)
         try:
-            atomic_write_bytes(self.path(vid, kind, full), buf.getvalue())
+            atomic_write_bytes(path, data)
         except OSError as e:
             if self.write_error is None:
                 self.write_error = f"{e.strerror or e}"
                 warnings.warn(f"results are not cached in {self.root} ({self.write_error}); they are kept in "
                               "memory and recomputed by the next engine", WorkspaceWarning, stacklevel=3)
             return False
+        self.evict(keep=path)
         return True
 
     # ---------------------------------------------------------------- size, removal
+    def evict(self, keep: Path | None = None) -> int:
+        """Delete least recently used entries (oldest mtime first, whole files, never ``keep``)
+        until the folder holds at most ``max_bytes``, and crashed writers' stale temporary
+        files; the bytes freed. Files another process deletes meanwhile are passed over."""
+        entries, total, freed, now = [], 0, 0, time.time()
+        for p in self.root.rglob("*") if self.root.is_dir() else ():
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            if p.name.endswith(".tmp") and p.name.startswith("."):
+                if now - st.st_mtime > _STALE_TMP_S:
+                    with contextlib.suppress(OSError):
+                        p.unlink()
+                        freed += st.st_size
+                continue
+            if p.suffix == ".npz":
+                entries.append((st.st_mtime, p, st.st_size))
+                total += st.st_size
+        entries.sort(key=lambda e: (e[0], str(e[1])))
+        for _, p, size in entries:
+            if total <= self.max_bytes:
+                break
+            if p == keep:
+                continue
+            with contextlib.suppress(OSError):
+                p.unlink()
+                freed += size
+            total -= size  # gone, whether we or another process deleted it
+        return freed
+
     def files(self, vid: str | None = None) -> list[Path]:
         base = self.root if vid is None else self.root / vid
         return sorted(p for p in base.rglob("*.npz")) if base.is_dir() else []
@@ -172,7 +259,8 @@ class DiskCache:
                 continue
             per[p.parent.name] = per.get(p.parent.name, 0) + size
             n += 1
-        return {"path": str(self.root), "files": n, "bytes": sum(per.values()), "versions": per}
+        return {"path": str(self.root), "files": n, "bytes": sum(per.values()), "versions": per,
+                "max_bytes": self.max_bytes}
 
     def drop(self, vid: str) -> None:
         """Delete a version's entries (its folder); missing or undeletable files are left."""

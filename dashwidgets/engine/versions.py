@@ -87,6 +87,7 @@ class VersionStore:
                 {"dataset": dataset.fingerprint(), "architecture": self.header["architecture"]["signature"],
                  "normalize": self.header.get("normalize")},
                 self.weights, lambda vid: self.alive(vid) and vid not in self.unsaved,
+                device=next((t.device.type for t in template.parameters()), "cpu"),
             )
             discarded = {h.get("version") for h in self._history if h.get("event") == "discard"}
             self.disk.prune({v for v in discarded if isinstance(v, str)} - set(self._versions))

@@ -218,3 +218,82 @@ def test_benchmark_script_prints_cold_warm_ratios_and_equal_results(tmp_path):
     res = json.loads(out.read_text())
     assert res["equal"] == {"probs": True, "embedding": True, "maps": True}
     assert res["ratio"] == sum(res["cold_s"].values()) / sum(res["warm_s"].values()) > 0 and res["cache_mib"] > 0
+
+
+# ---------------------------------------------------------------- review (issue 17): cap, device, leftovers
+def _cache(root, device="cpu", max_bytes=None):
+    return DiskCache(root, {"dataset": "x"}, lambda vid: {}, lambda vid: True, device=device, max_bytes=max_bytes)
+
+
+def test_disk_cache_is_capped_and_evicts_least_recently_used_whole_entries(tmp_path):
+    one = _cache(tmp_path / "probe")
+    one.put("v1", "evaluate", {"n": 0}, {"a": np.zeros(1000)})
+    size = one.files()[0].stat().st_size
+    dc = _cache(tmp_path / "c", max_bytes=int(3.5 * size))
+    paths = {}
+    for n in (1, 2, 3):  # written in this order, dated 1000, 2000, 3000 s (no reliance on clock ticks)
+        vid = "v1" if n < 3 else "v2"
+        assert dc.put(vid, "evaluate", {"n": n}, {"a": np.full(1000, n, dtype=float)})
+        paths[n] = dc.path(vid, "evaluate", dc._full_key(vid, "evaluate", {"n": n}))
+        os.utime(paths[n], (1000 * n, 1000 * n))
+    assert dc.get("v1", "evaluate", {"n": 1})["a"][0] == 1  # a read makes entry 1 the most recent
+    assert dc.put("v2", "evaluate", {"n": 4}, {"a": np.full(1000, 4.0)})
+    assert not paths[2].exists() and paths[1].exists() and paths[3].exists()  # only the least recent went
+    assert dc.get("v1", "evaluate", {"n": 2}) is None and dc.info()["bytes"] <= dc.max_bytes
+    assert not dc.put("v1", "evaluate", {"n": 5}, {"a": np.zeros(10_000)})  # larger than the cap: not written
+    assert dc.info()["files"] == 3 and dc.info()["max_bytes"] == int(3.5 * size)
+
+
+def test_cache_cap_comes_from_the_environment_and_bad_values_are_named(tmp_path, monkeypatch):
+    from dashwidgets.engine.diskcache import DEFAULT_CACHE_MB, cache_limit_bytes
+
+    monkeypatch.delenv("DASHWIDGETS_CACHE_MB", raising=False)
+    assert _cache(tmp_path).max_bytes == DEFAULT_CACHE_MB << 20
+    monkeypatch.setenv("DASHWIDGETS_CACHE_MB", "0.5")
+    assert _cache(tmp_path).max_bytes == 1 << 19
+    monkeypatch.setenv("DASHWIDGETS_CACHE_MB", "0")
+    dc = _cache(tmp_path)
+    assert not dc.put("v1", "evaluate", {}, {"a": np.arange(3)}) and dc.files() == []  # 0: nothing on disk
+    for bad in ("lots", "-1", "nan"):
+        with pytest.raises(ValueError, match="DASHWIDGETS_CACHE_MB"):
+            cache_limit_bytes({"DASHWIDGETS_CACHE_MB": bad})
+
+
+def test_a_capped_workspace_evicts_cache_entries_but_never_versions(ws, monkeypatch, counted):
+    path, values = ws
+    largest = max(f.stat().st_size for f in (path / "cache").rglob("*.npz"))
+    monkeypatch.setenv("DASHWIDGETS_CACHE_MB", str((largest + 1) / 2**20))  # room for one entry
+    eng = dw.Engine.open(path, device="cpu")
+    eng.attribute("v2", IDX, "gradcam")  # a new entry: the others are evicted
+    info = eng.cache_info()["disk"]
+    assert info["files"] == 1 and info["bytes"] <= info["max_bytes"] and set(info["versions"]) == {"v2"}
+    assert sorted(p.name for p in (path / "versions").iterdir()) == ["v1.json", "v1.pt", "v2.json", "v2.pt"]
+    again = dw.Engine.open(path, device="cpu")
+    assert [v.id for v in again.versions] == ["v1", "v2"] and again.workspace_errors == []
+    assert _equal(again.evaluate("v1", "val"), values["val"]) and counted["inference"] == 1  # recomputed, same
+
+
+def test_device_is_recorded_in_the_entry_not_in_its_key(ws, tmp_path):
+    gpu = _cache(tmp_path / "c", device="cuda")
+    assert gpu.put("v1", "evaluate", {"split": "val"}, {"a": np.arange(3)})
+    cpu = _cache(tmp_path / "c", device="cpu")
+    got = cpu.get("v1", "evaluate", {"split": "val"})  # a GPU's result is read back on the CPU
+    assert set(got) == {"a"} and got["a"].tolist() == [0, 1, 2]
+    assert cpu.meta("v1", "evaluate", {"split": "val"})["device"] == "cuda"
+    path, _ = ws  # entries the engine writes record its device
+    eng = dw.Engine.open(path, device="cpu")
+    eng.clear_cache("v1", memory=True, disk=True)
+    eng.evaluate("v1", "val")
+    disk = eng._store.disk
+    assert disk.meta("v1", "evaluate", {"split": "val", "layer": eng._ctx.embedding_layer, "n": 300})["device"] == "cpu"
+
+
+def test_a_crashed_writers_temporary_files_are_deleted_once_stale(tmp_path):
+    dc = _cache(tmp_path)
+    assert dc.put("v1", "evaluate", {}, {"a": np.arange(3)})
+    stale, fresh = tmp_path / "v1" / ".x.npz.abc.tmp", tmp_path / "v1" / ".y.npz.def.tmp"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"being written")
+    os.utime(stale, (1000, 1000))
+    assert dc.put("v1", "evaluate", {"k": 1}, {"a": np.arange(3)})
+    assert not stale.exists() and fresh.exists() and len(dc.files("v1")) == 2
