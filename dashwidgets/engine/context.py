@@ -12,9 +12,32 @@ from torch import nn
 
 from ..datasets.imageset import SPLITS, ImageSet
 from ..models.layers import capture, get_layer, last_conv
-from ..runtime.device import channels_last_format
+from ..runtime.device import channels_last_format, check_compile, mark_compile
 
 _GPU_RESIDENT_BYTES = 2 << 30  # datasets smaller than this live on the GPU as uint8
+
+# eval_batch_size="auto": as many images as fit this many bytes of float32 input, at most 512.
+# 512 (the old fixed default) is exactly 6 MiB at 32 px, so 32-px results stay bit-identical.
+# CPU: 6 MiB. Measured (benchmarks/README.md "Eval batch size"), SmallCNN inference on the CPU
+# is fastest with small batches -- 512 images was the slowest batch size at 32, 64 and 128 px
+# (activations fall out of cache) -- so the budget is the smallest that keeps 512 at 32 px:
+# 128 images at 64 px, 32 at 128 px, 10 at 224 px (where 512 would be 308 MB of input).
+# CUDA: 256 MiB (512 images up to 128 px, 445 at 224 px): a GPU needs large batches to fill its
+# cores and has the memory for them (not yet measured on a GPU: benchmarks/gpu.sh).
+AUTO_BATCH_MAX = 512
+AUTO_BATCH_BYTES = {"cpu": 6 << 20, "cuda": 256 << 20}
+
+
+def resolve_eval_batch_size(value, image_size: tuple[int, int], device: torch.device) -> int:
+    """``value`` if it is a positive int; for ``"auto"``, the largest batch of at most
+    :data:`AUTO_BATCH_MAX` images whose float32 inputs fit the device's byte budget."""
+    if isinstance(value, str):
+        if value != "auto":
+            raise ValueError(f"eval_batch_size must be a positive integer or 'auto', got {value!r}")
+        per_image = 3 * 4 * int(image_size[0]) * int(image_size[1])
+        budget = AUTO_BATCH_BYTES.get(device.type, AUTO_BATCH_BYTES["cpu"])
+        return max(1, min(AUTO_BATCH_MAX, budget // per_image))
+    return check_positive_int("eval_batch_size", value)
 
 
 def check_positive_int(name: str, value, minimum: int = 1) -> int:
@@ -97,12 +120,17 @@ class DataContext:
         device: torch.device,
         embedding_layer: str | None,
         normalize,
-        eval_batch_size: int,
+        eval_batch_size: int | str,
+        compile: bool = False,
     ):
         self.dataset = dataset
         self.device = device
-        self.eval_batch_size = check_positive_int("eval_batch_size", eval_batch_size)
+        self.eval_batch_size = resolve_eval_batch_size(eval_batch_size, dataset.image_size, device)
+        self.compile = check_compile(compile, device)
         self.template = template.to(device).eval()
+        # every model copied from the template (versions, training runs) runs through
+        # torch.compile when this is set (see runtime.device.compiled_forward)
+        mark_compile(self.template, self.compile)
         if embedding_layer is not None and not isinstance(embedding_layer, str):
             raise TypeError(f"embedding_layer must be a layer name, got {embedding_layer!r}")
         self.embedding_layer = embedding_layer or last_conv(self.template)

@@ -92,8 +92,11 @@ class Engine:
     normalize : "dataset", None or (mean, std)
         Input normalisation after scaling to [0, 1]: per-channel statistics of the train split,
         none, or given values (e.g. ImageNet's).
-    eval_batch_size : int
-        Images per inference batch.
+    eval_batch_size : int or "auto"
+        Images per inference batch. ``"auto"``: as many as keep a batch's float32 inputs within
+        6 MiB on the CPU (where small batches run fastest) or 256 MiB on CUDA, at most 512: on
+        the CPU 512 at 32 px, 128 at 64 px, 32 at 128 px, 10 at 224 px; on CUDA 512 up to 128 px.
+        The resolved number is ``eng.eval_batch_size``.
     seed : int
         Seed of the default model's initial weights and of the t-SNE map.
     executor : "local", "ray" or RayExecutor
@@ -104,6 +107,12 @@ class Engine:
         executor when it is replaced). The batches are the local ones, so results equal the
         local path's (bitwise on CPU). Training and the widgets always run here. See also
         :meth:`executing`.
+    compile : bool
+        Run the model through ``torch.compile`` (inductor) in evaluation and training. Off by
+        default: the first call of each batch shape pays seconds of compilation (see
+        benchmarks/README.md "torch.compile"). The weights stay the model's own Parameters, so
+        saved versions load in an engine without it. Needs a C++ compiler on the CPU and Triton
+        on CUDA; without one the constructor says so.
     """
 
     def __init__(
@@ -114,9 +123,10 @@ class Engine:
         workspace: str | Path | None = None,
         embedding_layer: str | None = None,
         normalize: str | tuple | None = "dataset",
-        eval_batch_size: int = 512,
+        eval_batch_size: int | str = "auto",
         seed: int = 0,
         executor: str | Any = "local",
+        compile: bool = False,  # noqa: A002 - the name torch uses (nn.Module.compile)
     ):
         if not isinstance(dataset, ImageSet):
             raise TypeError(
@@ -134,7 +144,8 @@ class Engine:
         else:
             s = getattr(model, "spec", None)
             spec = s() if callable(s) else {"kind": "custom", "class": f"{type(model).__module__}.{type(model).__qualname__}"}
-        self._ctx = ctx = DataContext(dataset, model, resolve_device(device), embedding_layer, normalize, eval_batch_size)
+        self._ctx = ctx = DataContext(dataset, model, resolve_device(device), embedding_layer, normalize,
+                                          eval_batch_size, compile)
         header = {
             "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint(), "meta": dataset.meta, "size": len(dataset)},
             "model": spec,
@@ -206,7 +217,13 @@ class Engine:
 
     @property
     def eval_batch_size(self) -> int:
+        """Images per inference batch (``"auto"`` resolved, see the constructor)."""
         return self._ctx.eval_batch_size
+
+    @property
+    def compile(self) -> bool:
+        """Whether models run through ``torch.compile`` (the constructor's ``compile``)."""
+        return self._ctx.compile
 
     @property
     def executor(self):

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..runtime.device import autocast
+from ..runtime.device import COMPILE_ATTR, autocast, compiled_forward
 from .layers import capture, pool_features
 
 
@@ -36,6 +36,11 @@ def run_inference(
     once per call; the targets of all of ``idx`` are gathered once, up front.
     """
     model.eval()
+    forward = compiled_forward(model)
+    # a compiled model (Engine(compile=True)) sees one input shape: a short batch is padded with
+    # copies of its first index to ``batch_size`` and the padding's outputs dropped (eval mode:
+    # each image's outputs are its own), rather than recompiled for every remainder
+    pad = getattr(model, COMPILE_ATTR, False)
     idx_t = torch.as_tensor(np.asarray(idx), dtype=torch.int64)
     if device.type == "cuda":
         idx_t = idx_t.pin_memory()  # batches of it copy to the device asynchronously
@@ -47,7 +52,10 @@ def run_inference(
         y_all = targets[idx_t.to(targets.device, non_blocking=True)]
         for start in range(0, len(idx_t), batch_size):
             bi = idx_t[start : start + batch_size]
-            logits = model(inputs(bi)).float()
+            n = len(bi)
+            if pad and n < batch_size:
+                bi = torch.cat([bi, bi[:1].expand(batch_size - n)])
+            logits = forward(inputs(bi)).float()[:n]
             if logits.dim() != 2:
                 raise ValueError(f"model output must be [batch, classes] logits, got shape {tuple(logits.shape)}")
             probs.append(torch.softmax(logits, 1))
@@ -55,10 +63,10 @@ def run_inference(
             if store is not None:
                 if not store:
                     raise ValueError(f"layer {layer!r} did not run in the forward pass")
-                embs.append(pool_features(store[-1].float()))
+                embs.append(pool_features(store[-1][:n].float()))
                 store.clear()
             if progress is not None:
-                progress(len(bi))
+                progress(n)
     n_classes = probs[0].shape[1] if probs else 0
     p = _to_host(probs, (0, n_classes))
     out = {"probs": p, "pred": p.argmax(1).astype(np.int64) if len(p) else np.zeros(0, np.int64),

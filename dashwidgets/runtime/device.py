@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
+import shutil
 
 import torch
 
@@ -66,3 +69,64 @@ def optimizer_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: torch
     else:
         loss.backward()
         opt.step()
+
+
+# ---------------------------------------------------------------- torch.compile (Engine(compile=True))
+# The flag rides on the model as a plain attribute (not a submodule, so never in a state_dict):
+# every copy of the engine's template (each version's model, each training run's) inherits it,
+# and run_inference / train.loop.fit look it up with compiled_forward.
+COMPILE_ATTR = "_dw_compile"
+
+
+def _call(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return model(x)
+
+
+_compiled_call = None  # torch.compile(_call), made on first use: one function for every model,
+# with the module an argument (its Parameters are graph inputs), so no cache holds a model alive
+
+
+def check_compile(value, device: torch.device) -> bool:
+    """``compile`` as a bool; a clear error for other values, or where inductor has no compiler
+    to use (a C++ compiler on the CPU, Triton on CUDA)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"compile must be True or False, got {value!r}")
+    if not value:
+        return False
+    if not hasattr(torch, "compile"):
+        raise ValueError(f"compile=True needs torch.compile (torch >= 2.0); this is torch {torch.__version__}")
+    if device.type == "cpu":
+        cxx = os.environ.get("CXX") or next((c for c in ("g++", "c++", "clang++") if shutil.which(c)), None)
+        if cxx is None or shutil.which(cxx) is None:
+            raise ValueError(
+                "compile=True on the CPU needs a C++ compiler for torch.compile's inductor backend "
+                "(none of $CXX, g++, c++, clang++ was found); install one (e.g. build-essential) or use compile=False"
+            )
+    elif device.type == "cuda":
+        try:
+            from torch.utils._triton import has_triton
+        except ImportError:  # pragma: no cover - very old torch
+            has_triton = None
+        if has_triton is not None and not has_triton():
+            raise ValueError("compile=True on CUDA needs Triton (pip install triton), or use compile=False")
+    else:
+        raise ValueError(f"compile=True is supported on cpu and cuda, not {device.type!r}; use compile=False")
+    return True
+
+
+def mark_compile(model: torch.nn.Module, on: bool) -> None:
+    """Set (or clear) ``model``'s compile flag; copies of it inherit the flag."""
+    object.__setattr__(model, COMPILE_ATTR, bool(on))
+
+
+def compiled_forward(model: torch.nn.Module):
+    """``model`` itself, or (when its compile flag is set) ``torch.compile(model)``: a wrapper
+    that runs the same module with the same Parameters (so weights trained through it are the
+    model's own, and ``model.state_dict()`` keeps its keys: no ``_orig_mod.`` prefix). Static
+    shapes (``dynamic=False``): run_inference pads its last batch to the batch size."""
+    if not getattr(model, COMPILE_ATTR, False):
+        return model
+    global _compiled_call
+    if _compiled_call is None:
+        _compiled_call = torch.compile(_call, dynamic=False)
+    return functools.partial(_compiled_call, model)

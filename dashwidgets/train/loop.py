@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..runtime.device import autocast, needs_grad_scaler, optimizer_step
+from ..runtime.device import autocast, compiled_forward, needs_grad_scaler, optimizer_step
 from ..runtime.jobs import Cancelled
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -118,6 +118,9 @@ def fit(
 def _fit(model, inputs, targets, train_idx, cfg, device, validate, emit, stop) -> list[dict]:
     gen = torch.Generator().manual_seed(int(cfg.seed))
     opt = make_optimizer(model, cfg)
+    # Engine(compile=True): torch.compile of the same module, so the Parameters trained are the
+    # model's own; the epoch's last, shorter batch compiles once more
+    forward = compiled_forward(model)
     scaler = torch.amp.GradScaler("cuda") if needs_grad_scaler(device) else None
     idx_all = torch.as_tensor(train_idx, dtype=torch.int64)
     n = len(idx_all)
@@ -146,7 +149,7 @@ def _fit(model, inputs, targets, train_idx, cfg, device, validate, emit, stop) -
             idx = order[sl]
             x = inputs(idx)
             with autocast(device):
-                loss = F.cross_entropy(model(x), y_order[sl])
+                loss = F.cross_entropy(forward(x), y_order[sl])
             optimizer_step(loss, opt, scaler)
             running += loss.detach().float() * len(idx)
             step += 1
