@@ -158,9 +158,15 @@ def selection_encoding(count: int, top: int) -> str:
 
 def encode_selection(indices: np.ndarray) -> dict:
     """``{"encoding", "dtype", "shape", "count", "buffer"}`` of sorted unique non-negative
-    indices ``indices`` (any integer dtype, values below 2**32)."""
+    indices ``indices`` (any integer dtype, values below 2**32); anything else is a ValueError
+    (it would wrap around in uint32, or set the wrong bits)."""
     idx = np.asarray(indices)
     count = int(idx.size)
+    if count and (idx.ndim != 1 or idx.dtype.kind not in "iu"):
+        raise ValueError(f"a selection must be a 1-D array of integer indices, got {idx.dtype} {list(idx.shape)}")
+    if count and (int(idx[0]) < 0 or int(idx[-1]) > 0xFFFFFFFF or (count > 1 and not bool(np.all(idx[1:] > idx[:-1])))):
+        raise ValueError(f"a selection must be ascending unique indices in [0, 2**32) (see sorted_unique), "
+                         f"got {idx[:5].tolist()}{' ...' if count > 5 else ''}")
     top = int(idx[-1]) if count else 0
     if selection_encoding(count, top) == "bitmask":
         mask = np.zeros(top + 1, dtype=bool)

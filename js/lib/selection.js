@@ -81,11 +81,21 @@ export function combine(previous, hits, mode) {
   return out;
 }
 
+/** True when `xs` ascends strictly (no repeats). */
+function isAscending(xs) {
+  for (let k = 1; k < xs.length; k++) if (!(xs[k] > xs[k - 1])) return false;
+  return true;
+}
+
 /** `xs` (Array or typed array of indices) ascending without repeats: itself when it is already. */
 function ascendingUnique(xs) {
-  let ascending = true; // the hit tests and decoded selections ascend already: skip the sort
-  for (let k = 1; k < xs.length && ascending; k++) ascending = xs[k] > xs[k - 1];
-  return ascending ? xs : Array.from(new Set(xs)).sort((a, b) => a - b);
+  // the hit tests and decoded selections ascend already: skip the sort
+  return isAscending(xs) ? xs : Array.from(new Set(xs)).sort((a, b) => a - b);
+}
+
+/** A Uint32Array ascending without repeats (decode_selection's sorted_unique): itself when it is. */
+function ascendingUint32(xs) {
+  return isAscending(xs) ? xs : Uint32Array.from(new Set(xs)).sort();
 }
 
 // ---------------------------------------------------------------- the selection trait on the wire
@@ -110,6 +120,9 @@ export function selectionEncoding(count, top) {
 export function encodeSelection(indices) {
   const count = indices.length;
   const top = count ? indices[count - 1] : 0;
+  if (count && !(Number.isInteger(indices[0]) && indices[0] >= 0 && Number.isInteger(top) && top <= 0xffffffff && isAscending(indices))) {
+    throw new Error(`selection: expected ascending unique indices in [0, 2^32), got ${Array.from(indices.slice(0, 5)).join(", ")}${count > 5 ? ", ..." : ""}`);
+  }
   if (selectionEncoding(count, top) === "bitmask") {
     const bytes = new Uint8Array(Math.floor(top / 8) + 1);
     for (let k = 0; k < count; k++) {
@@ -131,7 +144,7 @@ const decoded = new WeakMap(); // wire object -> Uint32Array: every view reads t
  */
 export function decodeSelection(value) {
   if (value == null) return new Uint32Array(0);
-  if (Array.isArray(value)) return Uint32Array.from(value);
+  if (Array.isArray(value)) return ascendingUint32(Uint32Array.from(value));
   if (typeof value !== "object" || !("buffer" in value)) {
     throw new Error(`selection: expected {encoding, dtype, shape, count, buffer}, got ${typeof value}`);
   }
@@ -149,7 +162,7 @@ export function decodeSelection(value) {
       for (let j = 0; j < 8; j++) if (v & (1 << j)) out[k++] = b * 8 + j;
     }
   } else if ((value.encoding ?? "indices") === "indices" && (value.dtype ?? "uint32") === "uint32") {
-    out = typed(value.buffer, "uint32");
+    out = ascendingUint32(typed(value.buffer, "uint32")); // a saved state may hold them in any order, as in Python
   } else {
     throw new Error(`selection: unknown encoding ${value.encoding} / dtype ${value.dtype}; expected indices (uint32) or bitmask (uint8)`);
   }

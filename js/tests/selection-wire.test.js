@@ -77,6 +77,22 @@ describe("selection on the wire", () => {
   });
 });
 
+describe("what neither side may send, and what a saved state may hold", () => {
+  it("decodes unsorted or repeated indices sorted and unique, as decode_selection does", () => {
+    const raw = new Uint32Array([9, 2, 2, 5]);
+    const v = { encoding: "indices", dtype: "uint32", shape: [4], count: 4, buffer: new DataView(raw.buffer) };
+    expect(Array.from(decodeSelection(v))).toEqual([2, 5, 9]);
+    expect(Array.from(decodeSelection([4, 1, 4]))).toEqual([1, 4]);
+  });
+
+  it("refuses to encode indices that are unsorted, repeated, negative or past 2^32 (they would wrap)", () => {
+    for (const bad of [[5, 2], [3, 3], [-1], [2 ** 32], [0, 2 ** 32 + 5], [1.5]]) {
+      expect(() => encodeSelection(bad)).toThrow(/ascending unique indices/);
+    }
+    expect(encodeSelection([2 ** 32 - 1]).count).toBe(1);
+  });
+});
+
 describe("readSelection / writeSelection", () => {
   it("write sorts and deduplicates, read gives the ascending indices and the count", () => {
     const model = fakeModel();
