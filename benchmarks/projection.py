@@ -110,6 +110,7 @@ stamps = []
 SHOW_OURS = """
 t_show = time.time()
 view = BenchView(eng, v1, height=600)
+t_built = time.time()  # the view's arrays built, serialised and handed to the kernel's sockets
 view.observe(lambda c: stamps.append(time.time()), 'selection')
 n_selected = lambda: len(view.selection)
 view
@@ -151,6 +152,11 @@ POINTS_VISIBLE = """async ([selector, timeout]) => {
   }
   return null;
 }"""
+
+# The view's performance marks (js/projection.js: render, decoded, positions, colors, first-draw,
+# points-ready) as [name, epoch ms], in order.
+MARKS = """() => performance.getEntriesByType('mark').filter((m) => m.name.startsWith('dw-projection:'))
+  .map((m) => [m.name.slice(14), performance.timeOrigin + m.startTime])"""
 
 ZOOM = """async ([selector, cx, cy, frames]) => {
   const target = document.querySelector(selector);
@@ -210,6 +216,11 @@ def measure_view(page, nb, n: int, which: str) -> dict:
         out["renderer"] = root.get_attribute("data-renderer")
         marked = root.get_attribute("data-points-ready")  # absent in builds before the marker
         out["points_ready_marker_s"] = None if marked is None else float(marked) / 1000 - t_show
+        # where the first frame went: seconds from the display cell's start to each stage
+        stages = {"python_built": nb.kernel.eval("t_built") - t_show}
+        for name, epoch_ms in page.evaluate(MARKS):
+            stages.setdefault(name, epoch_ms / 1000 - t_show)
+        out["stages_s"] = stages
         target = ".dw-projection canvas.dw-overlay"
     else:
         page.evaluate(  # the largest canvas of the peer's output: its points
@@ -330,6 +341,11 @@ def main() -> int:
                     f"(draw call {fmt_s(o['draw_ms_median'], 'ms', 1, 1)}) | lasso->Python median {fmt_s(o['lasso_ms_median'], 'ms', 1, 0)} "
                     f"for {min(o['lasso_sizes'], default=0):,}-{max(o['lasso_sizes'], default=0):,} points, "
                     f"whole map ({o['lasso_all_selected']:,}) {fmt_s(o['lasso_all_ms'], 'ms', 1, 0)}",
+                    flush=True,
+                )
+                print(
+                    f"{'':>9}  first frame stages (s from the display cell's start): "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in o.get("stages_s", {}).items()),
                     flush=True,
                 )
                 if peer:

@@ -29,7 +29,12 @@ const POINT_SIZE = 7;
 const THUMB_ZOOM = 4; // points become images at this multiple of the fitted scale
 const ANIMATION_MS = 500;
 
+// performance marks of the first frame's stages (read by benchmarks/projection.py): render start,
+// arrays decoded, colours uploaded, first fitted draw issued, first frame with points on screen
+const mark = (name) => performance.mark && performance.mark(`dw-projection:${name}`);
+
 function render({ model, el: host }) {
+  mark("render");
   ensureStyle();
   addStyle("dw-projection-style", CSS);
   const scope = disposer();
@@ -74,6 +79,7 @@ function render({ model, el: host }) {
   let fitScale = 0;
   let pointsDirty = true; // the WebGL points need drawing again (not for overlay-only changes)
   let pointsReady = false; // data-points-ready: set once, after the first full-size frame with points
+  let laidOut = false; // the plot has a size on the page (a view renders before it is attached)
   let frame = 0;
   let animation = 0;
   let viewBoxTimer = 0;
@@ -122,8 +128,13 @@ function render({ model, el: host }) {
     const t0 = performance.now();
     // read every frame: the view may render before it is attached (the theme's variables unset)
     colors = themeColors(root);
-    if (pointsDirty) renderer.draw(view, pointSize(), dpr);
-    pointsDirty = false;
+    // no points before the plot has a layout: a draw of a detached 50 px canvas costs a full pass
+    // over every point (at 10^6 with software GL, hundreds of ms before the first real frame)
+    if (pointsDirty && (laidOut || !data.n)) {
+      if (!pointsReady) mark(fitted ? "draw-fitted" : "draw-unfitted");
+      renderer.draw(view, pointSize(), dpr);
+      pointsDirty = false;
+    }
     octx.setTransform(1, 0, 0, 1, 0, 0);
     octx.clearRect(0, 0, overlay.width, overlay.height);
     octx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -140,7 +151,10 @@ function render({ model, el: host }) {
     root.setAttribute("data-thumbnails", String(drawn));
     root.setAttribute("data-frame-ms", (performance.now() - t0).toFixed(2));
     root.setAttribute("data-ready", "1");
-    if (!pointsReady && fitted && data.n > 0) markPointsReady();
+    if (!pointsReady && fitted && data.n > 0) {
+      mark("first-draw");
+      markPointsReady();
+    }
   }
 
   // `data-ready` fires on the first draw, which may be a 50 px canvas before layout or an empty
@@ -150,7 +164,10 @@ function render({ model, el: host }) {
   function markPointsReady() {
     pointsReady = true;
     root.setAttribute("data-points-ready-size", `${view.width},${view.height}`);
-    const stamp = () => root.setAttribute("data-points-ready", (performance.timeOrigin + performance.now()).toFixed(1));
+    const stamp = () => {
+      mark("points-ready");
+      root.setAttribute("data-points-ready", (performance.timeOrigin + performance.now()).toFixed(1));
+    };
     requestAnimationFrame(stamp);
   }
 
@@ -178,6 +195,8 @@ function render({ model, el: host }) {
 
   function resize() {
     const rect = plot.getBoundingClientRect();
+    laidOut = rect.width > 0;
+    if (!pointsReady) mark(`resize-${Math.round(rect.width)}`);
     const w = Math.max(50, Math.round(rect.width)), h = Math.max(50, Math.round(model.get("height")));
     dpr = window.devicePixelRatio || 1;
     plot.style.height = `${h}px`;
@@ -403,9 +422,12 @@ function render({ model, el: host }) {
   showError(errorBanner, model.get("error"));
   setTool("lasso");
   data = reload() || data;
+  mark("decoded");
   buildControls();
   renderer.setPositions(data.xy);
+  mark("positions");
   applySelection();
+  mark("colors");
   buildLegend();
   scope.add(
     onThemeChange(() => {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import ipywidgets
@@ -15,7 +16,8 @@ from ..runtime.jobs import Job
 from ._atlas import atlas_png
 from ._base import EngineView
 from ._codec import Array
-from ._snapshot import ImageSnapshot, snapshot_for
+from . import _snapshot
+from ._snapshot import ImageSnapshot, image_budget, snapshot_for
 
 COLOR_BY = ("class", "predicted", "correct", "split", "aligned", "loss")
 _MAX_THUMBS_PER_REQUEST = 2000
@@ -96,7 +98,8 @@ class ProjectionView(EngineView):
     height = traitlets.Int(520).tag(sync=True)
     """int: plot height in CSS pixels."""
     snapshot = traitlets.Instance(ImageSnapshot, allow_none=True).tag(sync=True, **ipywidgets.widget_serialization)
-    """ImageSnapshot or None: the engine's shared thumbnail atlas (``widgets/_snapshot.py``);
+    """ImageSnapshot or None: the engine's shared thumbnail atlas (``widgets/_snapshot.py``; its first
+    build runs after the cell that made the view, see ``_attach_snapshot``);
     zoomed-in points draw from it without asking the kernel (images it leaves out are asked for)."""
 
     def __init__(
@@ -121,9 +124,10 @@ class ProjectionView(EngineView):
             color_options=options,
             classes=list(ds.classes) if ds is not None else [],
             thumb_size=int(min(64, max(h, w))),
-            **({"snapshot": snapshot_for(engine)} if ds is not None and "snapshot" not in kwargs else {}),
             **kwargs,
         )
+        if ds is not None and "snapshot" not in kwargs:
+            self._attach_snapshot(engine)
         if splits is not None:
             self.visible_splits = list(splits)
         if select_splits is not None:
@@ -131,6 +135,33 @@ class ProjectionView(EngineView):
         self.color_by = color_by
         self.on_msg(self._on_custom_msg)
         self.version = self.initial_version.id  # triggers _load
+
+    def _attach_snapshot(self, engine: Engine) -> None:
+        """Point at the engine's image snapshot. Its first build (every thumbnail encoded into
+        one WebP atlas: 1.7 s for 20k images) is not needed for the map's first frame, only
+        once the user zooms in; in a kernel it runs after the cell that made the view, so the
+        points go to the browser first, and ``snapshot`` fills in a moment later."""
+        ready = _snapshot._snapshots.get(engine)  # built already: no reason to wait
+        if ready is not None and ready.budget_mb == image_budget() and ready.comm is not None:
+            self.snapshot = ready
+            return
+        try:
+            loop = asyncio.get_running_loop()  # a kernel's (IPython runs cells inside its loop)
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            self.snapshot = snapshot_for(engine)
+            return
+
+        def attach() -> None:
+            if self.comm is None:  # closed meanwhile
+                return
+            try:
+                self.snapshot = snapshot_for(engine)
+            except Exception as e:  # noqa: BLE001 - shown in the view, the kernel lives on
+                self._report(e)
+
+        loop.call_soon(attach)
 
     # -------------------------------------------------------------- validation
     @traitlets.validate("color_by")
