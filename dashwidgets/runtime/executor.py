@@ -16,6 +16,7 @@ Training and the widgets always stay local.
 from __future__ import annotations
 
 import copy
+import re
 import weakref
 from collections import deque
 from typing import Any
@@ -24,6 +25,32 @@ import numpy as np
 
 RAY_MISSING = "the Ray executor needs Ray: pip install 'dashwidgets[ray]' (ray[data]>=2.9)"
 POOLS = ("actors", "data")
+_BATCH_LINE = re.compile(r"BatchError: (batch \d+ of \d+ of \w+ failed: [^\n]*)")
+_INIT_TRIES = 2  # a loaded machine can take longer than Ray's agent timeout to start a node
+
+
+class BatchError(RuntimeError):
+    """A batch of a task failed on a worker: names the batch, the task and the cause."""
+
+
+def _run_batch(task: Any, k: int) -> dict[str, np.ndarray]:
+    """``task(k)``, any failure raised as a :class:`BatchError` naming batch ``k``."""
+    try:
+        return task(k)
+    except Exception as e:  # noqa: BLE001 - re-raised, naming the batch
+        raise BatchError(f"batch {k} of {task.n_batches} of {type(task).__name__} failed: "
+                         f"{type(e).__name__}: {e}") from e
+
+
+def _clean_error(ray, e: BaseException, what: str) -> BaseException:
+    """The error to raise on the driver for a worker's failure ``e`` (a RayTaskError): its
+    :class:`BatchError` as is, else one line naming ``what`` failed and why (not Ray's traceback dump)."""
+    cause = getattr(e, "cause", None)
+    if isinstance(cause, BatchError):
+        return BatchError(str(cause))
+    if cause is not None:
+        return RuntimeError(f"{what} failed on a Ray worker: {type(cause).__name__}: {cause}")
+    return RuntimeError(f"{what} failed on a Ray worker: {str(e).strip().splitlines()[-1][:500]}")
 
 
 def _gather(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -62,7 +89,7 @@ class _RayBatchActor:
         self.task.setup()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        parts = [self.task(int(k)) for k in batch["k"]]
+        parts = [_run_batch(self.task, int(k)) for k in batch["k"]]
         return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
@@ -88,7 +115,7 @@ class _PoolWorker:
         return os.getpid()
 
     def run(self, k: int) -> dict[str, np.ndarray]:
-        return self.task(int(k))
+        return _run_batch(self.task, int(k))
 
     def release(self) -> None:
         self.task = None
@@ -187,8 +214,18 @@ class RayExecutor:
     def _ray(self):
         import ray
 
-        if not ray.is_initialized():
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+        for attempt in range(1, _INIT_TRIES + 1):
+            if ray.is_initialized():
+                break
+            try:
+                ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+            except Exception as e:  # noqa: BLE001 - retried once from a clean state, then named
+                ray.shutdown()
+                if attempt == _INIT_TRIES:
+                    raise RuntimeError(
+                        f"could not start or join Ray (address={self.address!r}) after {_INIT_TRIES} tries: "
+                        f"{type(e).__name__}: {e}; use executor='local' to run here"
+                    ) from e
         return ray
 
     def pool_size(self, cluster: dict, gpu: bool) -> int:
@@ -242,7 +279,10 @@ class RayExecutor:
                 setattr(light, name, None)
         task_ref = ray.put(light)
         try:
-            ray.get([a.prepare.remote([task_ref], shared) for a in actors])
+            try:
+                ray.get([a.prepare.remote([task_ref], shared) for a in actors])
+            except ray.exceptions.RayTaskError as e:
+                raise _clean_error(ray, e, f"preparing {type(task).__name__}") from None
             free = deque([a for a in actors for _ in range(2)])  # two batches in flight per actor
             pending: dict = {}
             parts, k = [], 0
@@ -254,7 +294,10 @@ class RayExecutor:
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:
                     free.append(pending.pop(ref))
-                    parts.append(ray.get(ref))
+                    try:
+                        parts.append(ray.get(ref))
+                    except ray.exceptions.RayTaskError as e:  # the batches in flight finish on their own
+                        raise _clean_error(ray, e, f"a batch of {type(task).__name__}") from None
         except ray.exceptions.RayActorError:
             self.close()  # a dead actor: the next call starts a new pool
             raise
@@ -274,7 +317,10 @@ class RayExecutor:
                 _RayBatchActor, fn_constructor_args=([task_ref],), batch_size=1, batch_format="numpy",
                 concurrency=min(self.num_workers, task.n_batches), **resources,
             )
-            parts = list(ds.iter_batches(batch_size=None, batch_format="numpy"))
+            try:
+                parts = list(ds.iter_batches(batch_size=None, batch_format="numpy"))
+            except Exception as e:  # noqa: BLE001 - Ray Data wraps a worker's error: name the batch
+                raise _data_error(ray, e, task) from None
         finally:
             ctx.enable_progress_bars = bars
         return _gather(parts)
@@ -282,6 +328,22 @@ class RayExecutor:
     def __repr__(self) -> str:
         pool = "" if self.pool == "actors" else f", pool={self.pool!r}"
         return f"RayExecutor(num_workers={self.num_workers}, address={self.address!r}{pool})"
+
+
+def _data_error(ray, e: BaseException, task: Any) -> BaseException:
+    """The BatchError inside a Ray Data failure: Ray Data wraps the worker's error in its own
+    (``UserCodeException``) and keeps the original only as text in the traceback it carries."""
+    seen: BaseException | None = e
+    for _ in range(8):
+        if seen is None:
+            break
+        if isinstance(seen, BatchError):
+            return BatchError(str(seen).strip().splitlines()[0])
+        found = _BATCH_LINE.search(str(seen))
+        if found:
+            return BatchError(found.group(1))
+        seen = getattr(seen, "cause", None) or seen.__cause__
+    return _clean_error(ray, e, f"a batch of {type(task).__name__}")
 
 
 def resolve_executor(executor: Any) -> LocalExecutor | RayExecutor:

@@ -269,3 +269,80 @@ def test_without_ray_the_error_says_what_to_install(monkeypatch):
         RayExecutor()
     with pytest.raises(ImportError, match="dashwidgets"):
         resolve_executor("ray")
+
+
+class _FailingTask:
+    """5 batches of 2 rows; batch ``bad`` raises (a task defined here, shipped by value)."""
+
+    shared = ()
+
+    def __init__(self, bad: int | None):
+        self.bad, self.n_batches = bad, 5
+
+    def setup(self):
+        pass
+
+    def __call__(self, k):
+        if k == self.bad:
+            raise ValueError(f"pixel soup in batch {k}")
+        pos = np.arange(2 * k, 2 * k + 2)
+        return {"pos": pos, "x": pos * 10}
+
+
+@pytest.fixture
+def by_value(ray_local):
+    cp = ray_local.cloudpickle
+    cp.register_pickle_by_value(sys.modules[__name__])
+    yield
+    cp.unregister_pickle_by_value(sys.modules[__name__])
+
+
+def test_a_failing_batch_is_a_clear_error_naming_it_and_the_pool_still_works(pool, ray_local, by_value):
+    from dashwidgets.runtime.executor import BatchError
+
+    with pytest.raises(BatchError, match=r"^batch 3 of 5 of _FailingTask failed: ValueError: pixel soup in batch 3$"):
+        pool.map_batches(_FailingTask(bad=3))
+    out = pool.map_batches(_FailingTask(bad=None))  # no hang, no stale state: the next call runs
+    assert out["x"].tolist() == list(range(0, 100, 10))  # in position order
+
+
+def test_a_ray_data_failure_is_reported_as_the_batch_error_inside_it():
+    """Ray Data wraps a worker's error in its own (UserCodeException) and keeps the BatchError
+    only as text in the traceback it carries (what a real pool="data" failure looked like when
+    this was written; that run costs ~30 s of actor start-up, so the parsing is checked here)."""
+    ray = pytest.importorskip("ray")
+    from ray.exceptions import RayTaskError, UserCodeException
+
+    from dashwidgets.runtime.executor import BatchError, _data_error
+
+    tb = ("Traceback (most recent call last):\n  File \"executor.py\", line 40, in _run_batch\n"
+          "dashwidgets.runtime.executor.BatchError: batch 3 of 5 of _FailingTask failed: ValueError: pixel soup\n")
+    wrapped = RayTaskError("MapWorker(MapBatches(_RayBatchActor)).submit", tb, UserCodeException("UDF failed"))
+    err = _data_error(ray, wrapped.as_instanceof_cause(), _FailingTask(bad=3))
+    assert isinstance(err, BatchError) and str(err) == "batch 3 of 5 of _FailingTask failed: ValueError: pixel soup"
+    other = _data_error(ray, RuntimeError("object store full"), _FailingTask(bad=3))
+    assert not isinstance(other, BatchError) and "a batch of _FailingTask failed on a Ray worker" in str(other)
+
+
+def test_ray_start_up_is_retried_once_then_named(monkeypatch):
+    ray = pytest.importorskip("ray")
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: len(calls) >= 2 and calls[-1] == "ok")
+    monkeypatch.setattr(ray, "shutdown", lambda: calls.append("shutdown"))
+
+    def flaky(**kw):
+        calls.append("ok" if calls.count("fail") == 1 else "fail")
+        if calls[-1] == "fail":
+            raise RuntimeError("raylet died")
+
+    monkeypatch.setattr(ray, "init", flaky)
+    assert RayExecutor()._ray() is ray and calls == ["fail", "shutdown", "ok"]
+
+    def broken(**kw):
+        calls.append("fail")
+        raise RuntimeError("raylet died")
+
+    monkeypatch.setattr(ray, "init", broken)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    with pytest.raises(RuntimeError, match=r"could not start or join Ray .* after 2 tries: RuntimeError: raylet died"):
+        RayExecutor(address="auto")._ray()
