@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import ipywidgets
@@ -18,6 +17,16 @@ from ._base import EngineView
 from ._codec import Array
 from . import _snapshot
 from ._snapshot import ImageSnapshot, image_budget, snapshot_for
+
+def _ipython() -> Any:
+    """The running IPython shell (a kernel's), or None (plain Python, marimo)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - ipywidgets depends on IPython
+        return None
+    shell = get_ipython()
+    return shell if shell is not None and hasattr(shell, "events") else None
+
 
 COLOR_BY = ("class", "predicted", "correct", "split", "aligned", "loss")
 _MAX_THUMBS_PER_REQUEST = 2000
@@ -99,7 +108,7 @@ class ProjectionView(EngineView):
     """int: plot height in CSS pixels."""
     snapshot = traitlets.Instance(ImageSnapshot, allow_none=True).tag(sync=True, **ipywidgets.widget_serialization)
     """ImageSnapshot or None: the engine's shared thumbnail atlas (``widgets/_snapshot.py``; its first
-    build runs after the cell that made the view, see ``_attach_snapshot``);
+    build runs at the end of the cell that made the view, see ``_attach_snapshot``);
     zoomed-in points draw from it without asking the kernel (images it leaves out are asked for)."""
 
     def __init__(
@@ -138,22 +147,18 @@ class ProjectionView(EngineView):
 
     def _attach_snapshot(self, engine: Engine) -> None:
         """Point at the engine's image snapshot. Its first build (every thumbnail encoded into
-        one WebP atlas: 1.7 s for 20k images) is not needed for the map's first frame, only
-        once the user zooms in; in a kernel it runs after the cell that made the view, so the
-        points go to the browser first, and ``snapshot`` fills in a moment later."""
+        one WebP atlas: 1-2 s for 20k images) is not needed for the map's first frame, only once
+        the user zooms in: in IPython it runs in the cell's ``post_run_cell`` event, after the
+        cell has displayed the view (so the browser draws the points meanwhile) and still within
+        the cell (so a notebook's saved widget state, as in ``dashwidgets export``, holds it)."""
         ready = _snapshot._snapshots.get(engine)  # built already: no reason to wait
-        if ready is not None and ready.budget_mb == image_budget() and ready.comm is not None:
-            self.snapshot = ready
-            return
-        try:
-            loop = asyncio.get_running_loop()  # a kernel's (IPython runs cells inside its loop)
-        except RuntimeError:
-            loop = None
-        if loop is None:
+        shell = _ipython()
+        if shell is None or (ready is not None and ready.budget_mb == image_budget() and ready.comm is not None):
             self.snapshot = snapshot_for(engine)
             return
 
-        def attach() -> None:
+        def attach(*_args: Any) -> None:
+            shell.events.unregister("post_run_cell", attach)
             if self.comm is None:  # closed meanwhile
                 return
             try:
@@ -161,7 +166,7 @@ class ProjectionView(EngineView):
             except Exception as e:  # noqa: BLE001 - shown in the view, the kernel lives on
                 self._report(e)
 
-        loop.call_soon(attach)
+        shell.events.register("post_run_cell", attach)
 
     # -------------------------------------------------------------- validation
     @traitlets.validate("color_by")

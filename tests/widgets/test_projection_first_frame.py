@@ -1,38 +1,45 @@
 """ProjectionView's first frame: the engine's image snapshot (a WebP atlas of every thumbnail,
-seconds to build the first time) is not on the path to the first points frame."""
+1-2 s to build the first time) is not on the path to the first points frame. In IPython it is
+built in the cell's ``post_run_cell`` event: after the cell displayed the view, still within
+the cell (a notebook's saved widget state, as ``dashwidgets export`` writes it, holds it)."""
 
 from __future__ import annotations
 
-import asyncio
+import types
 import weakref
+
+import IPython
+from IPython.core.events import EventManager, available_events
 
 import dashwidgets as dw
 from dashwidgets.widgets import _snapshot
 from dashwidgets.widgets._snapshot import snapshot_for
 
 
-def test_first_snapshot_is_built_after_the_cell_in_a_kernel_loop(trained, monkeypatch):
+def _shell(monkeypatch):
+    shell = types.SimpleNamespace()
+    shell.events = EventManager(shell, available_events)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    return shell
+
+
+def test_first_snapshot_is_built_at_the_end_of_the_cell(trained, monkeypatch):
     eng, v = trained
     monkeypatch.setattr(_snapshot, "_snapshots", weakref.WeakKeyDictionary())  # none built yet
-
-    async def cell():  # IPython runs a cell inside the kernel's event loop
-        view = dw.ProjectionView(eng, v)
-        assert view.snapshot is None  # the points go to the browser first
-        assert len(view.xy) == len(eng.dataset) and len(view.label) == len(eng.dataset)
-        await asyncio.sleep(0)  # the cell is over: the loop runs the deferred build
-        return view
-
-    view = asyncio.run(cell())
+    shell = _shell(monkeypatch)
+    view = dw.ProjectionView(eng, v)
+    assert view.snapshot is None  # the points go to the browser first
+    assert len(view.xy) == len(eng.dataset) and len(view.label) == len(eng.dataset)
+    shell.events.trigger("post_run_cell", None)  # the cell has run (and displayed the view)
     assert view.snapshot is not None and view.snapshot is snapshot_for(eng)
-
-    async def second_cell():  # once built, later views point at it at once
-        return dw.ProjectionView(eng, v).snapshot
-
-    assert asyncio.run(second_cell()) is view.snapshot
+    assert not shell.events.callbacks["post_run_cell"]  # once, not after every later cell
+    # once built, later views point at it at once
+    assert dw.ProjectionView(eng, v).snapshot is view.snapshot
 
 
-def test_without_an_event_loop_the_snapshot_is_there_at_once(trained, monkeypatch):
+def test_without_ipython_the_snapshot_is_there_at_once(trained, monkeypatch):
     eng, v = trained
     monkeypatch.setattr(_snapshot, "_snapshots", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
     view = dw.ProjectionView(eng, v)
     assert view.snapshot is not None and view.snapshot is snapshot_for(eng)
