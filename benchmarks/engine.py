@@ -30,6 +30,11 @@ What is measured, and why the baseline is fair
     losses and pooled embeddings as numpy arrays), so the ratio is the price of that extra
     output; ratio = engine img/s / bare img/s, median of 5 interleaved repetitions after one
     warm-up of each.
+``compile`` (opt-in: ``--compile``)
+    ``dw.Engine(ds, compile=True)`` against the same engine without it and the bare loops above:
+    evaluate (img/s) and train (s/epoch), each with its own freshly trained version, median of
+    interleaved repetitions after one warm-up call of each; prints compiled/bare and eager/bare
+    ratios side by side, and the first call's extra seconds (compilation) for each.
 ``workspace``
     ``eng.train(epochs=1)`` on an Engine with ``workspace=tmpdir`` against the same call on one
     without: the price of writing every version to disk. Ratio = s without / s with.
@@ -86,6 +91,7 @@ import dashwidgets as dw
 from dashwidgets.runtime.device import resolve_device
 
 MEASURES = ("train", "evaluate", "workspace", "tsne")
+OPTIONAL = ("compile",)  # run only when asked for (--compile, or named in --measures)
 GOALS = {"evaluate": 0.9, "train": 0.9, "workspace": 0.95, "tsne_fit": 0.9}
 LR, BATCH = 3e-3, 128  # the engine's defaults, used explicitly on both sides
 
@@ -297,6 +303,68 @@ def measure_evaluate(eng, v, reps: int, results: dict) -> None:
         out(f"          note: engine and bare predictions agree on only {agree:.1%} of images")
 
 
+def measure_compile(ds, device: torch.device, epochs: int, reps: int, results: dict) -> None:
+    """Engine(compile=True) vs Engine() vs the bare loops, evaluate and train (see the docstring)."""
+    engines = {"compiled": dw.Engine(ds, device=device, compile=True), "eager": dw.Engine(ds, device=device)}
+    plain = engines["eager"]
+    tr, va = ds.indices("train"), ds.indices("val")
+    tgt = plain._ctx.targets
+    xtr, ytr = plain.inputs(tr), tgt[torch.from_numpy(tr).to(tgt.device)]
+    xval, yval = plain.inputs(va), tgt[torch.from_numpy(va).to(tgt.device)]
+    warm_up(plain, xtr, ytr)
+    first_train = {}
+    for name, e in engines.items():  # the first call of each compiles (or sets up kernels)
+        first_train[name] = timed(lambda e=e: e.train(epochs=1, lr=LR, batch_size=BATCH, progress=False), device)[0]
+    train_runs = {name: (lambda e=e: e.train(epochs=epochs, lr=LR, batch_size=BATCH, progress=False))
+                  for name, e in engines.items()}
+    train_runs["bare"] = lambda: bare_train(plain, xtr, ytr, xval, yval, epochs)
+    tsamples = interleave(train_runs, reps, device)
+    t = {k: statistics.median(v) / epochs for k, v in tsamples.items()}
+    versions = {name: e.versions[-1] for name, e in engines.items()}
+    n = len(ds)
+    x = plain.inputs(np.arange(n))
+    model, bs = plain.model(versions["eager"]), plain.eval_batch_size
+
+    def ev(name):
+        def run():
+            engines[name].caches["evaluate"].drop(versions[name].id)
+            return engines[name].evaluate(versions[name])
+        return run
+
+    first_eval = {name: timed(ev(name), device)[0] for name in engines}
+    eval_runs = {name: ev(name) for name in engines}
+    eval_runs["bare"] = lambda: bare_evaluate(model, x, bs)
+    esamples = interleave(eval_runs, reps, device)
+    ips = {k: n / statistics.median(v) for k, v in esamples.items()}
+    results["compile"] = {
+        "reps": reps,
+        "epochs": epochs,
+        "eval_batch_size": bs,
+        "evaluate_img_per_s": ips,
+        "evaluate_samples_s": esamples,
+        "evaluate_first_call_s": first_eval,
+        "train_s_per_epoch": t,
+        "train_samples_s": tsamples,
+        "train_first_call_s": first_train,
+        "evaluate_ratio_compiled": ips["compiled"] / ips["bare"],
+        "evaluate_ratio_eager": ips["eager"] / ips["bare"],
+        "train_ratio_compiled": t["bare"] / t["compiled"],
+        "train_ratio_eager": t["bare"] / t["eager"],
+        "goal": GOALS["evaluate"],
+    }
+    r = results["compile"]
+    out(
+        f"compile   evaluate compiled {ips['compiled']:.0f} img/s  eager {ips['eager']:.0f}  bare {ips['bare']:.0f}: "
+        f"ratio compiled {r['evaluate_ratio_compiled']:.2f}x  eager {r['evaluate_ratio_eager']:.2f}x vs bare; "
+        f"first call {first_eval['compiled']:.1f} s compiled, {first_eval['eager']:.1f} s eager"
+    )
+    out(
+        f"          train compiled {t['compiled']:.2f} s/epoch  eager {t['eager']:.2f}  bare {t['bare']:.2f}: "
+        f"ratio compiled {r['train_ratio_compiled']:.2f}x  eager {r['train_ratio_eager']:.2f}x vs bare; "
+        f"first 1-epoch call {first_train['compiled']:.1f} s compiled, {first_train['eager']:.1f} s eager"
+    )
+
+
 def measure_workspace(ds, eng, device_arg: str, reps: int, results: dict) -> None:
     made: dict[str, list] = {"with": [], "without": []}
     with tempfile.TemporaryDirectory(prefix="dw-bench-") as tmp:
@@ -416,8 +484,10 @@ def main(argv: list[str] | None = None) -> int:
         "--measures",
         default=",".join(MEASURES),
         metavar="M,M",
-        help=f"comma-separated subset of {','.join(MEASURES)} (default: all)",
+        help=f"comma-separated subset of {','.join(MEASURES + OPTIONAL)} (default: {','.join(MEASURES)})",
     )
+    ap.add_argument("--compile", action="store_true", help="also measure Engine(compile=True) (the compile measure)")
+    ap.add_argument("--size", type=int, default=32, help="image size in px (default 32)")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning, module="openTSNE")
 
@@ -433,13 +503,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.tsne_sizes:
         tsne_sizes = [int(s) for s in args.tsne_sizes.split(",") if s.strip()]
     measures = [m.strip() for m in args.measures.split(",") if m.strip()]
-    unknown = set(measures) - set(MEASURES)
+    if args.compile and "compile" not in measures:
+        measures.append("compile")
+    unknown = set(measures) - set(MEASURES + OPTIONAL)
     if unknown:
-        ap.error(f"unknown measures {sorted(unknown)}; choose from {MEASURES}")
+        ap.error(f"unknown measures {sorted(unknown)}; choose from {MEASURES + OPTIONAL}")
 
     device = resolve_device(args.device)  # a clear error when cuda is asked for but absent
     t_start = time.perf_counter()
-    ds = dw.datasets.load("colored-digits", seed=0, **data_sizes)
+    ds = dw.datasets.load("colored-digits", seed=0, size=args.size, **data_sizes)
     eng = dw.Engine(ds, device=device)
 
     try:
@@ -497,6 +569,8 @@ def main(argv: list[str] | None = None) -> int:
         measure_evaluate(eng, v, eval_reps, results)
     if "workspace" in measures:
         measure_workspace(ds, eng, device, ws_reps, results)
+    if "compile" in measures:
+        measure_compile(ds, device, epochs, max(2, train_reps), results)
     del eng
     gc.collect()
     if "tsne" in measures:
