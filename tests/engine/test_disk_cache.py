@@ -297,3 +297,32 @@ def test_a_crashed_writers_temporary_files_are_deleted_once_stale(tmp_path):
     os.utime(stale, (1000, 1000))
     assert dc.put("v1", "evaluate", {"k": 1}, {"a": np.arange(3)})
     assert not stale.exists() and fresh.exists() and len(dc.files("v1")) == 2
+
+
+def _writer(root, cap, who, n):
+    dc = _cache(root, max_bytes=cap)
+    for k in range(n):
+        assert dc.put(f"v{k % 3 + 1}", "evaluate", {"who": who, "k": k}, {"a": np.full(500, k, dtype=float)})
+        dc.get(f"v{(k + 1) % 3 + 1}", "evaluate", {"who": 1 - who, "k": k})  # read the other's entries too
+
+
+def test_two_processes_writing_and_evicting_one_cache_leave_it_readable_and_within_the_cap(tmp_path):
+    import multiprocessing as mp
+
+    probe = _cache(tmp_path / "probe")
+    probe.put("v1", "evaluate", {"who": 0, "k": 0}, {"a": np.zeros(500)})
+    cap = 6 * probe.files()[0].stat().st_size + 100
+    procs = [mp.get_context("fork").Process(target=_writer, args=(tmp_path / "c", cap, who, 30)) for who in (0, 1)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    dc = _cache(tmp_path / "c", max_bytes=cap)
+    assert 0 < dc.info()["files"] <= 6 and dc.info()["bytes"] <= cap
+    assert not [p for p in (tmp_path / "c").rglob("*.tmp")]  # no temporary file left behind
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every entry left is whole
+        for f in dc.files():
+            with np.load(f) as z:
+                assert z["a"].shape == (500,)
