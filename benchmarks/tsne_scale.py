@@ -13,11 +13,11 @@ Per size N (a seeded random subset of the feature rows) and per ``n_jobs``, each
 ``full``
     ``TSNEMap(max_fit=N)``: one openTSNE fit of all N points (the reference).
 ``transform``
-    ``TSNEMap(max_fit=M, large="transform")``: fit M = ``--fit-share`` x N points, place the rest
+    ``TSNEMap(subsample=M, large="transform")``: fit M = ``--fit-share`` x N points, place the rest
     with openTSNE's ``transform`` (the strategy before issue 17).
 ``refine``
-    ``TSNEMap(max_fit=M)``, the default: fit M points, start every point at the median of its
-    nearest subsample points, then optimise all N together for ``refine_iter`` (250) iterations
+    ``TSNEMap(subsample=M)``, the default: fit M points, start every point at the median of its
+    nearest subsample points, then optimise all N together for ``refine_iter`` (100) iterations
     (Kobak & Berens 2019, "The art of using t-SNE", their recipe for large sets).
 
 Recall is reported over all N (against the full fit's recall of the same N) and, when N > 20,000,
@@ -58,11 +58,13 @@ def make_features(n: int, path: Path, size: int = 64) -> np.ndarray:
     return feats
 
 
-def run(option: str, feats: np.ndarray, m: int, n_jobs: int) -> tuple[np.ndarray, float, float]:
+def run(option: str, feats: np.ndarray, m: int, n_jobs: int, refine_iter: int | None = None
+        ) -> tuple[np.ndarray, float, float]:
     from dashwidgets.audit.projection import TSNEMap
 
-    kw = {"full": {"max_fit": len(feats)}, "transform": {"max_fit": m, "large": "transform"},
-          "refine": {"max_fit": m}}[option]
+    sub = {"max_fit": min(m, 20_000), "subsample": m}  # a subsample of m points, as TSNEMap's defaults do above 20k
+    kw = {"full": {"max_fit": len(feats)}, "transform": {**sub, "large": "transform"},
+          "refine": {**sub, **({"refine_iter": refine_iter} if refine_iter else {})}}[option]
     w, c = time.perf_counter(), time.process_time()
     xy = TSNEMap(seed=0, n_jobs=n_jobs, **kw).fit(feats)
     return xy, time.perf_counter() - w, time.process_time() - c
@@ -76,6 +78,9 @@ def main() -> int:
     p.add_argument("--sizes", default="10000,20000", help="comma-separated point counts")
     p.add_argument("--fit-share", type=float, default=0.2, help="subsample size M as a share of N")
     p.add_argument("--max-fit", type=int, default=None, help="subsample size M (overrides --fit-share)")
+    p.add_argument("--refine-iter", type=int, default=None, help="refine iterations (TSNEMap's default)")
+    p.add_argument("--sub-full", type=float, default=None,
+                   help="recall of a full fit of the fixed 20k subset, when known (skips that fit)")
     p.add_argument("--n-jobs", default="1,2", help="comma-separated openTSNE thread counts")
     p.add_argument("--options", default="full,transform,refine")
     p.add_argument("--json", default=None)
@@ -93,11 +98,11 @@ def main() -> int:
         sub = np.sort(np.random.default_rng(1).choice(n, 20_000, replace=False)) if n > 20_000 else None
         sub_full = None
         if sub is not None:
-            sub_full = neighbourhood_recall(feats[sub], TSNEMap(seed=0, n_jobs=-1, max_fit=20_000).fit(feats[sub]))
+            sub_full = args.sub_full or neighbourhood_recall(feats[sub], TSNEMap(seed=0, n_jobs=-1, max_fit=20_000).fit(feats[sub]))
         full_recall = {}
         for nj in [int(j) for j in args.n_jobs.split(",")]:
             for option in args.options.split(","):
-                xy, wall, cpu = run(option, feats, m, nj)
+                xy, wall, cpu = run(option, feats, m, nj, args.refine_iter)
                 row = {"n": n, "m": m if option != "full" else n, "option": option, "n_jobs": nj,
                        "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "recall": round(neighbourhood_recall(feats, xy), 4),
                        "load": round(os.getloadavg()[0], 1)}

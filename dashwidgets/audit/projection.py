@@ -17,17 +17,15 @@ projected defines the map; later versions are added to the same frame in one of 
 
 Large sets (more than ``max_fit`` points, default 20,000) follow Kobak & Berens' recipe ("The art
 of using t-SNE for single-cell transcriptomics", 2019) with openTSNE's parts (``large="refine"``,
-the default): the map is fitted on a seeded random subsample of ``max_fit`` points; every other
-point starts at the median place of its nearest subsample points (found in the kNN graph of all
-points, which the next step needs anyway); then all points are optimised together for
-``refine_iter`` iterations (FFT gradients, perplexity affinities over the whole set, approximate
-neighbours by Annoy), so fine neighbourhoods form among all the points, not only against the
-subsample. ``large="transform"`` keeps the older, cheaper way: the rest are placed with openTSNE's
-``transform`` against the fixed subsample, which loses most fine neighbourhoods.
-:func:`neighbourhood_recall` measures what each costs (the share of each point's nearest
-neighbours in feature space that stay its neighbours on the map); ``benchmarks/tsne_scale.py``
-compares both with a full fit. Either way the subsample, at its final places, is the map that
-later versions are placed into.
+the default): a seeded random subsample of ``min(subsample, max_fit)`` points (10,000) is fitted
+(250 early-exaggeration and 250 main iterations); every other point starts at the median place of
+its nearest subsample points in the kNN graph of all points; then all points are optimised together
+for ``refine_iter`` iterations (100; FFT gradients, perplexity ``min(perplexity, 10)``: 30 Annoy
+neighbours, 15 trees), so fine neighbourhoods form among all points, not only against the
+subsample. These settings were chosen by measurement (``benchmarks/README.md``, tsne_scale.py) and
+never touch sets of at most ``max_fit`` points. ``large="transform"`` places the rest with
+openTSNE's ``transform`` against the fixed subsample: cheaper, loses most fine neighbourhoods
+(:func:`neighbourhood_recall`). Either way the subsample is the map later versions go into.
 """
 
 from __future__ import annotations
@@ -53,23 +51,27 @@ class TSNEMap:
         Threads for openTSNE (-1: all cores).
     max_fit : int
         Largest set fitted in full; above it the map is fitted on a seeded random subsample of
-        this many points and the rest are added as ``large`` says (see the module docstring).
+        ``min(subsample, max_fit)`` points, the rest added as ``large`` says (module docstring).
     large : str
         ``"refine"`` (default): start the rest from the subsample's map, then optimise all points
         together; ``"transform"``: place the rest with openTSNE's ``transform`` only (faster,
         loses fine neighbourhoods).
     refine_iter : int
         Iterations of the joint optimisation of all points (``large="refine"``).
+    subsample : int
+        Points fitted when the set has more than ``max_fit`` (at most ``max_fit`` of them).
     """
 
     def __init__(self, perplexity: float = 30.0, seed: int = 0, pca_dims: int = 50, n_jobs: int = -1,
-                 max_fit: int = 20_000, large: str = "refine", refine_iter: int = 250):
+                 max_fit: int = 20_000, large: str = "refine", refine_iter: int = 100, subsample: int = 10_000):
         if isinstance(max_fit, bool) or not isinstance(max_fit, (int, np.integer)) or max_fit < 100:
             raise ValueError(f"max_fit must be an integer >= 100, got {max_fit!r}")
         if large not in _LARGE:
             raise ValueError(f"large must be one of {', '.join(map(repr, _LARGE))}, got {large!r}")
         if isinstance(refine_iter, bool) or not isinstance(refine_iter, (int, np.integer)) or refine_iter < _EVERY:
             raise ValueError(f"refine_iter must be an integer >= {_EVERY}, got {refine_iter!r}")
+        if isinstance(subsample, bool) or not isinstance(subsample, (int, np.integer)) or subsample < 100:
+            raise ValueError(f"subsample must be an integer >= 100, got {subsample!r}")
         self.perplexity = float(perplexity)
         self.seed = int(seed)
         self.pca_dims = int(pca_dims)
@@ -77,6 +79,7 @@ class TSNEMap:
         self.max_fit = int(max_fit)
         self.large = large
         self.refine_iter = int(refine_iter)
+        self.subsample = int(subsample)
         self._pca = None
         self._embedding = None  # openTSNE.TSNEEmbedding, rebuilt lazily after restore
         self.reference_features: np.ndarray | None = None
@@ -107,13 +110,13 @@ class TSNEMap:
         """More than ``max_fit`` points: fit a seeded subsample, place the rest, and (``large="refine"``)
         optimise all points together from there (see the module docstring)."""
         n = len(features)
-        fit_idx = np.sort(np.random.default_rng(self.seed).choice(n, self.max_fit, replace=False))
+        fit_idx = np.sort(np.random.default_rng(self.seed).choice(n, min(self.subsample, self.max_fit), replace=False))
         z = self._standardise(features)  # one standardisation for all points of this version
         self._pca = _fit_pca(z[fit_idx], self.pca_dims)
         x = _reduce(z, self._pca)
         del z
         sub_share = 0.5 if self.large == "transform" else 0.3
-        emb = self._tsne(len(fit_idx), "pca", lambda st, f: report(st, sub_share * f)).fit(x[fit_idx])
+        emb = self._tsne(len(fit_idx), "pca", lambda st, f: report(st, sub_share * f), _SUB_ITER).fit(x[fit_idx])
         sub_xy = np.asarray(emb, dtype=np.float32)
         if self.large == "transform":
             self._embedding = emb
@@ -135,16 +138,17 @@ class TSNEMap:
     def _refine(self, x: np.ndarray, fit_idx: np.ndarray, sub_xy: np.ndarray,
                 report: Callable[[str, float], None]) -> np.ndarray:
         """Kobak & Berens' recipe for large sets: every point starts at the median of its nearest
-        subsample points on the subsample's map, then all points are optimised together (FFT
-        gradients, perplexity affinities over the whole set) for ``refine_iter`` iterations."""
+        subsample points on the subsample's map, then all are optimised together (module docstring)."""
         from openTSNE import TSNEEmbedding
         from openTSNE.affinity import PrecomputedAffinities, get_knn_index, joint_probabilities_nn
 
         n = len(x)
         report("neighbours", 0.3)
-        perplexity = self._perplexity(n)
+        perplexity = min(self._perplexity(n), _REFINE_PERPLEXITY)
         k = min(n - 1, int(3 * perplexity))
-        nbrs, dists = get_knn_index(x, "auto", k, "euclidean", n_jobs=self.n_jobs, random_state=self.seed).build()
+        annoy = n >= 1000  # as openTSNE's "auto"; exact below
+        nbrs, dists = get_knn_index(x, "annoy" if annoy else "exact", k, "euclidean", n_jobs=self.n_jobs, random_state=self.seed,
+                                    knn_kwargs={"n_trees": _REFINE_TREES} if annoy else None).build()
         P = joint_probabilities_nn(nbrs, dists, [perplexity], symmetrize=True, n_jobs=self.n_jobs)
         del dists
         report("place", 0.45)
@@ -222,8 +226,8 @@ class TSNEMap:
         (callback or _no_report)("optimise", 1.0)
         return out
 
-    def _tsne(self, n: int, initialization, callback):
-        """An openTSNE.TSNE for ``n`` points reporting ``callback(stage, fraction)``."""
+    def _tsne(self, n: int, initialization, callback, n_iter: int = 500):
+        """An openTSNE.TSNE for ``n`` points (250 + ``n_iter`` iterations) reporting ``callback(stage, fraction)``."""
         from openTSNE import TSNE
 
         report = callback or _no_report
@@ -234,7 +238,8 @@ class TSNEMap:
             random_state=self.seed,
             negative_gradient_method=_gradient_method(n),
             initialization=initialization,
-            callbacks=_iteration_reporter(report, 250 + 500),  # early exaggeration + main phase
+            n_iter=n_iter,
+            callbacks=_iteration_reporter(report, 250 + n_iter),  # early exaggeration + main phase
             callbacks_every_iters=_EVERY,
             verbose=False,
         )
@@ -357,6 +362,9 @@ def _no_report(stage: str, fraction: float) -> None:
 
 _LARGE = ("refine", "transform")  # strategies for sets above max_fit
 _EVERY = 25  # openTSNE calls back every this many iterations
+_SUB_ITER = 250  # main-phase iterations of a large set's subsample fit (a full fit: openTSNE's 500)
+_REFINE_PERPLEXITY = 10.0  # largest perplexity of the joint optimisation of a large set (3x neighbours)
+_REFINE_TREES = 15  # Annoy trees for the kNN graph of a large set (openTSNE's default: 50)
 _PLACE_CHUNK = 50_000  # points placed by one openTSNE transform (bounds its memory, paces progress)
 
 

@@ -38,9 +38,11 @@ def test_refined_large_set_keeps_neighbourhoods_within_a_margin_of_a_full_fit():
 def test_refined_large_set_is_reproducible_and_reports_progress():
     x = _clusters(n=600, k=4)
     seen = []
-    a = TSNEMap(seed=3, n_jobs=1, max_fit=200, refine_iter=50).fit(x, callback=lambda s, f: seen.append((s, f)))
-    b = TSNEMap(seed=3, n_jobs=1, max_fit=200, refine_iter=50).fit(x)
+    m = TSNEMap(seed=3, n_jobs=1, max_fit=300, subsample=200, refine_iter=50)
+    a = m.fit(x, callback=lambda s, f: seen.append((s, f)))
+    b = TSNEMap(seed=3, n_jobs=1, max_fit=300, subsample=200, refine_iter=50).fit(x)
     np.testing.assert_array_equal(a, b)
+    assert len(m.reference_coords) == 200  # above max_fit, the subsample's size is `subsample`
     fracs = [f for _, f in seen]
     assert fracs == sorted(fracs) and seen[-1] == ("place", 1.0)
     assert {s for s, _ in seen} == {"neighbours", "optimise", "place"}
@@ -65,3 +67,5 @@ def test_bad_large_set_options_are_rejected():
         TSNEMap(large="umap")
     with pytest.raises(ValueError, match="refine_iter"):
         TSNEMap(refine_iter=0)
+    with pytest.raises(ValueError, match="subsample must be"):
+        TSNEMap(subsample=10)
