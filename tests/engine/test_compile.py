@@ -32,18 +32,24 @@ def test_compile_without_a_cpp_compiler_says_so(tiny_ds, monkeypatch):
 
 @pytest.mark.slow
 def test_compiled_engine_matches_eager_and_saves_plain_weights(tiny_ds, tmp_path):
-    torch.manual_seed(0)
+    from torch._dynamo.utils import counters
+
+    graphs = counters["stats"]["unique_graphs"]
     ws = tmp_path / "ws"
     # batch 32 over 40 val images: the second batch is short (padded to 32 inside)
     comp = dw.Engine(tiny_ds, device="cpu", compile=True, eval_batch_size=32, workspace=ws)
     assert comp.compile is True
     v = comp.train(epochs=1, batch_size=32, progress=False)  # 96 = 3 full batches
+    assert counters["stats"]["unique_graphs"] > graphs  # training really ran compiled
     weights = comp.model(v).state_dict()
     assert not any("_orig_mod" in k for k in weights)
     plain = dw.Engine.open(ws, device="cpu", eval_batch_size=32)  # no compile: the saved version loads
     assert plain.compile is False and plain.versions[-1].id == v.id
     for split in ("val", None):
+        graphs = counters["stats"]["unique_graphs"]
         a, b = comp.evaluate(v, split=split), plain.evaluate(v, split=split)
+        if split == "val":  # the first evaluate (hooked embedding layer) compiles a new graph
+            assert counters["stats"]["unique_graphs"] > graphs
         assert len(a.pred) == len(b.pred) == len(tiny_ds.indices(split))
         np.testing.assert_allclose(a.probs, b.probs, rtol=1e-4, atol=1e-5)
         np.testing.assert_array_equal(a.pred, b.pred)
