@@ -17,7 +17,7 @@ test, so training stays cheap and the large split is the one audited):
     ``inference_mode``. The engine does more (probabilities, losses and pooled embeddings for
     every image, index-ordered reads); ratio = engine img/s / bare img/s.
 ``tsne``
-    ``eng.project(v1)``: above 20,000 points, a fit on a 20,000 subsample, the rest started from
+    ``eng.project(v1)``: above 20,000 points, a fit on a 10,000 subsample, the rest started from
     it and all points then optimised together (``TSNEMap``'s default ``large="refine"``;
     ``benchmarks/tsne_scale.py`` compares it with the older subsample + ``transform``). Baseline where feasible (N <= ``--full-fit-max``, default 20,000):
     a plain ``openTSNE.TSNE(n_jobs=-1).fit`` of all N features; ratio = plain s / engine s.

@@ -80,7 +80,7 @@ def main() -> int:
     p.add_argument("--max-fit", type=int, default=None, help="subsample size M (overrides --fit-share)")
     p.add_argument("--refine-iter", type=int, default=None, help="refine iterations (TSNEMap's default)")
     p.add_argument("--sub-full", type=float, default=None,
-                   help="recall of a full fit of the fixed 20k subset, when known (skips that fit)")
+                   help="recall of a full fit of the fixed 20k subset, when known (skips that fit; < 0: no subset scores)")
     p.add_argument("--n-jobs", default="1,2", help="comma-separated openTSNE thread counts")
     p.add_argument("--options", default="full,transform,refine")
     p.add_argument("--json", default=None)
@@ -95,7 +95,7 @@ def main() -> int:
     for n in sizes:
         feats = feats_all[np.sort(np.random.default_rng(7).choice(len(feats_all), n, replace=False))]
         m = args.max_fit or int(args.fit_share * n)
-        sub = np.sort(np.random.default_rng(1).choice(n, 20_000, replace=False)) if n > 20_000 else None
+        sub = np.sort(np.random.default_rng(1).choice(n, 20_000, replace=False)) if n > 20_000 and (args.sub_full or 0) >= 0 else None
         sub_full = None
         if sub is not None:
             sub_full = args.sub_full or neighbourhood_recall(feats[sub], TSNEMap(seed=0, n_jobs=-1, max_fit=20_000).fit(feats[sub]))
