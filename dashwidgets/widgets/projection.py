@@ -12,11 +12,12 @@ from ..datasets.imageset import SPLITS
 from ..engine.engine import Engine
 from ..models.version import ModelVersion
 from ..runtime.jobs import Job
+from . import _snapshot
 from ._atlas import atlas_png
 from ._base import EngineView
 from ._codec import Array
-from . import _snapshot
 from ._snapshot import ImageSnapshot, image_budget, snapshot_for
+
 
 def _ipython() -> Any:
     """The running IPython shell (a kernel's), or None (plain Python, marimo)."""
