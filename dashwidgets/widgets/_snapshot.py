@@ -216,6 +216,17 @@ class ImageSnapshot(ipywidgets.Widget):
             self.versions = [*self.versions, vid]
 
 
+def _usable(snap: ImageSnapshot | None, budget: float) -> bool:
+    return snap is not None and snap.budget_mb == budget and snap.comm is not None
+
+
+def snapshot_ready(engine: Engine) -> bool:
+    """Whether :func:`snapshot_for` would answer at once (nothing to encode): the engine's
+    snapshot for the current budget exists, or the budget is 0."""
+    budget = image_budget()
+    return budget == 0 or _usable(_snapshots.get(engine), budget)
+
+
 def snapshot_for(engine: Engine) -> ImageSnapshot | None:
     """The engine's shared :class:`ImageSnapshot` for the current :func:`image_budget` (made on
     first use, remade when the budget changed); None when the budget is 0."""
@@ -223,7 +234,7 @@ def snapshot_for(engine: Engine) -> ImageSnapshot | None:
     if budget == 0:
         return None
     snap = _snapshots.get(engine)
-    if snap is None or snap.budget_mb != budget or snap.comm is None:
+    if not _usable(snap, budget):
         snap = ImageSnapshot(engine, budget)
         _snapshots[engine] = snap
     return snap

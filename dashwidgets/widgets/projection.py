@@ -12,11 +12,10 @@ from ..datasets.imageset import SPLITS
 from ..engine.engine import Engine
 from ..models.version import ModelVersion
 from ..runtime.jobs import Job
-from . import _snapshot
 from ._atlas import atlas_png
 from ._base import EngineView
 from ._codec import Array
-from ._snapshot import ImageSnapshot, image_budget, snapshot_for
+from ._snapshot import ImageSnapshot, snapshot_for, snapshot_ready
 
 
 def _ipython() -> Any:
@@ -152,9 +151,8 @@ class ProjectionView(EngineView):
         the user zooms in: in IPython it runs in the cell's ``post_run_cell`` event, after the
         cell has displayed the view (so the browser draws the points meanwhile) and still within
         the cell (so a notebook's saved widget state, as in ``dashwidgets export``, holds it)."""
-        ready = _snapshot._snapshots.get(engine)  # built already: no reason to wait
         shell = _ipython()
-        if shell is None or (ready is not None and ready.budget_mb == image_budget() and ready.comm is not None):
+        if shell is None or snapshot_ready(engine):  # built already (or none wanted): no reason to wait
             self.snapshot = snapshot_for(engine)
             return
 
