@@ -18,14 +18,19 @@ from ._codec import Array
 from ._snapshot import ImageSnapshot, snapshot_for, snapshot_ready
 
 
-def _ipython() -> Any:
-    """The running IPython shell (a kernel's), or None (plain Python, marimo)."""
+def _running_cell() -> Any:
+    """The IPython kernel's shell while it runs a cell (its current message is an
+    ``execute_request``), else None: plain Python, marimo, or a widget callback (a ``comm_msg``,
+    e.g. a dashboard tab opened by a click), after which no ``post_run_cell`` event follows."""
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - ipywidgets depends on IPython
         return None
     shell = get_ipython()
-    return shell if shell is not None and hasattr(shell, "events") else None
+    parent = getattr(shell, "parent_header", None)
+    if not hasattr(shell, "events") or not isinstance(parent, dict):
+        return None
+    return shell if parent.get("header", {}).get("msg_type") == "execute_request" else None
 
 
 COLOR_BY = ("class", "predicted", "correct", "split", "aligned", "loss")
@@ -151,7 +156,7 @@ class ProjectionView(EngineView):
         the user zooms in: in IPython it runs in the cell's ``post_run_cell`` event, after the
         cell has displayed the view (so the browser draws the points meanwhile) and still within
         the cell (so a notebook's saved widget state, as in ``dashwidgets export``, holds it)."""
-        shell = _ipython()
+        shell = _running_cell()
         if shell is None or snapshot_ready(engine):  # built already (or none wanted): no reason to wait
             self.snapshot = snapshot_for(engine)
             return

@@ -16,8 +16,9 @@ from dashwidgets.widgets import _snapshot
 from dashwidgets.widgets._snapshot import snapshot_for
 
 
-def _shell(monkeypatch):
-    shell = types.SimpleNamespace()
+def _shell(monkeypatch, msg_type="execute_request"):
+    """A stand-in for ipykernel's shell handling a message of ``msg_type``."""
+    shell = types.SimpleNamespace(parent_header={"header": {"msg_type": msg_type}})
     shell.events = EventManager(shell, available_events)
     monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
     return shell
@@ -43,3 +44,13 @@ def test_without_ipython_the_snapshot_is_there_at_once(trained, monkeypatch):
     monkeypatch.setattr(IPython, "get_ipython", lambda: None)
     view = dw.ProjectionView(eng, v)
     assert view.snapshot is not None and view.snapshot is snapshot_for(eng)
+
+
+def test_a_view_made_in_a_widget_callback_gets_the_snapshot_at_once(trained, monkeypatch):
+    # e.g. the dashboard's Audit tab built when clicked: no post_run_cell event follows a comm message
+    eng, v = trained
+    monkeypatch.setattr(_snapshot, "_snapshots", weakref.WeakKeyDictionary())
+    shell = _shell(monkeypatch, msg_type="comm_msg")
+    view = dw.ProjectionView(eng, v)
+    assert view.snapshot is not None and view.snapshot is snapshot_for(eng)
+    assert not shell.events.callbacks["post_run_cell"]
