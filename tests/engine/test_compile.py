@@ -31,8 +31,12 @@ def test_compile_without_a_cpp_compiler_says_so(tiny_ds, monkeypatch):
 
 
 @pytest.mark.slow
-def test_compiled_engine_matches_eager_and_saves_plain_weights(tiny_ds, tmp_path):
+def test_compiled_engine_matches_eager_and_saves_plain_weights(tiny_ds, tmp_path, monkeypatch):
     from torch._dynamo.utils import counters
+
+    # no disk cache: the plain engine below opens the same workspace and would otherwise read
+    # the compiled engine's cached evaluations instead of computing its own
+    monkeypatch.setenv("DASHWIDGETS_CACHE_MB", "0")
 
     graphs = counters["stats"]["unique_graphs"]
     ws = tmp_path / "ws"
@@ -48,6 +52,7 @@ def test_compiled_engine_matches_eager_and_saves_plain_weights(tiny_ds, tmp_path
     for split in ("val", None):
         graphs = counters["stats"]["unique_graphs"]
         a, b = comp.evaluate(v, split=split), plain.evaluate(v, split=split)
+        assert plain.cache_info()["disk"]["files"] == 0  # each engine computed its own
         if split == "val":  # the first evaluate (hooked embedding layer) compiles a new graph
             assert counters["stats"]["unique_graphs"] > graphs
         assert len(a.pred) == len(b.pred) == len(tiny_ds.indices(split))
