@@ -19,10 +19,14 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 @pytest.fixture(scope="module")
 def gpu_cpu(small_ds, tmp_path_factory):
     ws = tmp_path_factory.mktemp("cuda-ws")
-    gpu = dw.Engine(small_ds, device="auto", workspace=ws)
-    assert gpu.device.type == "cuda"
-    v = gpu.train(epochs=2, progress=False)
-    cpu = dw.Engine.open(ws, device="cpu")  # the same weights, read back on the CPU
+    # no disk cache (its cap is read when an engine opens): the device is recorded in an entry,
+    # not keyed, so the CPU engine would read the GPU's evaluations instead of computing its own
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DASHWIDGETS_CACHE_MB", "0")
+        gpu = dw.Engine(small_ds, device="auto", workspace=ws)
+        assert gpu.device.type == "cuda"
+        v = gpu.train(epochs=2, progress=False)
+        cpu = dw.Engine.open(ws, device="cpu")  # the same weights, read back on the CPU
     return gpu, cpu, v, ws
 
 
@@ -143,10 +147,11 @@ def test_training_reads_losses_without_waiting_on_the_gpu(small_ds):
     assert len(with_loss) == 2 and all(np.isfinite(with_loss)) and min(with_loss) > 0
 
 
-def test_compiled_engine_on_the_gpu_matches_eager_and_saves_plain_weights(small_ds, tmp_path):
+def test_compiled_engine_on_the_gpu_matches_eager_and_saves_plain_weights(small_ds, tmp_path, monkeypatch):
     """Engine(compile=True) on CUDA (inductor/Triton): a compiled training run saves plain weights
     (no ``_orig_mod.`` keys) that an engine without compile loads, and compiled evaluation
     (padded last batch) gives what eager evaluation gives on the same weights."""
+    monkeypatch.setenv("DASHWIDGETS_CACHE_MB", "0")  # each engine computes; none reads the other's cache
     ws = tmp_path / "ws"
     comp = dw.Engine(small_ds, device="cuda", compile=True, eval_batch_size=128, workspace=ws)
     assert comp.compile is True
@@ -157,6 +162,7 @@ def test_compiled_engine_on_the_gpu_matches_eager_and_saves_plain_weights(small_
     assert plain.compile is False
     for split in ("val", None):  # 150 val images: a short second batch, padded inside
         a, b = comp.evaluate(v, split=split), plain.evaluate(v, split=split)
+        assert plain.cache_info()["disk"]["files"] == 0
         assert len(a.pred) == len(small_ds.indices(split))
         # both run under the same autocast; compiled kernels may fuse differently (bf16 rounding)
         assert (a.pred == b.pred).mean() > 0.98

@@ -43,7 +43,8 @@ def test_engine_resolves_auto_and_32px_keeps_512():
     assert dw.Engine(ds32, device="cpu", eval_batch_size=48).eval_batch_size == 48
 
 
-def test_auto_at_64px_batches_by_bytes_with_the_same_results(tmp_path):
+def test_auto_at_64px_batches_by_bytes_with_the_same_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("DASHWIDGETS_CACHE_MB", "0")  # `big` must compute, not read auto's cached results
     ds = dw.datasets.load("colored-digits", seed=0, size=64, n_train=150, n_val=30, n_test=20)
     auto = dw.Engine(ds, device="cpu", workspace=tmp_path / "ws")
     assert auto.eval_batch_size == 128  # 200 images: batches of 128 and 72
@@ -51,6 +52,7 @@ def test_auto_at_64px_batches_by_bytes_with_the_same_results(tmp_path):
     big = dw.Engine.open(tmp_path / "ws", device="cpu", eval_batch_size=512)  # one batch, the old default
     assert big.eval_batch_size == 512
     a, b = auto.evaluate(v), big.evaluate(v.id)
+    assert big.cache_info()["disk"]["files"] == 0
     np.testing.assert_array_equal(a.labels, b.labels)
     np.testing.assert_allclose(a.probs, b.probs, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(a.embedding, b.embedding, rtol=1e-4, atol=1e-5)

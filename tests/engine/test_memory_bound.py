@@ -140,6 +140,7 @@ def test_evaluate_over_a_memory_mapped_store_does_not_hold_the_images(tmp_path):
 def test_channels_last_models_give_the_same_results(small_ds, tmp_path, monkeypatch):
     import dashwidgets.engine.context as context
 
+    monkeypatch.setenv("DASHWIDGETS_CACHE_MB", "0")  # the NHWC engine computes, not reads ref's cached results
     ds = small_ds.subset(np.concatenate([small_ds.indices(s)[:k] for s, k in (("train", 256), ("val", 64), ("test", 64))]))
     ref = dw.Engine(ds, device="cpu", workspace=tmp_path / "ws")
     v = ref.train(epochs=1, progress=False)
@@ -157,6 +158,7 @@ def test_channels_last_models_give_the_same_results(small_ds, tmp_path, monkeypa
     ga = ref.attribute(v, idx, "gradcam", target=labels, numpy=True)
     gb = eng.attribute(v.id, idx, "gradcam", target=labels, numpy=True)
     np.testing.assert_allclose(ga, gb, atol=1e-3 * (np.abs(ga).max() + 1e-12))
+    assert eng.cache_info()["disk"]["files"] == 0
     w = eng.retrain(v.id, epochs=1, progress=False)  # training runs in NHWC too
     assert all(np.isfinite(h["train_loss"]) for h in w.history)
 
