@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..runtime.device import COMPILE_ATTR, autocast, compiled_forward
+from ..runtime.device import autocast, compiled_forward
 from .layers import capture, pool_features
 
 
@@ -40,7 +40,7 @@ def run_inference(
     # a compiled model (Engine(compile=True)) sees one input shape: a short batch is padded with
     # copies of its first index to ``batch_size`` and the padding's outputs dropped (eval mode:
     # each image's outputs are its own), rather than recompiled for every remainder
-    pad = getattr(model, COMPILE_ATTR, False)
+    pad = forward is not model
     idx_t = torch.as_tensor(np.asarray(idx), dtype=torch.int64)
     if device.type == "cuda":
         idx_t = idx_t.pin_memory()  # batches of it copy to the device asynchronously

@@ -164,7 +164,7 @@ def encode_selection(indices: np.ndarray) -> dict:
     count = int(idx.size)
     if count and (idx.ndim != 1 or idx.dtype.kind not in "iu"):
         raise ValueError(f"a selection must be a 1-D array of integer indices, got {idx.dtype} {list(idx.shape)}")
-    if count and (int(idx[0]) < 0 or int(idx[-1]) > 0xFFFFFFFF or (count > 1 and not bool(np.all(idx[1:] > idx[:-1])))):
+    if count and (int(idx[0]) < 0 or int(idx[-1]) > 0xFFFFFFFF or not _ascending(idx)):
         raise ValueError(f"a selection must be ascending unique indices in [0, 2**32) (see sorted_unique), "
                          f"got {idx[:5].tolist()}{' ...' if count > 5 else ''}")
     top = int(idx[-1]) if count else 0
@@ -197,11 +197,16 @@ def decode_selection(value: dict) -> np.ndarray:
     return idx
 
 
+def _ascending(arr: np.ndarray) -> bool:
+    """Whether the 1-D ``arr`` ascends strictly (no repeats)."""
+    return arr.size < 2 or bool(np.all(arr[1:] > arr[:-1]))
+
+
 def sorted_unique(arr: np.ndarray) -> np.ndarray:
     """``np.unique(arr)`` by sort and neighbour comparison: numpy 2's hash-based ``unique`` takes
     ~0.5 s for 10^6 indices, this ~15 ms (and nothing when they already ascend)."""
     arr = np.asarray(arr).reshape(-1)
-    if arr.size < 2 or bool(np.all(arr[1:] > arr[:-1])):
+    if _ascending(arr):
         return arr
     s = np.sort(arr)
     keep = np.empty(s.size, dtype=bool)

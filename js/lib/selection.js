@@ -95,7 +95,8 @@ function ascendingUnique(xs) {
 
 /** A Uint32Array ascending without repeats (decode_selection's sorted_unique): itself when it is. */
 function ascendingUint32(xs) {
-  return isAscending(xs) ? xs : Uint32Array.from(new Set(xs)).sort();
+  const sorted = ascendingUnique(xs);
+  return sorted === xs ? xs : Uint32Array.from(sorted);
 }
 
 // ---------------------------------------------------------------- the selection trait on the wire
