@@ -22,7 +22,7 @@ SETUP = [
     "n = int(t.loc[(t['under'] + t['well']).idxmax(), 'neuron'])  # a neuron with bars to see\n"
     "_concepts = eng.concepts\n"
     "def slow_concepts(*a, **k):  # keeps 'computing concepts…' on screen long enough to be read\n"
-    "    time.sleep(2)\n"
+    "    time.sleep(4)\n"
     "    return _concepts(*a, **k)\n"
     "eng.concepts = slow_concepts",
     "cw = ConceptWindow(eng, v, k=6)\ncw",
@@ -54,9 +54,12 @@ def test_a_picked_neuron_shows_its_scores_images_and_patches(page, themed_lab, o
     # a SubgroupPanel click, then a NeuronPanel click, reach the window (through dw.link in a real
     # notebook): the kernel sets the traits without waiting, so the page can be read meanwhile
     nb.kernel.exec("cw.subgroup = u")
+    # the subgroup's own (brief) "computing" round has reached the page before the neuron is picked,
+    # so the check below reads the neuron's round, not the tail of the subgroup's
+    page.locator(f".dw-concepts[data-rendered='{vid}|||{u}'][data-computing='0']").wait_for(timeout=30_000)
     nb.kernel.client.execute(f"cw.neuron = {{'layer': {layer!r}, 'neuron': {n}}}")
-    page.locator(".dw-concepts[data-computing='1']").wait_for(timeout=30_000)
-    assert "computing concepts…" in root.locator(".dw-concepts-status").inner_text()
+    # one selector: the flag and the status text are read together, not in two round trips
+    page.locator(".dw-concepts[data-computing='1'] .dw-concepts-status", has_text="computing concepts…").wait_for(timeout=30_000)
     page.locator(f".dw-concepts[data-rendered='{vid}|{layer}|{n}|{u}'][data-computing='0']").wait_for(timeout=60_000)
     assert root.locator(".dw-concepts-status").inner_text() == ""
     assert nb.kernel.eval("cw.error") == ""
