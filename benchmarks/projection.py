@@ -182,9 +182,9 @@ RUN_CELL = (
 )
 
 
-def lasso_latency(page, nb, box) -> tuple[float, int] | None:
+def lasso_latency(page, nb, box) -> tuple[float, int, float] | None:
     """Draw a rectangular lasso (x0, y0, x1, y1) and time mouse-up -> kernel observer:
-    (seconds, points selected), or None when the selection did not change."""
+    (seconds, points selected, mouse-up epoch seconds), or None when the selection did not change."""
     x0, y0, x1, y1 = box
     before = nb.kernel.eval("len(stamps)")
     page.mouse.move(x0, y0)
@@ -199,7 +199,7 @@ def lasso_latency(page, nb, box) -> tuple[float, int] | None:
     if nb.kernel.eval("len(stamps)") == before:
         return None
     page.wait_for_timeout(300)  # let a second selection message (if any) land before counting
-    return nb.kernel.eval(f"stamps[{before}]") - up, nb.kernel.eval("n_selected()")
+    return nb.kernel.eval(f"stamps[{before}]") - up, nb.kernel.eval("n_selected()"), up
 
 
 def measure_view(page, nb, n: int, which: str) -> dict:
@@ -266,6 +266,17 @@ def measure_view(page, nb, n: int, which: str) -> dict:
             rect["y"] + rect["height"] - m,
         ),
     )
+    if ours and whole:  # where the whole-map lasso went: ms from mouse-up (page clock) per stage
+        up_ms = whole[2] * 1000
+        last = {}
+        for name, epoch_ms in page.evaluate(MARKS):
+            last[name] = epoch_ms  # the latest of each name: this lasso's
+        out["lasso_all_stages_ms"] = {
+            k: last[k] - up_ms
+            for k in ("pointer-up", "lasso-hits", "selection-sent", "selection-drawn")
+            if k in last
+        }
+        out["lasso_all_stages_ms"]["kernel_observer"] = whole[0] * 1000  # the kernel's clock
     out["lasso_ms_median"] = 1000 * statistics.median(latencies) if latencies else None
     out["lasso_sizes"] = sizes
     out["lasso_all_ms"], out["lasso_all_selected"] = (
@@ -346,6 +357,13 @@ def main() -> int:
                 print(
                     f"{'':>9}  first frame stages (s from the display cell's start): "
                     + ", ".join(f"{k} {v:.2f}" for k, v in o.get("stages_s", {}).items()),
+                    flush=True,
+                )
+                print(
+                    f"{'':>9}  whole-map lasso stages (ms from mouse-up): "
+                    + ", ".join(
+                        f"{k} {v:.0f}" for k, v in o.get("lasso_all_stages_ms", {}).items()
+                    ),
                     flush=True,
                 )
                 if peer:

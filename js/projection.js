@@ -18,7 +18,7 @@ import { ViewTransform, bounds } from "./lib/view.js";
 import { pointColors } from "./projection/colors.js";
 import { contourSegments, drawContours } from "./projection/contours.js";
 import { buildToolbar, fillColorOptions, fillLegend, fillSplitChecks, presentSplits } from "./projection/controls.js";
-import { SPLIT_NAMES, countBySplit, emptyData, loadData, selectableSplits, selectionText } from "./projection/data.js";
+import { SPLIT_NAMES, countBySplit, emptyData, loadData, loadStats, selectableSplits, selectionText } from "./projection/data.js";
 import { drawDragShape, drawThumbnails, pointsInView } from "./projection/draw.js";
 import { bindPointer } from "./projection/interaction.js";
 import { projectionShortcuts } from "./projection/shortcuts.js";
@@ -83,7 +83,8 @@ function render({ model, el: host }) {
   let frame = 0;
   let animation = 0;
   let viewBoxTimer = 0;
-  let dataTimer = 0;
+  let dataTimer = 0; // a reload of every array is pending while set
+  let selectionTimer = 0;
   const thumbs = new ThumbnailCache((content) => model.send(content), () => {
     schedule(false);
     refreshTooltip(); // the hovered point's image may just have arrived
@@ -101,6 +102,7 @@ function render({ model, el: host }) {
     cancelAnimationFrame(animation);
     clearTimeout(viewBoxTimer);
     clearTimeout(dataTimer);
+    clearTimeout(selectionTimer);
   });
 
   const isVisible = (i) => visibleSplit[data.split[i]] !== false;
@@ -235,12 +237,23 @@ function render({ model, el: host }) {
   function commitSelection(hits, mode) {
     writeSelection(model, combine(readSelection(model), hits, mode));
     model.save_changes();
+    mark("selection-sent");
+  }
+
+  // a selection change recolours every point (at 10^6, ~0.1 s): done in the next task, so a
+  // lasso's own selection leaves for the kernel first (model.set fires the change event before
+  // save_changes sends it)
+  function selectionChanged() {
+    clearTimeout(selectionTimer);
+    selectionTimer = setTimeout(applySelection, 0);
   }
 
   function applySelection() {
+    clearTimeout(selectionTimer);
     selected = new Uint8Array(data.n);
     for (const i of readSelection(model)) if (i < data.n) selected[i] = 1;
     recolor();
+    mark("selection-drawn");
     updateStatus();
     schedule();
   }
@@ -326,6 +339,7 @@ function render({ model, el: host }) {
   }
 
   function onData() {
+    dataTimer = 0;
     const old = data;
     const next = reload();
     if (!next) return;
@@ -368,10 +382,17 @@ function render({ model, el: host }) {
       return i >= 0 && isSelectable(i) ? i : -1;
     },
     commit: commitSelection,
-    inPolygon: (poly) => pointIndex().inPolygon(poly, isSelectable),
+    inPolygon: (poly) => {
+      const hits = pointIndex().inPolygon(poly, isSelectable);
+      mark("lasso-hits");
+      return hits;
+    },
     inBox: ([ax, ay], [bx, by]) => pointIndex().inBox(Math.min(ax, bx), Math.max(ax, bx), Math.min(ay, by), Math.max(ay, by), isSelectable),
     toolChanged: () => setTool(state.tool),
-    markPointerUp: () => root.setAttribute("data-pointerup-epoch", String(Date.now())),
+    markPointerUp: () => {
+      mark("pointer-up");
+      root.setAttribute("data-pointerup-epoch", String(Date.now()));
+    },
   });
   for (const [name, b] of Object.entries(tools)) scope.bind(b, { click: () => setTool(name) });
   const reset = () => ((state.userMoved = false), fit());
@@ -391,10 +412,27 @@ function render({ model, el: host }) {
     clearTimeout(dataTimer);
     dataTimer = setTimeout(onData, 0);
   };
-  const dataTraits = ["xy", "label", "pred", "correct", "split_code", "aligned", "loss", "confidence", "density"];
+  const dataTraits = ["xy", "label", "pred", "correct", "split_code", "aligned", "density"];
   scope.bind(model, Object.fromEntries(dataTraits.map((t) => [`change:${t}`, onDataChange])));
+  // loss and confidence follow the first frame (and may change alone): no reload of the points
+  const onStatsChange = () => {
+    if (dataTimer) return; // they came with new points: the pending reload reads them
+    try {
+      Object.assign(data, loadStats(model, data.n));
+    } catch (e) {
+      showError(errorBanner, e.message);
+      return;
+    }
+    if (model.get("color_by") === "loss") {
+      recolor();
+      buildLegend();
+      schedule();
+    }
+    refreshTooltip();
+  };
+  scope.bind(model, { "change:loss": onStatsChange, "change:confidence": onStatsChange });
   scope.bind(model, {
-    "change:selection": applySelection,
+    "change:selection": selectionChanged,
     "change:color_by": () => {
       colorSelect.value = model.get("color_by");
       recolor();

@@ -50,6 +50,22 @@ def array_to_json(value: np.ndarray, widget: Any = None) -> dict:
     return {"dtype": arr.dtype.name, "shape": list(arr.shape), "buffer": memoryview(arr.reshape(-1).view(np.uint8))}
 
 
+def narrow_to_json(dtype: str):
+    """A ``to_json`` that sends an integer array as ``dtype`` when every value fits it (e.g. class
+    codes as uint8 when there are <= 256 classes: half the bytes of uint16), else as
+    :func:`array_to_json` would. The browser's decoder accepts both dtypes for such a trait."""
+    narrow = np.dtype(dtype)
+
+    def to_json(value: np.ndarray, widget: Any = None) -> dict:
+        arr = wire_array(value)
+        if arr.dtype.kind in "iu" and arr.dtype.itemsize > narrow.itemsize and _fits(arr, narrow):
+            arr = arr.astype(narrow)
+        return array_to_json(arr, widget)
+
+    to_json.narrows_to = narrow.name
+    return to_json
+
+
 def array_from_json(value: dict | None, widget: Any = None) -> np.ndarray | None:
     """The inverse of :func:`array_to_json` (a browser or a saved widget state sending one back)."""
     if value is None:
@@ -71,15 +87,18 @@ class Array(traitlets.TraitType):
 
     info_text = "a numpy array"
 
-    def __init__(self, dtype: str, shape: tuple[int | None, ...] = (None,), **kwargs: Any):
+    def __init__(self, dtype: str, shape: tuple[int | None, ...] = (None,), wire_narrow: str | None = None, **kwargs: Any):
         if np.dtype(dtype).name not in WIRE_DTYPES:
             raise ValueError(f"dtype must be one of {WIRE_DTYPES}, got {dtype!r}")
+        if wire_narrow is not None and (np.dtype(wire_narrow).kind not in "iu" or np.dtype(dtype).kind not in "iu"):
+            raise ValueError(f"wire_narrow narrows integer arrays only, got {dtype!r} -> {wire_narrow!r}")
         self.dtype = np.dtype(dtype)
         self.shape = tuple(shape)
         empty = np.zeros(tuple(0 if s is None else s for s in self.shape), self.dtype)
         empty.flags.writeable = False
         super().__init__(default_value=empty, **kwargs)
-        self.tag(to_json=array_to_json, from_json=array_from_json)
+        # wire_narrow: values that fit travel in that narrower dtype (the trait keeps `dtype`)
+        self.tag(to_json=narrow_to_json(wire_narrow) if wire_narrow else array_to_json, from_json=array_from_json)
 
     def _form(self) -> str:
         dims = ", ".join("*" if s is None else str(s) for s in self.shape)

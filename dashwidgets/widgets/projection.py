@@ -72,10 +72,10 @@ class ProjectionView(EngineView):
     """list of str: class names (rendered as text)."""
     xy = Array("float32", (None, 2)).tag(sync=True)
     """ndarray: float32 [N, 2] t-SNE coordinates."""
-    label = Array("uint16").tag(sync=True)
-    """ndarray: uint16 [N] true class."""
-    pred = Array("uint16").tag(sync=True)
-    """ndarray: uint16 [N] predicted class."""
+    label = Array("uint16", wire_narrow="uint8").tag(sync=True)
+    """ndarray: uint16 [N] true class (sent as uint8 when every code fits)."""
+    pred = Array("uint16", wire_narrow="uint8").tag(sync=True)
+    """ndarray: uint16 [N] predicted class (sent as uint8 when every code fits)."""
     correct = Array("uint8").tag(sync=True)
     """ndarray: uint8 [N] 1 when the prediction is right."""
     split_code = Array("uint8").tag(sync=True)
@@ -83,9 +83,9 @@ class ProjectionView(EngineView):
     aligned = Array("uint8").tag(sync=True)
     """ndarray: uint8 [N] 1 when the image carries its class's spurious feature ([0] if unknown)."""
     loss = Array("float32").tag(sync=True)
-    """ndarray: float32 [N] per-image cross-entropy."""
+    """ndarray: float32 [N] per-image cross-entropy (see ``_defer_stats``: sent after the cell)."""
     confidence = Array("float32").tag(sync=True)
-    """ndarray: float32 [N] probability of the predicted class."""
+    """ndarray: float32 [N] probability of the predicted class (sent with ``loss``)."""
     density = Array("float32", (len(SPLITS), None, None)).tag(sync=True)
     """ndarray: float32 [3, G, G] smoothed density per split, each scaled to max 1 (``Engine.density``)."""
     density_box = traitlets.List(traitlets.Float()).tag(sync=True)
@@ -140,6 +140,7 @@ class ProjectionView(EngineView):
             thumb_size=int(min(64, max(h, w))),
             **kwargs,
         )
+        self._defer_stats()  # first: post_run_cell sends them before building the snapshot
         if ds is not None and "snapshot" not in kwargs:
             self._attach_snapshot(engine)
         if splits is not None:
@@ -171,6 +172,35 @@ class ProjectionView(EngineView):
                 self._report(e)
 
         shell.events.register("post_run_cell", attach)
+
+    _STATS = ("loss", "confidence")
+
+    def _defer_stats(self) -> None:
+        """Hold back ``loss`` and ``confidence`` (8 of the 23 MB at 10^6 points) while the cell
+        that made the view runs: the first frame needs neither (they colour by loss and fill the
+        tooltip and legend), and every byte sent before the view is displayed delays it. IPython's
+        ``post_run_cell`` sends them, after the cell has displayed the view and still within it,
+        so a saved widget state (``dashwidgets export``, nbclient) holds them. Outside a running
+        cell they go at once."""
+        shell = _running_cell()
+        if shell is None:
+            return
+        self._held = set(self._STATS)
+
+        def release(*_args: Any) -> None:
+            shell.events.unregister("post_run_cell", release)
+            self._held = set()
+            if self.comm is not None:
+                self.send_state(key=list(self._STATS))
+
+        shell.events.register("post_run_cell", release)
+
+    _held: set = set()
+
+    def _should_send_property(self, key, value):  # ipywidgets' hook for each trait change
+        if key in self._held:
+            return False  # sent whole by _defer_stats's release
+        return super()._should_send_property(key, value)
 
     # -------------------------------------------------------------- validation
     @traitlets.validate("color_by")

@@ -96,35 +96,60 @@ export class GridIndex {
    * @returns {Int32Array|null}
    */
   inBox(x0, x1, y0, y1, keep = null, max = Infinity) {
-    const [c0, c1, r0, r1] = this._range(x0, x1, y0, y1);
-    const out = [];
-    for (let r = r0; r <= r1; r++) {
-      for (let c = c0; c <= c1; c++) {
-        const cellIdx = r * this.nx + c;
-        const inner = c > c0 && c < c1 && r > r0 && r < r1; // wholly inside the box: no test
-        for (let k = this.start[cellIdx]; k < this.start[cellIdx + 1]; k++) {
+    const range = this._range(x0, x1, y0, y1);
+    if (max < Infinity) {
+      const [c0, c1, r0, r1] = range;
+      const out = [];
+      for (let r = r0; r <= r1; r++) {
+        for (let k = this.start[r * this.nx + c0]; k < this.start[r * this.nx + c1 + 1]; k++) {
           const i = this.order[k];
-          if (!inner) {
-            const x = this.xs[i], y = this.ys[i];
-            if (x < x0 || x > x1 || y < y0 || y > y1) continue;
-          }
-          if (keep && !keep(i)) continue;
+          const x = this.xs[i], y = this.ys[i];
+          if (x < x0 || x > x1 || y < y0 || y > y1 || (keep && !keep(i))) continue;
           out.push(i);
           if (out.length > max) return null;
         }
       }
+      return Int32Array.from(out).sort();
     }
-    return Int32Array.from(out).sort();
+    return this._collect(range, (x, y) => x >= x0 && x <= x1 && y >= y0 && y <= y1, keep);
   }
 
   /** Indices of the points inside `polygon` ([[x, y], ...], even-odd rule) for which `keep(i)`
    * holds, ascending; only the cells under the polygon's bounding box are visited. */
   inPolygon(polygon, keep = null) {
     if (polygon.length < 3) return new Int32Array(0);
-    const box = this.inBox(...polygonBounds(polygon), keep);
-    const out = new Int32Array(box.length);
+    const [x0, x1, y0, y1] = polygonBounds(polygon);
+    const test = (x, y) => x >= x0 && x <= x1 && y >= y0 && y <= y1 && pointInPolygon(x, y, polygon);
+    return this._collect(this._range(x0, x1, y0, y1), test, keep);
+  }
+
+  /**
+   * Ascending indices of the points in the cells `range` ([c0, c1, r0, r1]) that pass `test(x, y)`
+   * and `keep(i)`. The cells of one row are contiguous in `order`. A large result (a lasso around
+   * the whole map) is gathered through a flag per point, in index order, instead of sorted (a
+   * sort of 10^6 indices costs ~0.1 s); a small one is sorted.
+   * @returns {Int32Array}
+   */
+  _collect([c0, c1, r0, r1], test, keep) {
+    const { xs, ys, order, start, nx } = this;
+    let candidates = 0;
+    for (let r = r0; r <= r1 && c0 <= c1; r++) candidates += start[r * nx + c1 + 1] - start[r * nx + c0];
+    const viaFlags = candidates > xs.length / 16;
+    const flags = viaFlags ? new Uint8Array(xs.length) : null;
+    const out = new Int32Array(viaFlags ? 0 : candidates);
     let m = 0;
-    for (const i of box) if (pointInPolygon(this.xs[i], this.ys[i], polygon)) out[m++] = i;
-    return out.slice(0, m);
+    for (let r = r0; r <= r1 && c0 <= c1; r++) {
+      for (let k = start[r * nx + c0], end = start[r * nx + c1 + 1]; k < end; k++) {
+        const i = order[k];
+        if (!test(xs[i], ys[i]) || (keep && !keep(i))) continue;
+        if (viaFlags) flags[i] = 1;
+        else out[m] = i;
+        m++;
+      }
+    }
+    if (!viaFlags) return out.slice(0, m).sort();
+    const hits = new Int32Array(m);
+    for (let i = 0, k = 0; k < m; i++) if (flags[i]) hits[k++] = i;
+    return hits;
   }
 }

@@ -36,6 +36,7 @@ export function pointColors(data, { mode, selected, anySelected, visibleSplit })
   const fixed = (hexes) => hexes.map((h) => rgbOf(h));
   const fixedDim = (rgbs) => rgbs.map(dim);
   const binary = fixed(BINARY), splits = fixed(SPLITS), aligned = fixed(ALIGNED_COLORS);
+  const pending = rgbOf("#999999");
   const binaryDim = fixedDim(binary), splitsDim = fixedDim(splits), alignedDim = fixedDim(aligned);
   for (let i = 0; i < n; i++) {
     let f, s;
@@ -62,8 +63,8 @@ export function pointColors(data, { mode, selected, anySelected, visibleSplit })
         s = alignedDim[k];
         break;
       }
-      case "loss":
-        f = rgb255(sequential(data.loss[i] / lossMax));
+      case "loss": // grey until the losses arrive (they follow the first frame)
+        f = i < data.loss.length ? rgb255(sequential(data.loss[i] / lossMax)) : pending;
         s = dim(f);
         break;
       default: // class: fill = true class, ring = predicted class

@@ -4,7 +4,27 @@ import { getArray } from "../lib/binary.js";
 
 export const SPLIT_NAMES = ["train", "val", "test"];
 
-/** Decode every per-point trait; each must have the length of `xy` (the decoder refuses others). */
+/** A class-code trait: uint8 when the kernel found <= 256 classes (half the bytes), else uint16. */
+function classCodes(model, name, n) {
+  const value = model.get(name);
+  return getArray(model, name, value && value.dtype === "uint8" ? "uint8" : "uint16", [n]).data;
+}
+
+/**
+ * The per-image statistics (loss, confidence): [n] each, or empty while they have not arrived
+ * (the kernel sends them after the cell that showed the view, so they do not delay its first frame).
+ */
+export function loadStats(model, n) {
+  const stat = (name) => {
+    const a = getArray(model, name, "float32", [null]).data;
+    if (a.length !== n && a.length !== 0) throw new Error(`${name}: expected ${n} values (one per point) or none yet, got ${a.length}`);
+    return a;
+  };
+  return { loss: stat("loss"), confidence: stat("confidence") };
+}
+
+/** Decode every per-point trait; each must have the length of `xy` (the decoder refuses others;
+ * loss and confidence may be empty until they arrive). */
 export function loadData(model) {
   const xy = getArray(model, "xy", "float32", [null, 2]).data;
   const n = xy.length / 2;
@@ -19,13 +39,12 @@ export function loadData(model) {
     xy,
     xs,
     ys,
-    label: getArray(model, "label", "uint16", [n]).data,
-    pred: getArray(model, "pred", "uint16", [n]).data,
+    label: classCodes(model, "label", n),
+    pred: classCodes(model, "pred", n),
     correct: getArray(model, "correct", "uint8", [n]).data,
     split: getArray(model, "split_code", "uint8", [n]).data,
     aligned: aligned.length === n ? aligned : null,
-    loss: getArray(model, "loss", "float32", [n]).data,
-    confidence: getArray(model, "confidence", "float32", [n]).data,
+    ...loadStats(model, n),
   };
 }
 

@@ -8,8 +8,8 @@ export function pointLines(data, classes, i) {
   return [
     `#${i} · ${SPLIT_NAMES[data.split[i]] || ""}`,
     `label: ${classes[data.label[i]]}`,
-    `predicted: ${classes[data.pred[i]]} (${(100 * data.confidence[i]).toFixed(1)} %)`,
-    `loss: ${data.loss[i].toFixed(3)} · ${data.correct[i] ? "correct" : "wrong"}`,
+    `predicted: ${classes[data.pred[i]]}` + (i < data.confidence.length ? ` (${(100 * data.confidence[i]).toFixed(1)} %)` : ""),
+    (i < data.loss.length ? `loss: ${data.loss[i].toFixed(3)} · ` : "") + (data.correct[i] ? "correct" : "wrong"),
   ];
 }
 

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { GridIndex } from "../lib/grid-index.js";
 import { selectInPolygon } from "../lib/selection.js";
 
+const linearAll = (xs, ys) => Array.from(xs.keys()).filter((i) => !Number.isNaN(xs[i]) && !Number.isNaN(ys[i]));
+
 describe("grid index queries", () => {
   it("skips points the filter rejects", () => {
     const g = new GridIndex(new Float32Array([10, 50, 52]), new Float32Array([10, 50, 50]), 16);
@@ -31,6 +33,16 @@ describe("grid index queries", () => {
     const poly = [[-30, -3], [25, 0], [5, 7], [-10, 2]];
     expect(Array.from(g.inPolygon(poly, keep))).toEqual(selectInPolygon(xs, ys, poly, keep));
     expect(g.inPolygon(poly, keep).length).toBeGreaterThan(100);
+    // a lasso around everything (gathered through flags) and a small one (sorted) both ascend
+    // and agree with the scan
+    const whole = [[-1e3, -1e3], [1e3, -1e3], [1e3, 1e3], [-1e3, 1e3]];
+    const all = g.inPolygon(whole, keep);
+    expect(all.length).toBe(selectInPolygon(xs, ys, whole, keep).length);
+    expect(Array.from(all)).toEqual(selectInPolygon(xs, ys, whole, keep));
+    const small = [[-1, 0], [1, 0], [0, 1]];
+    expect(Array.from(g.inPolygon(small))).toEqual(selectInPolygon(xs, ys, small));
+    expect(g.inPolygon(small).length).toBeLessThan(n / 16);
+    expect(Array.from(g.inBox(-1e3, 1e3, -1e3, 1e3))).toEqual(linearAll(xs, ys));
     // nearest agrees with brute force for a few queries
     for (const [qx, qy] of [[0, 0], [-20, 5], [33, -2]]) {
       let best = -1, bestD = 1.5 * 1.5;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { bind, disposer } from "../lib/dom.js";
 import { pointColors } from "../projection/colors.js";
 import { contourSegments } from "../projection/contours.js";
-import { loadData, quantile } from "../projection/data.js";
+import { loadData, loadStats, quantile } from "../projection/data.js";
 import { pointLines } from "../projection/tooltip.js";
 
 const arr = (Ctor, values, shape, dtype) => ({ dtype, shape, buffer: new DataView(Ctor.from(values).buffer) });
@@ -68,7 +68,36 @@ describe("projection data and colours", () => {
   });
   it("refuses a per-point array whose length is not the number of points", () => {
     const m = fakeModel(3, { loss: arr(Float32Array, [1, 2], [2], "float32") });
-    expect(() => loadData(m)).toThrow(/loss: expected shape \[3\], got \[2\]/);
+    expect(() => loadData(m)).toThrow(/loss: expected 3 values \(one per point\) or none yet, got 2/);
+    const label = fakeModel(3, { label: arr(Uint8Array, [1, 2], [2], "uint8") });
+    expect(() => loadData(label)).toThrow(/label: expected shape \[3\], got \[2\]/);
+    const wrongType = fakeModel(3, { pred: arr(Int32Array, [1, 2, 3], [3], "int32") });
+    expect(() => loadData(wrongType)).toThrow(/pred: expected uint16 \[3\], got dtype int32/);
+  });
+  it("decodes uint8 class codes (<= 256 classes) exactly as uint16 ones", () => {
+    const codes = [0, 7, 255];
+    const wide = loadData(fakeModel(3, { label: arr(Uint16Array, codes, [3], "uint16"), pred: arr(Uint16Array, [255, 0, 7], [3], "uint16") }));
+    const narrow = loadData(fakeModel(3, { label: arr(Uint8Array, codes, [3], "uint8"), pred: arr(Uint8Array, [255, 0, 7], [3], "uint8") }));
+    expect(narrow.label).toBeInstanceOf(Uint8Array);
+    expect(Array.from(narrow.label)).toEqual(Array.from(wide.label));
+    expect(Array.from(narrow.pred)).toEqual(Array.from(wide.pred));
+    const opts = { mode: "predicted", selected: new Uint8Array(3), anySelected: false, visibleSplit: [true, true, true] };
+    expect(Array.from(pointColors(narrow, opts).fill)).toEqual(Array.from(pointColors(wide, opts).fill));
+    expect(pointLines(narrow, Array.from({ length: 256 }, (_, k) => `c${k}`), 0)).toEqual(pointLines(wide, Array.from({ length: 256 }, (_, k) => `c${k}`), 0));
+  });
+  it("draws and describes the points before loss and confidence arrive (they follow the first frame)", () => {
+    const empty = arr(Float32Array, [], [0], "float32");
+    const m = fakeModel(2, { loss: empty, confidence: empty });
+    const d = loadData(m);
+    expect([d.loss.length, d.confidence.length]).toEqual([0, 0]);
+    const lines = pointLines(d, ["a", "b"], 1);
+    expect(lines.join(" ")).not.toMatch(/NaN|undefined|loss/);
+    expect(lines[3]).toBe("correct");
+    const byLoss = pointColors(d, { mode: "loss", selected: new Uint8Array(2), anySelected: false, visibleSplit: [true, true, true] });
+    expect(Array.from(byLoss.fill.slice(0, 3))).toEqual([153, 153, 153]); // grey until they come
+    const later = fakeModel(2, { loss: arr(Float32Array, [0.25, 2], [2], "float32") });
+    expect(Array.from(loadStats(later, 2).loss)).toEqual([0.25, 2]);
+    expect(pointLines({ ...d, ...loadStats(later, 2) }, ["a", "b"], 0)[3]).toBe("loss: 0.250 · wrong");
   });
   it("hides points of hidden splits, fades unselected ones, rings only wrong ones", () => {
     const d = loadData(fakeModel(3));

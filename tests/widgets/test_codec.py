@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 import traitlets
 
-from dashwidgets.widgets._codec import Array, array_from_json, array_to_json, wire_array
+from dashwidgets.widgets._codec import (
+    Array,
+    array_from_json,
+    array_to_json,
+    narrow_to_json,
+    wire_array,
+)
 
 
 class _Holder(traitlets.HasTraits):
@@ -122,4 +128,31 @@ def test_every_binary_trait_of_every_view_uses_the_codec():
                 # view that shows two: a subgroup and its pair, top images and concept patches)
                 assert tname == "atlas" or tname.endswith("_atlas"), f"{name}.{tname} is raw bytes: use widgets._codec.Array"
             if isinstance(trait, Array):
-                assert trait.metadata["to_json"] is array_to_json
+                to_json = trait.metadata["to_json"]  # the codec, or its narrowing (class codes as uint8)
+                assert to_json is array_to_json or getattr(to_json, "narrows_to", None) in ("uint8", "uint16"), f"{name}.{tname}"
+
+
+def test_class_codes_travel_as_uint8_when_they_fit_and_read_back_the_same():
+    to_json = narrow_to_json("uint8")
+    codes = np.array([0, 7, 255], np.uint16)
+    wire = to_json(codes)
+    assert wire["dtype"] == "uint8" and wire["shape"] == [3] and memoryview(wire["buffer"]).nbytes == 3
+    back = array_from_json(wire)
+    assert back.tolist() == codes.tolist()
+    wide = to_json(np.array([0, 256], np.uint16))  # 257 classes: stays uint16
+    assert wide["dtype"] == "uint16" and array_from_json(wide).tolist() == [0, 256]
+    assert to_json(np.zeros(0, np.uint16))["dtype"] == "uint8"
+    with pytest.raises(ValueError, match="integer"):
+        Array("float32", wire_narrow="uint8")
+
+
+def test_a_narrowed_trait_keeps_its_dtype_in_python():
+    class W(traitlets.HasTraits):
+        codes = Array("uint16", wire_narrow="uint8")
+
+    w = W(codes=np.array([1, 2], np.uint8))
+    assert w.codes.dtype == np.uint16
+    to_json = W.class_traits()["codes"].metadata["to_json"]
+    assert to_json(w.codes)["dtype"] == "uint8"
+    w.codes = W.class_traits()["codes"].metadata["from_json"](to_json(w.codes))  # a saved state read back
+    assert w.codes.dtype == np.uint16 and w.codes.tolist() == [1, 2]

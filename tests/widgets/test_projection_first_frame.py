@@ -54,3 +54,49 @@ def test_a_view_made_in_a_widget_callback_gets_the_snapshot_at_once(trained, mon
     view = dw.ProjectionView(eng, v)
     assert view.snapshot is not None and view.snapshot is snapshot_for(eng)
     assert not shell.events.callbacks["post_run_cell"]
+
+
+def _record_updates(monkeypatch):
+    """Every state update the views send: a list of (state keys, {key: dtype}) in order."""
+    sent = []
+    original = dw.ProjectionView._send
+
+    def record(self, msg, buffers=None):
+        if msg.get("method") == "update":
+            state = msg["state"]
+            sent.append((set(state), {k: v.get("dtype") for k, v in state.items() if isinstance(v, dict)}))
+        return original(self, msg, buffers)
+
+    monkeypatch.setattr(dw.ProjectionView, "_send", record)
+    return sent
+
+
+def test_loss_and_confidence_follow_the_cell_and_class_codes_travel_as_uint8(trained, monkeypatch):
+    # 8 of the 23 MB at 10^6 points: not before the view is displayed, but still within the cell
+    eng, v = trained
+    shell = _shell(monkeypatch)
+    sent = _record_updates(monkeypatch)
+    view = dw.ProjectionView(eng, v)
+    first = set().union(*(keys for keys, _ in sent))
+    assert {"xy", "label", "pred", "correct"} <= first
+    assert not first & {"loss", "confidence"}
+    assert len(view.loss) == len(eng.dataset)  # the kernel's value is whole all along
+    dtypes = {k: d for _, ds in sent for k, d in ds.items()}
+    assert dtypes["label"] == dtypes["pred"] == "uint8"  # <= 256 classes
+    assert view.label.dtype.name == "uint16"  # the Python trait keeps its dtype
+    before = len(sent)
+    shell.events.trigger("post_run_cell", None)
+    stats = [(keys, dtypes) for keys, dtypes in sent[before:] if "loss" in keys]
+    assert stats == [({"loss", "confidence"}, {"loss": "float32", "confidence": "float32"})]
+    assert not shell.events.callbacks["post_run_cell"]
+    n = len(sent)
+    view.loss = view.loss + 1  # later changes travel as any other trait's
+    assert len(sent) == n + 1 and sent[-1][0] == {"loss"}
+
+
+def test_outside_a_cell_loss_and_confidence_go_with_the_points(trained, monkeypatch):
+    eng, v = trained
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    sent = _record_updates(monkeypatch)
+    dw.ProjectionView(eng, v)
+    assert {"loss", "confidence", "xy"} <= set().union(*(keys for keys, _ in sent))
