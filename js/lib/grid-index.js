@@ -4,9 +4,10 @@
 // per-point objects. The projection builds it once per data set in data coordinates, so zooming
 // and panning never rebuild it.
 
-import { pointInPolygon, polygonBounds } from "./selection.js";
+import { polygonBounds } from "./selection.js";
 
 const MAX_CELLS_PER_SIDE = 2048;
+const NONE = 0, ALL = 1, TEST = 2; // how a query takes a cell's points
 
 export class GridIndex {
   /**
@@ -97,8 +98,8 @@ export class GridIndex {
    */
   inBox(x0, x1, y0, y1, keep = null, max = Infinity) {
     const range = this._range(x0, x1, y0, y1);
+    const [c0, c1, r0, r1] = range;
     if (max < Infinity) {
-      const [c0, c1, r0, r1] = range;
       const out = [];
       for (let r = r0; r <= r1; r++) {
         for (let k = this.start[r * this.nx + c0]; k < this.start[r * this.nx + c1 + 1]; k++) {
@@ -111,26 +112,60 @@ export class GridIndex {
       }
       return Int32Array.from(out).sort();
     }
-    return this._collect(range, (x, y) => x >= x0 && x <= x1 && y >= y0 && y <= y1, keep);
+    // cells wholly inside the box take all their points, the border cells test each
+    const cellMode = (c, r) => (c > c0 && c < c1 && r > r0 && r < r1 ? ALL : TEST);
+    return this._collect(range, cellMode, (x, y) => x >= x0 && x <= x1 && y >= y0 && y <= y1, keep);
   }
 
   /** Indices of the points inside `polygon` ([[x, y], ...], even-odd rule) for which `keep(i)`
-   * holds, ascending; only the cells under the polygon's bounding box are visited. */
+   * holds, ascending. Only the cells under the polygon's bounding box are visited, and only those
+   * an edge passes near test each point: any other cell lies wholly inside or outside, and its
+   * centre decides for all its points (a lasso around the whole map tests a thin border). */
   inPolygon(polygon, keep = null) {
     if (polygon.length < 3) return new Int32Array(0);
-    const [x0, x1, y0, y1] = polygonBounds(polygon);
-    const test = (x, y) => x >= x0 && x <= x1 && y >= y0 && y <= y1 && pointInPolygon(x, y, polygon);
-    return this._collect(this._range(x0, x1, y0, y1), test, keep);
+    const m = polygon.length;
+    const px = new Float64Array(m), py = new Float64Array(m);
+    polygon.forEach(([x, y], k) => ((px[k] = x), (py[k] = y)));
+    const inside = (x, y) => {
+      let c = false;
+      for (let i = 0, j = m - 1; i < m; j = i++) {
+        const yi = py[i], yj = py[j];
+        if (yi > y !== yj > y && x < ((px[j] - px[i]) * (y - yi)) / (yj - yi) + px[i]) c = !c;
+      }
+      return c;
+    };
+    const range = this._range(...polygonBounds(polygon));
+    const [c0, c1, r0, r1] = range;
+    const w = c1 - c0 + 1, h = r1 - r0 + 1;
+    if (w <= 0 || h <= 0) return new Int32Array(0);
+    // mark the cells within one cell of each edge (samples every half cell: a conservative cover)
+    const near = new Uint8Array(w * h);
+    for (let i = 0, j = m - 1; i < m; j = i++) {
+      const steps = Math.ceil(Math.max(Math.abs(px[i] - px[j]), Math.abs(py[i] - py[j])) / (0.5 * this.cell)) + 1;
+      for (let s = 0; s <= steps; s++) {
+        const x = px[j] + ((px[i] - px[j]) * s) / steps, y = py[j] + ((py[i] - py[j]) * s) / steps;
+        const c = Math.floor((x - this.x0) / this.cell) - c0, r = Math.floor((y - this.y0) / this.cell) - r0;
+        for (let rr = Math.max(0, r - 1); rr <= Math.min(h - 1, r + 1); rr++) {
+          for (let cc = Math.max(0, c - 1); cc <= Math.min(w - 1, c + 1); cc++) near[rr * w + cc] = 1;
+        }
+      }
+    }
+    const half = 0.5 * this.cell;
+    const cellMode = (c, r) => {
+      if (near[(r - r0) * w + (c - c0)]) return TEST;
+      return inside(this.x0 + c * this.cell + half, this.y0 + r * this.cell + half) ? ALL : NONE;
+    };
+    return this._collect(range, cellMode, inside, keep);
   }
 
   /**
-   * Ascending indices of the points in the cells `range` ([c0, c1, r0, r1]) that pass `test(x, y)`
-   * and `keep(i)`. The cells of one row are contiguous in `order`. A large result (a lasso around
-   * the whole map) is gathered through a flag per point, in index order, instead of sorted (a
-   * sort of 10^6 indices costs ~0.1 s); a small one is sorted.
+   * Ascending indices of the points in the cells `range` ([c0, c1, r0, r1]) that `cellMode(c, r)`
+   * takes whole (ALL) or point by point through `test(x, y)` (TEST), and `keep(i)` accepts. A large
+   * result (a lasso around the whole map) is gathered through a flag per point, in index order,
+   * instead of sorted (a sort of 10^6 indices costs ~0.1 s); a small one is sorted.
    * @returns {Int32Array}
    */
-  _collect([c0, c1, r0, r1], test, keep) {
+  _collect([c0, c1, r0, r1], cellMode, test, keep) {
     const { xs, ys, order, start, nx } = this;
     let candidates = 0;
     for (let r = r0; r <= r1 && c0 <= c1; r++) candidates += start[r * nx + c1 + 1] - start[r * nx + c0];
@@ -138,13 +173,17 @@ export class GridIndex {
     const flags = viaFlags ? new Uint8Array(xs.length) : null;
     const out = new Int32Array(viaFlags ? 0 : candidates);
     let m = 0;
-    for (let r = r0; r <= r1 && c0 <= c1; r++) {
-      for (let k = start[r * nx + c0], end = start[r * nx + c1 + 1]; k < end; k++) {
-        const i = order[k];
-        if (!test(xs[i], ys[i]) || (keep && !keep(i))) continue;
-        if (viaFlags) flags[i] = 1;
-        else out[m] = i;
-        m++;
+    for (let r = r0; r <= r1; r++) {
+      for (let c = c0; c <= c1; c++) {
+        const mode = cellMode(c, r);
+        if (mode === NONE) continue;
+        for (let k = start[r * nx + c], end = start[r * nx + c + 1]; k < end; k++) {
+          const i = order[k];
+          if ((mode === TEST && !test(xs[i], ys[i])) || (keep && !keep(i))) continue;
+          if (viaFlags) flags[i] = 1;
+          else out[m] = i;
+          m++;
+        }
       }
     }
     if (!viaFlags) return out.slice(0, m).sort();

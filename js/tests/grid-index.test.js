@@ -43,6 +43,13 @@ describe("grid index queries", () => {
     expect(Array.from(g.inPolygon(small))).toEqual(selectInPolygon(xs, ys, small));
     expect(g.inPolygon(small).length).toBeLessThan(n / 16);
     expect(Array.from(g.inBox(-1e3, 1e3, -1e3, 1e3))).toEqual(linearAll(xs, ys));
+    // random concave and self-crossing lassos (cells wholly inside taken whole, the rest tested
+    // per point) select exactly what the per-point scan does
+    for (let t = 0; t < 20; t++) {
+      const k = 3 + Math.floor(rnd() * 30);
+      const lasso = Array.from({ length: k }, () => [(rnd() - 0.5) * 150, rnd() * 14 - 5]);
+      expect(Array.from(g.inPolygon(lasso, keep))).toEqual(selectInPolygon(xs, ys, lasso, keep));
+    }
     // nearest agrees with brute force for a few queries
     for (const [qx, qy] of [[0, 0], [-20, 5], [33, -2]]) {
       let best = -1, bestD = 1.5 * 1.5;

@@ -136,6 +136,10 @@ def test_exported_quickstart_is_offline_and_lasso_fills_the_gallery(exported, pa
     proj_id, gal_id = _model_id(models, "view_box"), _model_id(models, "page_size")
     xy = _array(models[proj_id], "xy")
     split_code = _array(models[proj_id], "split_code")
+    # loss and confidence follow the cell that showed the view (post_run_cell): still saved whole
+    for name in ("loss", "confidence"):
+        assert _array(models[proj_id], name).shape == (len(xy),), name
+    assert _array(models[proj_id], "label").dtype == np.uint8  # class codes as uint8 (<= 256 classes)
     splits = models[proj_id]["state"].get("select_splits")
     page_size = models[gal_id]["state"]["page_size"]
     canvas = page.locator(".dw-projection canvas.dw-overlay")
