@@ -3,6 +3,7 @@ the model template and its embedding layer, and the checks of common arguments."
 
 from __future__ import annotations
 
+import copy
 import numbers
 from collections.abc import Sequence
 
@@ -127,7 +128,10 @@ class DataContext:
         self.device = device
         self.eval_batch_size = resolve_eval_batch_size(eval_batch_size, dataset.image_size, device)
         self.compile = check_compile(compile, device)
-        self.template = template.to(device).eval()
+        # the engine's own copy: moving it to the device, channels_last, a reopened workspace's
+        # initial weights and the compile flag below never touch the caller's module, so two
+        # engines on one model object (say compile=True and False) do not reach into each other
+        self.template = copy.deepcopy(template).to(device).eval()
         # every model copied from the template (versions, training runs) runs through
         # torch.compile when this is set (see runtime.device.compiled_forward)
         mark_compile(self.template, self.compile)

@@ -80,7 +80,8 @@ class Engine:
         Any classifier mapping ``[N, 3, H, W]`` float inputs to ``[N, C]`` logits, with
         ``C == dataset.num_classes``. Default: :class:`~dashwidgets.models.SmallCNN`. Its current
         weights are the starting point of every training run without a parent; parameters with
-        ``requires_grad=False`` stay frozen in training.
+        ``requires_grad=False`` stay frozen in training. The engine works on its own copy: the
+        module passed in keeps its device, weights and mode.
     device : str
         ``"auto"`` (cuda, then mps, then cpu), or any torch device string.
     workspace : path, optional

@@ -30,6 +30,23 @@ def test_compile_without_a_cpp_compiler_says_so(tiny_ds, monkeypatch):
         dw.Engine(tiny_ds, device="cpu", compile=True)
 
 
+def test_engines_on_one_model_object_keep_their_own_compile_flag_and_leave_the_module_alone(tiny_ds, monkeypatch):
+    from dashwidgets.engine import context
+
+    monkeypatch.setattr(context, "check_compile", lambda value, device: bool(value))  # no compiler needed for a flag
+    model = dw.models.SmallCNN(num_classes=tiny_ds.num_classes)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    comp = dw.Engine(tiny_ds, model=model, device="cpu", compile=True)
+    plain = dw.Engine(tiny_ds, model=model, device="cpu")  # the same object, compile off
+    assert getattr(comp._ctx.template, rdev.COMPILE_ATTR) is True  # not switched off by the second engine
+    assert getattr(plain._ctx.template, rdev.COMPILE_ATTR) is False
+    assert comp._ctx.template is not model and not hasattr(model, rdev.COMPILE_ATTR)
+    v = plain.train(epochs=1, progress=False)
+    assert not getattr(plain.model(v), rdev.COMPILE_ATTR)
+    after = model.state_dict()  # the caller's module: same weights, still in training mode as built
+    assert all(torch.equal(before[k], after[k]) for k in before) and model.training
+
+
 @pytest.mark.slow
 def test_compiled_engine_matches_eager_and_saves_plain_weights(tiny_ds, tmp_path, monkeypatch):
     from torch._dynamo.utils import counters
