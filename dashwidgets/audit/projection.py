@@ -20,8 +20,8 @@ of using t-SNE for single-cell transcriptomics", 2019) with openTSNE's parts (``
 the default): a seeded random subsample of ``min(subsample, max_fit)`` points (10,000) is fitted
 (250 early-exaggeration and 250 main iterations); every other point starts at the median place of
 its nearest subsample points in the kNN graph of all points; then all points are optimised together
-for ``refine_iter`` iterations (100; FFT gradients, perplexity ``min(perplexity, 20)`` over 40
-Annoy neighbours, 15 trees), so fine neighbourhoods form among all points, not only against the
+for ``refine_iter`` iterations (100; FFT gradients, perplexity ``min(perplexity, 10)``: 30 Annoy
+neighbours, 15 trees), so fine neighbourhoods form among all points, not only against the
 subsample. These settings were chosen by measurement (``benchmarks/README.md``, tsne_scale.py) and
 never touch sets of at most ``max_fit`` points. ``large="transform"`` places the rest with
 openTSNE's ``transform`` against the fixed subsample: cheaper, loses most fine neighbourhoods
@@ -363,7 +363,7 @@ def _no_report(stage: str, fraction: float) -> None:
 _LARGE = ("refine", "transform")  # strategies for sets above max_fit
 _EVERY = 25  # openTSNE calls back every this many iterations
 _SUB_ITER = 250  # main-phase iterations of a large set's subsample fit (a full fit: openTSNE's 500)
-_REFINE_PERPLEXITY, _REFINE_NEIGHBOURS = 20.0, 2  # joint phase of a large set: largest perplexity, neighbours per unit (openTSNE: 3)
+_REFINE_PERPLEXITY, _REFINE_NEIGHBOURS = 10.0, 3  # joint phase of a large set: largest perplexity, neighbours per unit
 _REFINE_TREES = 15  # Annoy trees for the kNN graph of a large set (openTSNE's default: 50)
 _PLACE_CHUNK = 50_000  # points placed by one openTSNE transform (bounds its memory, paces progress)
 
