@@ -12,7 +12,7 @@ from .engine import Engine, EvalResult, Job, JobCancelled, WorkspaceError, Works
 from .explain import metrics
 from .models import ModelVersion
 from .runtime import figures
-from .runtime.executor import RayExecutor
+from .runtime.executor import BatchError, RayExecutor
 from .runtime.export import export_html
 
 __version__ = "0.1.0"
@@ -36,6 +36,7 @@ __all__ = [
     "AttributionGrid",
     "AuditReport",
     "AugmentedView",
+    "BatchError",
     "ClassifierBoard",
     "ClusterGallery",
     "ConceptWindow",

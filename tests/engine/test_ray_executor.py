@@ -298,7 +298,7 @@ def by_value(ray_local):
 
 
 def test_a_failing_batch_is_a_clear_error_naming_it_and_the_pool_still_works(pool, ray_local, by_value):
-    from dashwidgets.runtime.executor import BatchError
+    from dashwidgets import BatchError  # exported at the top level, to be caught by users
 
     with pytest.raises(BatchError, match=r"^batch 3 of 5 of _FailingTask failed: ValueError: pixel soup in batch 3$"):
         pool.map_batches(_FailingTask(bad=3))
